@@ -1,0 +1,221 @@
+//! Per-node storage: a narrow byte-level [`Storage`] trait, with sled and
+//! in-memory engines behind it, and the [`NodeStore`] that protocols use to
+//! read and write versioned [`Record`]s.
+//!
+//! # Why so narrow
+//!
+//! Following toydb's storage engine, the trait is just `get/insert/remove/
+//! scan_prefix/flush` on bytes. Everything about *versions* lives one level up
+//! in [`NodeStore`], and everything about *consistency* lives in the protocol:
+//! storage decides nothing. A learner can swap in another engine by
+//! implementing five methods.
+//!
+//! # Layout
+//!
+//! One keyspace per node, split by a one-byte prefix: `r` + user key holds a
+//! bincode-encoded [`Record`]; `m` + name holds protocol metadata (hints,
+//! clocks) that a protocol wants to survive a crash.
+//!
+//! # Durability contract
+//!
+//! sled, like most engines, buffers writes and makes them durable on
+//! `flush` (sled's `Tree::flush` documents this). [`Durability::FlushBeforeAck`]
+//! flushes after every write, so a record a replica has acknowledged survives
+//! a crash of the whole process. [`Durability::Periodic`] leaves it to sled's
+//! background flusher (every few hundred milliseconds): faster, but a process
+//! crash may lose the last writes. A simulated node crash inside one process
+//! never loses data in either mode, because the engine outlives the node thread.
+
+mod memory;
+mod record;
+mod sled_store;
+
+pub use memory::MemoryStorage;
+pub use record::{Record, Version};
+pub use sled_store::SledStorage;
+
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::ids::NodeId;
+use std::sync::Arc;
+
+/// A byte-level ordered key-value engine holding one node's data.
+///
+/// Implementations must be safe to share between the node thread and the
+/// cluster (which inspects replicas for convergence checks).
+pub trait Storage: Send + Sync + 'static {
+    /// The value under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Stores `value` under `key`, replacing what was there.
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<()>;
+    /// Removes `key` (no error when absent).
+    fn remove(&self, key: &[u8]) -> Result<()>;
+    /// Every entry whose key starts with `prefix`, in key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
+    /// Makes every write so far durable.
+    fn flush(&self) -> Result<()>;
+}
+
+/// When a write becomes durable. See the module docs for what each promises.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Flush after every write, before the replica acknowledges it.
+    FlushBeforeAck,
+    /// Let the engine flush in the background (sled: every 500 ms).
+    #[default]
+    Periodic,
+}
+
+const RECORD_PREFIX: u8 = b'r';
+const META_PREFIX: u8 = b'm';
+
+/// One node's view of its storage: versioned records and protocol metadata.
+#[derive(Clone)]
+pub struct NodeStore {
+    node: NodeId,
+    engine: Arc<dyn Storage>,
+    durability: Durability,
+}
+
+impl std::fmt::Debug for NodeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeStore")
+            .field("node", &self.node)
+            .field("durability", &self.durability)
+            .finish_non_exhaustive()
+    }
+}
+
+fn prefixed(prefix: u8, key: &[u8]) -> Vec<u8> {
+    let mut full = Vec::with_capacity(key.len() + 1);
+    full.push(prefix);
+    full.extend_from_slice(key);
+    full
+}
+
+impl NodeStore {
+    /// Wraps `engine` as the storage of `node`.
+    ///
+    /// ```
+    /// use replikv::storage::{Durability, MemoryStorage, NodeStore, Record, Version};
+    /// use replikv::NodeId;
+    /// use std::sync::Arc;
+    ///
+    /// let store = NodeStore::new(NodeId(0), Arc::new(MemoryStorage::new()), Durability::Periodic);
+    /// let record = Record::value(Version::new(1, NodeId(0)), b"blue".to_vec());
+    /// store.put_record(b"sky", &record)?;
+    /// assert_eq!(store.get_record(b"sky")?, Some(record));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn new(node: NodeId, engine: Arc<dyn Storage>, durability: Durability) -> Self {
+        NodeStore {
+            node,
+            engine,
+            durability,
+        }
+    }
+
+    /// The node this store belongs to.
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    /// The record stored under `key`; [`Error::Corrupt`] if it does not decode.
+    pub fn get_record(&self, key: &[u8]) -> Result<Option<Record>> {
+        match self.engine.get(&prefixed(RECORD_PREFIX, key))? {
+            None => Ok(None),
+            Some(bytes) => self.decode_record(key, &bytes).map(Some),
+        }
+    }
+
+    /// Stores `record` under `key` unconditionally (flushing first under
+    /// [`Durability::FlushBeforeAck`]).
+    pub fn put_record(&self, key: &[u8], record: &Record) -> Result<()> {
+        let bytes = codec::encode(record).map_err(Error::Encode)?;
+        self.engine.insert(&prefixed(RECORD_PREFIX, key), &bytes)?;
+        self.sync()
+    }
+
+    /// Stores `record` only if it is newer than what is stored; returns
+    /// whether it was stored. This is the "merge" every replicated register
+    /// uses: versions only move forward.
+    pub fn put_if_newer(&self, key: &[u8], record: &Record) -> Result<bool> {
+        match self.get_record(key)? {
+            Some(current) if current.version >= record.version => Ok(false),
+            _ => {
+                self.put_record(key, record)?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Every record on this node, in key order. A corrupt record fails the scan.
+    pub fn records(&self) -> Result<Vec<(Vec<u8>, Record)>> {
+        self.engine
+            .scan_prefix(&[RECORD_PREFIX])?
+            .into_iter()
+            .map(|(full, bytes)| {
+                let key = full[1..].to_vec();
+                let record = self.decode_record(&key, &bytes)?;
+                Ok((key, record))
+            })
+            .collect()
+    }
+
+    /// Protocol metadata stored under `name`.
+    pub fn get_meta(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.engine.get(&prefixed(META_PREFIX, name))
+    }
+
+    /// Stores protocol metadata under `name`.
+    pub fn put_meta(&self, name: &[u8], value: &[u8]) -> Result<()> {
+        self.engine.insert(&prefixed(META_PREFIX, name), value)?;
+        self.sync()
+    }
+
+    /// Removes protocol metadata under `name`.
+    pub fn remove_meta(&self, name: &[u8]) -> Result<()> {
+        self.engine.remove(&prefixed(META_PREFIX, name))?;
+        self.sync()
+    }
+
+    /// Every metadata entry whose name starts with `prefix`.
+    pub fn scan_meta(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        Ok(self
+            .engine
+            .scan_prefix(&prefixed(META_PREFIX, prefix))?
+            .into_iter()
+            .map(|(full, value)| (full[1..].to_vec(), value))
+            .collect())
+    }
+
+    /// Makes every write so far durable, whatever the [`Durability`].
+    pub fn flush(&self) -> Result<()> {
+        self.engine.flush()
+    }
+
+    /// The raw engine, for tests that need to corrupt a record on purpose.
+    pub fn engine(&self) -> &Arc<dyn Storage> {
+        &self.engine
+    }
+
+    /// The raw engine key under which the record for `key` lives.
+    pub fn record_key(key: &[u8]) -> Vec<u8> {
+        prefixed(RECORD_PREFIX, key)
+    }
+
+    fn sync(&self) -> Result<()> {
+        match self.durability {
+            Durability::FlushBeforeAck => self.engine.flush(),
+            Durability::Periodic => Ok(()),
+        }
+    }
+
+    fn decode_record(&self, key: &[u8], bytes: &[u8]) -> Result<Record> {
+        codec::decode(bytes).map_err(|reason| Error::Corrupt {
+            node: self.node,
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason,
+        })
+    }
+}
