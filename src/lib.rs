@@ -1,17 +1,67 @@
-//! replikv: an embedded, replicated key-value store that runs a whole cluster
-//! inside one process.
+//! # replikv
+//!
+//! An embedded, replicated key-value store that runs a whole cluster inside
+//! one process, so that you can *see* replication, consistency, partitioning,
+//! caching and failure, measure them, and write protocols of your own.
+//!
+//! ```
+//! use replikv::Cluster;
+//! let cluster = Cluster::builder().nodes(3).build()?;
+//! let mut client = cluster.client()?;
+//! client.put("greeting", "hello")?;
+//! assert_eq!(client.get("greeting")?, Some(b"hello".to_vec()));
+//! # Ok::<(), replikv::Error>(())
+//! ```
+//!
+//! # Layout
+//!
+//! Data flows `Client → Network → Node thread → Protocol → Storage`, and
+//! replies flow back the same way:
+//!
+//! - [`client`]: blocking `put/get/delete`, coordinator choice (load
+//!   balancing), timeouts, and recording of every operation.
+//! - [`network`]: routes every message over crossbeam channels and applies
+//!   the fault knobs: loss, delay, duplication, reordering, partitions.
+//! - `node` (internal): one OS thread per replica, a `select!` loop that
+//!   feeds the protocol and carries out its effects; crash and restart.
+//! - [`protocol`]: the [`protocol::Protocol`] trait — a synchronous state
+//!   machine — and the built-in protocols.
+//! - [`storage`]: a narrow engine trait with sled and in-memory engines, and
+//!   versioned records with tombstones.
+//! - [`partition`]: which nodes hold which key.
+//! - [`history`]: what every client did and saw, on one global clock.
+//! - [`metrics`]: latencies, message counts, per-node load.
+//! - [`Cluster`]: builds it all, owns every thread, injects faults.
+//!
+//! # What is simplified
+//!
+//! Everything runs in one process on one clock. That is a lie real systems
+//! cannot tell — and the reason replikv can judge itself: the history is
+//! recorded by a *global observer* that no real deployment has.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
+mod clock;
+mod cluster;
 pub mod codec;
 mod error;
 pub mod history;
 mod ids;
+pub mod metrics;
+pub mod network;
+mod node;
 pub mod partition;
+mod placement;
+pub mod protocol;
 pub mod storage;
 
+pub use client::{Client, CoordinatorPolicy};
+pub use clock::Clock;
+pub use cluster::{Cluster, ClusterBuilder, Consistency, StorageKind};
 pub use error::{Error, Result};
 pub use ids::{ClientId, Endpoint, NodeId};
+pub use placement::Placement;
 
 /// The longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;

@@ -1,0 +1,315 @@
+//! The blocking client: `put`, `get`, `delete`, and typed helpers.
+//!
+//! A client picks a *coordinator* for each operation from the key's
+//! preference list — this choice is the lesson's load balancing — sends the
+//! request through the simulated network and waits for the answer, up to its
+//! timeout. It never retries on its own: a retry after a timeout could apply a
+//! write twice or hide that its first attempt's outcome is unknown. A timeout
+//! is reported as [`Error::Timeout`] and recorded in the history as
+//! indeterminate.
+
+use crate::clock::Clock;
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::history::{OpKind, Operation};
+use crate::ids::{ClientId, Endpoint, NodeId};
+use crate::metrics::{OpMetrics, Outcome};
+use crate::network::{Envelope, Network, Payload};
+use crate::placement::Placement;
+use crate::protocol::{Request, Response};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use parking_lot::Mutex;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How a client chooses the coordinator of an operation among the key's N
+/// replicas.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CoordinatorPolicy {
+    /// Always the key's primary (the head of its preference list).
+    #[default]
+    First,
+    /// A replica chosen at random for each operation.
+    Random,
+    /// The replicas in turn.
+    RoundRobin,
+}
+
+/// Where every client's completed operations go.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    enabled: bool,
+    ops: Mutex<Vec<Operation>>,
+}
+
+impl Recorder {
+    pub(crate) fn new(enabled: bool) -> Self {
+        Recorder {
+            enabled,
+            ops: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn record(&self, op: Operation) {
+        if self.enabled {
+            self.ops.lock().push(op);
+        }
+    }
+
+    /// The operations so far, in invocation order.
+    pub(crate) fn snapshot(&self) -> Vec<Operation> {
+        let mut ops = self.ops.lock().clone();
+        ops.sort_by_key(|op| (op.call_ns, op.client));
+        ops
+    }
+
+    pub(crate) fn clear(&self) {
+        self.ops.lock().clear();
+    }
+}
+
+/// What a client shares with its cluster.
+#[derive(Clone, Debug)]
+pub(crate) struct ClientEnv {
+    pub network: Network,
+    pub placement: Arc<Placement>,
+    pub clock: Arc<Clock>,
+    pub recorder: Arc<Recorder>,
+    pub metrics: Arc<OpMetrics>,
+    pub timeout: Duration,
+    pub policy: CoordinatorPolicy,
+    pub seed: u64,
+}
+
+/// A blocking client of the cluster. Make one per thread with
+/// [`crate::Cluster::client`].
+///
+/// ```
+/// use replikv::Cluster;
+/// let cluster = Cluster::builder().nodes(3).build()?;
+/// let mut client = cluster.client()?;
+/// client.put("colour", "blue")?;
+/// assert_eq!(client.get("colour")?, Some(b"blue".to_vec()));
+/// client.delete("colour")?;
+/// assert_eq!(client.get("colour")?, None);
+/// # Ok::<(), replikv::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    id: ClientId,
+    inbox: Receiver<Envelope>,
+    env: ClientEnv,
+    rng: ChaCha8Rng,
+    round_robin: usize,
+    next_request: u64,
+}
+
+impl Client {
+    pub(crate) fn new(id: ClientId, env: ClientEnv) -> Result<Self> {
+        let inbox = env.network.attach_client(id)?;
+        let rng = ChaCha8Rng::seed_from_u64(env.seed ^ id.0.wrapping_mul(0xA24B_AED4_963E_E407));
+        Ok(Client {
+            id,
+            inbox,
+            env,
+            rng,
+            round_robin: 0,
+            next_request: 0,
+        })
+    }
+
+    /// This client's id.
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+
+    /// How long an operation may take before it is reported as a timeout.
+    pub fn timeout(&self) -> Duration {
+        self.env.timeout
+    }
+
+    /// Changes the per-operation timeout.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.env.timeout = timeout;
+    }
+
+    /// Changes how coordinators are chosen.
+    pub fn set_policy(&mut self, policy: CoordinatorPolicy) {
+        self.env.policy = policy;
+    }
+
+    /// Stores `value` under `key`.
+    pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        let (key, value) = (key.as_ref(), value.as_ref());
+        validate_key(key)?;
+        validate_value(value)?;
+        self.call(Request::Put {
+            key: key.to_vec(),
+            value: value.to_vec(),
+        })
+        .map(|_| ())
+    }
+
+    /// Reads `key`: `None` when it is missing or deleted.
+    pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        let key = key.as_ref();
+        validate_key(key)?;
+        self.call(Request::Get { key: key.to_vec() })
+    }
+
+    /// Removes `key` (a tombstone: no error when it was missing).
+    pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
+        let key = key.as_ref();
+        validate_key(key)?;
+        self.call(Request::Delete { key: key.to_vec() }).map(|_| ())
+    }
+
+    /// Stores any serde value, encoded with bincode.
+    ///
+    /// ```
+    /// # let cluster = replikv::Cluster::builder().nodes(1).build()?;
+    /// # let mut client = cluster.client()?;
+    /// client.put_typed("point", &(3i32, 4i32))?;
+    /// assert_eq!(client.get_typed::<(i32, i32)>("point")?, Some((3, 4)));
+    /// assert!(matches!(client.get_typed::<String>("point"), Err(replikv::Error::Decode(_))));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn put_typed<T: Serialize>(&mut self, key: impl AsRef<[u8]>, value: &T) -> Result<()> {
+        let bytes = codec::encode(value).map_err(Error::Encode)?;
+        self.put(key, bytes)
+    }
+
+    /// Reads a value stored with [`Client::put_typed`]; [`Error::Decode`] when
+    /// the stored bytes are not a `T`.
+    pub fn get_typed<T: DeserializeOwned>(&mut self, key: impl AsRef<[u8]>) -> Result<Option<T>> {
+        match self.get(key)? {
+            None => Ok(None),
+            Some(bytes) => codec::decode(&bytes).map(Some).map_err(Error::Decode),
+        }
+    }
+
+    fn coordinator(&mut self, key: &[u8]) -> Result<NodeId> {
+        let replicas = self.env.placement.replicas(key);
+        if replicas.is_empty() {
+            return Err(Error::Unavailable("the cluster has no nodes".into()));
+        }
+        let index = match self.env.policy {
+            CoordinatorPolicy::First => 0,
+            CoordinatorPolicy::Random => self.rng.random_range(0..replicas.len()),
+            CoordinatorPolicy::RoundRobin => {
+                self.round_robin = self.round_robin.wrapping_add(1);
+                self.round_robin % replicas.len()
+            }
+        };
+        Ok(replicas[index])
+    }
+
+    fn call(&mut self, request: Request) -> Result<Option<Vec<u8>>> {
+        let coordinator = self.coordinator(request.key())?;
+        self.next_request += 1;
+        let id = self.next_request;
+        let (kind, key, value) = match &request {
+            Request::Get { key } => (OpKind::Get, key.clone(), None),
+            Request::Put { key, value } => (OpKind::Put, key.clone(), Some(value.clone())),
+            Request::Delete { key } => (OpKind::Delete, key.clone(), None),
+        };
+        let started = Instant::now();
+        let call_ns = self.env.clock.ns_at(started);
+        self.env.network.send(Envelope {
+            from: Endpoint::Client(self.id),
+            to: Endpoint::Node(coordinator),
+            payload: Payload::Request { id, request },
+        });
+        let response = self.wait_for(id, started + self.env.timeout);
+        let return_ns = self.env.clock.now_ns();
+        let latency = started.elapsed();
+        let result = match (kind, response) {
+            (OpKind::Get, Ok(Response::Value(v))) => Ok(v),
+            (OpKind::Put | OpKind::Delete, Ok(Response::Done)) => Ok(None),
+            (_, Ok(Response::Unavailable(why))) => Err(Error::Unavailable(why)),
+            (_, Ok(Response::Failed(why))) => Err(Error::Protocol(why)),
+            (_, Ok(other)) => Err(Error::Protocol(format!(
+                "coordinator {coordinator} answered a {kind:?} with {other:?}"
+            ))),
+            (_, Err(e)) => Err(e),
+        };
+        let (outcome, ok, return_ns) = match &result {
+            Ok(_) => (Outcome::Ok, true, Some(return_ns)),
+            // Refused before any replica applied it: definitely no effect.
+            Err(Error::Unavailable(_)) => (Outcome::Unavailable, false, Some(return_ns)),
+            Err(Error::Timeout(_)) => (Outcome::Timeout, false, None),
+            // Anything else may have half-happened: unknown.
+            Err(_) => (Outcome::OtherError, false, None),
+        };
+        self.env.metrics.record(kind, outcome, latency);
+        self.env.recorder.record(Operation {
+            client: self.id,
+            key,
+            kind,
+            value,
+            output: match &result {
+                Ok(v) if kind == OpKind::Get => v.clone(),
+                _ => None,
+            },
+            ok,
+            call_ns,
+            return_ns,
+            cached: false,
+        });
+        result
+    }
+
+    fn wait_for(&self, id: u64, deadline: Instant) -> Result<Response> {
+        loop {
+            match self.inbox.recv_deadline(deadline) {
+                Ok(Envelope {
+                    payload:
+                        Payload::Response {
+                            id: answered,
+                            response,
+                        },
+                    ..
+                }) if answered == id => return Ok(response),
+                // A late answer to an earlier, timed-out request, or a duplicate.
+                Ok(_) => continue,
+                Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout(self.env.timeout)),
+                Err(RecvTimeoutError::Disconnected) => return Err(Error::Shutdown),
+            }
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.env.network.detach_client(self.id);
+    }
+}
+
+/// Checks a key against the documented limits.
+pub fn validate_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::EmptyKey);
+    }
+    if key.len() > crate::MAX_KEY_LEN {
+        return Err(Error::KeyTooLong {
+            len: key.len(),
+            max: crate::MAX_KEY_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a value against the documented limit.
+pub fn validate_value(value: &[u8]) -> Result<()> {
+    if value.len() > crate::MAX_VALUE_LEN {
+        return Err(Error::ValueTooLong {
+            len: value.len(),
+            max: crate::MAX_VALUE_LEN,
+        });
+    }
+    Ok(())
+}

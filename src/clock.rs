@@ -1,0 +1,75 @@
+//! The cluster's one clock, and each node's skewed view of it.
+//!
+//! Real systems have no global clock: every node reads its own, and they
+//! drift apart. The simulation keeps one monotonic process clock (the *global
+//! observer's* clock, used for histories and staleness) and gives each node an
+//! adjustable offset from it, so a learner can set a node's clock back and
+//! watch last-writer-wins throw a later write away.
+
+use crate::ids::NodeId;
+use parking_lot::RwLock;
+use std::time::{Duration, Instant};
+
+/// The shared clock: a start instant and a per-node skew in nanoseconds.
+#[derive(Debug)]
+pub struct Clock {
+    start: Instant,
+    skews: RwLock<Vec<i64>>,
+}
+
+impl Clock {
+    /// A clock started now, for `nodes` nodes with no skew.
+    pub fn new(nodes: usize) -> Self {
+        Clock {
+            start: Instant::now(),
+            skews: RwLock::new(vec![0; nodes]),
+        }
+    }
+
+    /// Nanoseconds since the cluster started, on the global observer's clock.
+    pub fn now_ns(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// The instant the cluster started.
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// Converts an instant to nanoseconds since the start.
+    pub fn ns_at(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// What `node`'s clock reads now: the global clock plus its skew, in
+    /// nanoseconds (never below zero). The simulated wall clock starts at
+    /// one hour so that a node set back by less than that still reads a
+    /// positive time.
+    pub fn node_now_ns(&self, node: NodeId) -> u64 {
+        let skew = self.skews.read().get(node.index()).copied().unwrap_or(0);
+        let base = self.now_ns().saturating_add(WALL_CLOCK_OFFSET_NS);
+        base.saturating_add_signed(skew)
+    }
+
+    /// Sets `node`'s skew (positive = ahead of the global clock).
+    pub(crate) fn set_skew(&self, node: NodeId, skew: i64) {
+        let mut skews = self.skews.write();
+        if skews.len() <= node.index() {
+            skews.resize(node.index() + 1, 0);
+        }
+        skews[node.index()] = skew;
+    }
+
+    /// `node`'s skew in nanoseconds.
+    pub fn skew(&self, node: NodeId) -> i64 {
+        self.skews.read().get(node.index()).copied().unwrap_or(0)
+    }
+
+    /// Time since the start.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+/// See [`Clock::node_now_ns`].
+const WALL_CLOCK_OFFSET_NS: u64 = 3_600_000_000_000;

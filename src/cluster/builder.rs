@@ -1,0 +1,210 @@
+//! The cluster builder: every setting in one place, validated before any
+//! thread starts.
+
+use super::Cluster;
+use super::config::{Consistency, StorageKind};
+use crate::client::CoordinatorPolicy;
+use crate::error::{Error, Result};
+use crate::network::Latency;
+use crate::node::{Spawner, spawner};
+use crate::partition::Strategy;
+use crate::protocol::{NodeSetup, Protocol, SingleCopy};
+use crate::storage::Durability;
+use std::time::Duration;
+
+/// Builds a [`Cluster`]. Start from [`Cluster::builder`].
+///
+/// ```
+/// use replikv::{Cluster, CoordinatorPolicy, StorageKind};
+/// use std::time::Duration;
+/// let cluster = Cluster::builder()
+///     .nodes(5)
+///     .replication(3)
+///     .storage(StorageKind::Memory)
+///     .coordinator(CoordinatorPolicy::RoundRobin)
+///     .client_timeout(Duration::from_millis(500))
+///     .seed(7)
+///     .build()?;
+/// assert_eq!(cluster.nodes().len(), 5);
+/// # Ok::<(), replikv::Error>(())
+/// ```
+pub struct ClusterBuilder {
+    pub(super) nodes: usize,
+    pub(super) replication: Option<usize>,
+    pub(super) strategy: Strategy,
+    pub(super) storage: StorageKind,
+    pub(super) durability: Durability,
+    pub(super) seed: u64,
+    pub(super) client_timeout: Duration,
+    pub(super) coordinator: CoordinatorPolicy,
+    pub(super) latency: Latency,
+    pub(super) record_history: bool,
+    pub(super) protocol: ProtocolChoice,
+}
+
+pub(super) enum ProtocolChoice {
+    Builtin(Consistency),
+    Custom(Box<dyn Spawner>),
+}
+
+impl std::fmt::Debug for ClusterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterBuilder")
+            .field("nodes", &self.nodes)
+            .field("replication", &self.replication)
+            .field("strategy", &self.strategy)
+            .field("storage", &self.storage)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClusterBuilder {
+    fn default() -> Self {
+        ClusterBuilder {
+            nodes: 3,
+            replication: None,
+            strategy: Strategy::default(),
+            storage: StorageKind::default(),
+            durability: Durability::default(),
+            seed: 0,
+            client_timeout: Duration::from_secs(1),
+            coordinator: CoordinatorPolicy::default(),
+            latency: Latency::Zero,
+            record_history: true,
+            protocol: ProtocolChoice::Builtin(Consistency::default()),
+        }
+    }
+}
+
+impl ClusterBuilder {
+    /// Number of nodes (default 3).
+    pub fn nodes(mut self, nodes: usize) -> Self {
+        self.nodes = nodes;
+        self
+    }
+
+    /// Replication factor N: copies of each key (default: 3, or the node
+    /// count when smaller).
+    pub fn replication(mut self, n: usize) -> Self {
+        self.replication = Some(n);
+        self
+    }
+
+    /// Placement strategy (default rendezvous).
+    pub fn partitioning(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// A built-in consistency mode (default single-copy).
+    pub fn consistency(mut self, consistency: Consistency) -> Self {
+        self.protocol = ProtocolChoice::Builtin(consistency);
+        self
+    }
+
+    /// A protocol of your own: `factory` builds one per node at start and at
+    /// every restart.
+    pub fn protocol<P, F>(mut self, factory: F) -> Self
+    where
+        P: Protocol,
+        F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
+    {
+        self.protocol = ProtocolChoice::Custom(spawner(factory));
+        self
+    }
+
+    /// Where nodes keep their data (default: temporary sled databases).
+    pub fn storage(mut self, storage: StorageKind) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// When writes become durable (default: sled's periodic flush).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Seed for every random choice (faults, latencies, coordinators).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Per-operation client timeout (default 1 s).
+    pub fn client_timeout(mut self, timeout: Duration) -> Self {
+        self.client_timeout = timeout;
+        self
+    }
+
+    /// How clients pick a coordinator (default: the key's primary).
+    pub fn coordinator(mut self, policy: CoordinatorPolicy) -> Self {
+        self.coordinator = policy;
+        self
+    }
+
+    /// Initial latency of every link (default zero).
+    pub fn latency(mut self, latency: Latency) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// Whether clients record every operation in the history (default on).
+    pub fn record_history(mut self, on: bool) -> Self {
+        self.record_history = on;
+        self
+    }
+
+    /// The replication factor this builder will use.
+    pub(super) fn effective_replication(&self) -> usize {
+        self.replication.unwrap_or(self.nodes.min(3))
+    }
+
+    /// Checks every setting; the error names the bad one.
+    pub(super) fn validate(&self) -> Result<()> {
+        if self.nodes == 0 {
+            return Err(Error::InvalidConfig(
+                "a cluster needs at least one node".into(),
+            ));
+        }
+        if self.nodes > u32::MAX as usize / 2 {
+            return Err(Error::InvalidConfig(format!(
+                "{} nodes is too many",
+                self.nodes
+            )));
+        }
+        let n = self.effective_replication();
+        if n == 0 {
+            return Err(Error::InvalidConfig(
+                "replication factor N must be at least 1".into(),
+            ));
+        }
+        if n > self.nodes {
+            return Err(Error::InvalidConfig(format!(
+                "replication factor N = {n} is larger than the {} nodes",
+                self.nodes
+            )));
+        }
+        if self.client_timeout.is_zero() {
+            return Err(Error::InvalidConfig(
+                "client timeout must be positive".into(),
+            ));
+        }
+        self.latency.validate()?;
+        Ok(())
+    }
+
+    /// Validates the settings and starts the cluster.
+    pub fn build(self) -> Result<Cluster> {
+        self.validate()?;
+        Cluster::start(self)
+    }
+}
+
+/// The spawner for a built-in mode.
+pub(super) fn builtin_spawner(consistency: Consistency) -> Box<dyn Spawner> {
+    match consistency {
+        Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
+    }
+}

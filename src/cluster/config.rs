@@ -1,0 +1,27 @@
+//! What a cluster is built from: consistency mode and storage kind.
+
+use std::path::PathBuf;
+
+/// The built-in consistency modes. A protocol of your own goes in with
+/// [`crate::ClusterBuilder::protocol`] instead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Consistency {
+    /// One copy per key, on the head of its preference list
+    /// ([`crate::protocol::SingleCopy`]). The baseline: no replication.
+    #[default]
+    SingleCopy,
+}
+
+/// Where each node keeps its data.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum StorageKind {
+    /// A temporary sled database per node, removed when the cluster drops.
+    #[default]
+    Temporary,
+    /// A sled database per node under `dir/node-<id>`, kept after the
+    /// cluster drops and recovered when a cluster is built on it again.
+    Directory(PathBuf),
+    /// An in-memory map per node (no sled): fastest, for unit tests.
+    Memory,
+}

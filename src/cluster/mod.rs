@@ -1,0 +1,340 @@
+//! The cluster: builds everything, owns every thread, and exposes the fault
+//! controls (crash, restart, pause, clock skew; network faults through
+//! [`Cluster::network`]).
+
+mod builder;
+mod config;
+
+pub use builder::ClusterBuilder;
+pub use config::{Consistency, StorageKind};
+
+use crate::client::{Client, ClientEnv, Recorder};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::history::History;
+use crate::ids::{ClientId, NodeId};
+use crate::metrics::{NodeLoad, OpMetrics, Report};
+use crate::network::Network;
+use crate::node::{Control, NodeCounters, NodeEnv, Spawner};
+use crate::partition::Member;
+use crate::placement::Placement;
+use crate::storage::{MemoryStorage, NodeStore, SledStorage, Storage};
+use builder::{ProtocolChoice, builtin_spawner};
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A running node thread.
+struct Running {
+    control: Sender<Control>,
+    thread: JoinHandle<()>,
+}
+
+/// Everything the cluster keeps about one node.
+struct NodeSlot {
+    id: NodeId,
+    store: NodeStore,
+    counters: Arc<NodeCounters>,
+    running: Option<Running>,
+    incarnation: u64,
+}
+
+/// A whole replicated key-value store, running in this process.
+///
+/// ```
+/// use replikv::{Cluster, NodeId};
+/// let cluster = Cluster::builder().nodes(3).build()?;
+/// let mut client = cluster.client()?;
+/// client.put("k", "v")?;
+/// // Crash every node, restart them: the data is still there.
+/// for n in cluster.nodes() { cluster.crash(n)?; }
+/// for n in cluster.nodes() { cluster.restart(n)?; }
+/// assert_eq!(client.get("k")?, Some(b"v".to_vec()));
+/// # Ok::<(), replikv::Error>(())
+/// ```
+pub struct Cluster {
+    nodes: Mutex<Vec<NodeSlot>>,
+    spawner: Box<dyn Spawner>,
+    network: Network,
+    placement: Arc<Placement>,
+    clock: Arc<Clock>,
+    recorder: Arc<Recorder>,
+    op_metrics: Arc<OpMetrics>,
+    next_client: AtomicU64,
+    seed: u64,
+    client_timeout: Duration,
+    coordinator: crate::client::CoordinatorPolicy,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("nodes", &self.nodes())
+            .field("placement", &self.placement)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
+}
+
+fn open_engine(kind: &StorageKind, node: NodeId) -> Result<Arc<dyn Storage>> {
+    Ok(match kind {
+        StorageKind::Memory => Arc::new(MemoryStorage::new()),
+        StorageKind::Temporary => Arc::new(SledStorage::temporary()?),
+        StorageKind::Directory(dir) => {
+            Arc::new(SledStorage::open(&dir.join(format!("node-{}", node.0)))?)
+        }
+    })
+}
+
+impl Cluster {
+    /// A builder with the defaults: 3 nodes, N = 3, single-copy, temporary
+    /// sled storage, rendezvous placement, seed 0, 1 s client timeout.
+    pub fn builder() -> ClusterBuilder {
+        ClusterBuilder::default()
+    }
+
+    fn start(builder: ClusterBuilder) -> Result<Cluster> {
+        let replication = builder.effective_replication();
+        let ids: Vec<NodeId> = (0..builder.nodes as u32).map(NodeId).collect();
+        let members: Vec<Member> = ids.iter().map(|&id| Member::new(id)).collect();
+        let partitioner = builder.strategy.build(&members)?;
+        let placement = Arc::new(Placement::new(partitioner, replication));
+        let clock = Arc::new(Clock::new(ids.len()));
+        let network = Network::new(ids.len(), builder.seed, clock.clone())?;
+        network.set_latency(builder.latency)?;
+        let mut slots = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            let engine = open_engine(&builder.storage, id)?;
+            slots.push(NodeSlot {
+                id,
+                store: NodeStore::new(id, engine, builder.durability),
+                counters: Arc::new(NodeCounters::default()),
+                running: None,
+                incarnation: 0,
+            });
+        }
+        let spawner = match builder.protocol {
+            ProtocolChoice::Builtin(consistency) => builtin_spawner(consistency),
+            ProtocolChoice::Custom(spawner) => spawner,
+        };
+        let cluster = Cluster {
+            nodes: Mutex::new(slots),
+            spawner,
+            network,
+            placement,
+            clock,
+            recorder: Arc::new(Recorder::new(builder.record_history)),
+            op_metrics: Arc::new(OpMetrics::default()),
+            next_client: AtomicU64::new(0),
+            seed: builder.seed,
+            client_timeout: builder.client_timeout,
+            coordinator: builder.coordinator,
+        };
+        for id in ids {
+            cluster.start_node(id)?;
+        }
+        Ok(cluster)
+    }
+
+    fn start_node(&self, id: NodeId) -> Result<()> {
+        let mut nodes = self.nodes.lock();
+        let slot = slot_mut(&mut nodes, id)?;
+        if slot.running.is_some() {
+            return Err(Error::NodeNotCrashed(id));
+        }
+        let inbox = self.network.attach_node(id)?;
+        let (control_tx, control_rx) = crossbeam_channel::unbounded();
+        let env = NodeEnv {
+            node: id,
+            incarnation: slot.incarnation,
+            seed: self.seed,
+            store: slot.store.clone(),
+            placement: self.placement.clone(),
+            clock: self.clock.clone(),
+            network: self.network.clone(),
+            inbox,
+            control: control_rx,
+            counters: slot.counters.clone(),
+        };
+        let thread = self.spawner.spawn(env).map_err(Error::Io)?;
+        slot.incarnation += 1;
+        slot.running = Some(Running {
+            control: control_tx,
+            thread,
+        });
+        Ok(())
+    }
+
+    /// A new client with its own id, timeout and coordinator policy from the
+    /// builder.
+    pub fn client(&self) -> Result<Client> {
+        let id = ClientId(self.next_client.fetch_add(1, Ordering::Relaxed));
+        Client::new(
+            id,
+            ClientEnv {
+                network: self.network.clone(),
+                placement: self.placement.clone(),
+                clock: self.clock.clone(),
+                recorder: self.recorder.clone(),
+                metrics: self.op_metrics.clone(),
+                timeout: self.client_timeout,
+                policy: self.coordinator,
+                seed: self.seed,
+            },
+        )
+    }
+
+    /// The node ids, in order.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        self.nodes.lock().iter().map(|s| s.id).collect()
+    }
+
+    /// True when `node` is running (not crashed).
+    pub fn is_up(&self, node: NodeId) -> Result<bool> {
+        let mut nodes = self.nodes.lock();
+        Ok(slot_mut(&mut nodes, node)?.running.is_some())
+    }
+
+    /// Crashes `node`: its thread stops, its volatile state and queued
+    /// messages are lost, its storage stays. Messages to it are dropped
+    /// until [`Cluster::restart`].
+    pub fn crash(&self, node: NodeId) -> Result<()> {
+        let running = {
+            let mut nodes = self.nodes.lock();
+            let slot = slot_mut(&mut nodes, node)?;
+            slot.running.take().ok_or(Error::NodeAlreadyCrashed(node))?
+        };
+        self.network.detach_node(node)?;
+        let _ = running.control.send(Control::Crash);
+        let _ = running.thread.join();
+        Ok(())
+    }
+
+    /// Restarts a crashed node with a fresh protocol built from its storage.
+    pub fn restart(&self, node: NodeId) -> Result<()> {
+        self.start_node(node)
+    }
+
+    /// Makes `node` stop processing for `duration` (a slow or stalled node);
+    /// its messages queue up and are handled afterwards.
+    pub fn pause(&self, node: NodeId, duration: Duration) -> Result<()> {
+        let mut nodes = self.nodes.lock();
+        let slot = slot_mut(&mut nodes, node)?;
+        let running = slot
+            .running
+            .as_ref()
+            .ok_or(Error::NodeAlreadyCrashed(node))?;
+        running
+            .control
+            .send(Control::Pause(duration))
+            .map_err(|_| Error::NodeAlreadyCrashed(node))
+    }
+
+    /// Sets `node`'s clock `offset_ns` nanoseconds ahead of the cluster clock
+    /// (negative: behind). Protocols that timestamp writes with their node's
+    /// clock (eventual mode) then order writes wrongly.
+    pub fn set_clock_skew(&self, node: NodeId, offset_ns: i64) -> Result<()> {
+        let mut nodes = self.nodes.lock();
+        slot_mut(&mut nodes, node)?;
+        self.clock.set_skew(node, offset_ns);
+        Ok(())
+    }
+
+    /// The simulated network, with its fault knobs.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The placement in force (partitioner and N).
+    pub fn placement(&self) -> &Arc<Placement> {
+        &self.placement
+    }
+
+    /// The cluster's clock.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
+    }
+
+    /// `node`'s storage, for inspection (convergence checks, tests).
+    pub fn store(&self, node: NodeId) -> Result<NodeStore> {
+        let mut nodes = self.nodes.lock();
+        Ok(slot_mut(&mut nodes, node)?.store.clone())
+    }
+
+    /// Every operation recorded so far, in invocation order.
+    pub fn history(&self) -> History {
+        History::new(self.recorder.snapshot())
+    }
+
+    /// Forgets the recorded operations.
+    pub fn clear_history(&self) {
+        self.recorder.clear();
+    }
+
+    /// Measurements so far.
+    pub fn metrics(&self) -> Report {
+        let nodes = self
+            .nodes
+            .lock()
+            .iter()
+            .map(|slot| NodeLoad {
+                node: slot.id,
+                requests: slot.counters.requests.load(Ordering::Relaxed),
+                peer_messages: slot.counters.peer_messages.load(Ordering::Relaxed),
+                handler_errors: slot.counters.handler_errors.load(Ordering::Relaxed),
+                garbled_messages: slot.counters.garbled_messages.load(Ordering::Relaxed),
+                up: slot.running.is_some(),
+            })
+            .collect();
+        Report::new(&self.op_metrics, self.network.stats(), nodes)
+    }
+
+    /// The seed the cluster was built with.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Stops every node thread and the network's delay thread, and waits for
+    /// them. Called by `Drop`; calling it earlier is fine. Clients still
+    /// alive afterwards get [`Error::Timeout`].
+    pub fn shutdown(&self) {
+        let running: Vec<(NodeId, Running)> = self
+            .nodes
+            .lock()
+            .iter_mut()
+            .filter_map(|slot| slot.running.take().map(|r| (slot.id, r)))
+            .collect();
+        for (id, r) in &running {
+            let _ = self.network.detach_node(*id);
+            let _ = r.control.send(Control::Crash);
+        }
+        for (_, r) in running {
+            let _ = r.thread.join();
+        }
+        self.network.shutdown();
+    }
+
+    /// Flushes every node's storage.
+    pub fn flush(&self) -> Result<()> {
+        for slot in self.nodes.lock().iter() {
+            slot.store.flush()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn slot_mut(nodes: &mut [NodeSlot], id: NodeId) -> Result<&mut NodeSlot> {
+    nodes
+        .iter_mut()
+        .find(|s| s.id == id)
+        .ok_or(Error::UnknownNode(id))
+}

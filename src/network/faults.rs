@@ -1,0 +1,105 @@
+//! The fault knobs, as data (stateright's `Network`, raft-rs's harness):
+//! drop probability, duplicate probability, latency (global and per link),
+//! partitions and one-way cuts, and a user hook that can decide each
+//! envelope's fate itself.
+
+use super::latency::Latency;
+use crate::ids::{Endpoint, NodeId};
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What a fault hook is shown of an envelope: endpoints and size, never contents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EnvelopeInfo {
+    /// Sender.
+    pub from: Endpoint,
+    /// Receiver.
+    pub to: Endpoint,
+    /// Encoded size in bytes.
+    pub bytes: usize,
+    /// Nanoseconds since the cluster started.
+    pub at_ns: u64,
+}
+
+/// A fault hook's decision for one envelope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Deliver once, after the given delay.
+    Deliver(Duration),
+    /// Lose it.
+    Drop,
+    /// Deliver twice, after each of the two delays.
+    Duplicate(Duration, Duration),
+}
+
+/// Decides the fate of envelopes. Return `None` to let the network's own knobs
+/// decide. Called on the sender's thread, so keep it quick.
+pub trait FaultHook: Send + Sync {
+    /// The verdict for this envelope, or `None` for the default treatment.
+    fn decide(&self, envelope: &EnvelopeInfo) -> Option<Verdict>;
+}
+
+impl<F> FaultHook for F
+where
+    F: Fn(&EnvelopeInfo) -> Option<Verdict> + Send + Sync,
+{
+    fn decide(&self, envelope: &EnvelopeInfo) -> Option<Verdict> {
+        self(envelope)
+    }
+}
+
+/// The current fault settings.
+#[derive(Clone, Default)]
+pub(crate) struct Faults {
+    pub drop: f64,
+    pub duplicate: f64,
+    pub latency: Latency,
+    pub link_latency: HashMap<(Endpoint, Endpoint), Latency>,
+    /// Directed node-to-node links that are cut.
+    pub cut: BTreeSet<(NodeId, NodeId)>,
+    pub hook: Option<Arc<dyn FaultHook>>,
+}
+
+impl fmt::Debug for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Faults")
+            .field("drop", &self.drop)
+            .field("duplicate", &self.duplicate)
+            .field("latency", &self.latency)
+            .field("link_latency", &self.link_latency)
+            .field("cut", &self.cut)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
+}
+
+impl Faults {
+    /// True when nothing can happen to a message but instant delivery, so the
+    /// sender can skip the random number generator entirely.
+    pub fn is_quiet(&self) -> bool {
+        self.drop == 0.0
+            && self.duplicate == 0.0
+            && self.latency == Latency::Zero
+            && self.link_latency.is_empty()
+            && self.cut.is_empty()
+            && self.hook.is_none()
+    }
+
+    /// True when the link from `from` to `to` is cut.
+    pub fn is_cut(&self, from: Endpoint, to: Endpoint) -> bool {
+        match (from, to) {
+            (Endpoint::Node(a), Endpoint::Node(b)) => self.cut.contains(&(a, b)),
+            _ => false,
+        }
+    }
+
+    /// The latency distribution of a link.
+    pub fn latency_of(&self, from: Endpoint, to: Endpoint) -> Latency {
+        self.link_latency
+            .get(&(from, to))
+            .copied()
+            .unwrap_or(self.latency)
+    }
+}

@@ -1,0 +1,525 @@
+//! The simulated network: every message between nodes, and between clients
+//! and nodes, goes through here.
+//!
+//! # Why simulate
+//!
+//! The lesson's first two challenges are that messages can be lost or delayed
+//! and that parts of a system fail independently. A real network does both,
+//! but rarely and never on demand. Here every hazard is a named knob that can
+//! be turned while the cluster runs, and every random choice comes from one
+//! seeded generator, so a run that found a bug can be replayed from its seed.
+//!
+//! # How a message travels
+//!
+//! [`Network::send`] runs on the sender's thread. It counts the message, and
+//! then either hands it straight to the receiver's channel (the fast path,
+//! taken when no fault is configured) or decides its fate: dropped
+//! ([`Network::set_drop_probability`], a cut link, or a [`FaultHook`]), or
+//! delivered once or twice ([`Network::set_duplicate_probability`]) after a
+//! delay drawn from a [`Latency`]. Delayed messages wait in a single *delay
+//! thread*, a timer heap that releases each message when due. Because each
+//! message draws its own delay, messages overtake each other: reordering
+//! needs no knob of its own.
+//!
+//! Partitions are decided when a message is sent; a message already in flight
+//! when a partition starts is still delivered, as on a real network. A
+//! message to a crashed node is dropped. The network never looks inside a
+//! message: peer messages are opaque bincode bytes, and a [`FaultHook`] sees
+//! only endpoints and sizes.
+
+mod delay;
+mod faults;
+mod latency;
+
+pub use faults::{EnvelopeInfo, FaultHook, Verdict};
+pub use latency::Latency;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::ids::{ClientId, Endpoint, NodeId};
+use crate::protocol::{Request, Response};
+use crossbeam_channel::{Receiver, Sender};
+use delay::DelayLine;
+use faults::Faults;
+use parking_lot::{Mutex, RwLock};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Fixed per-envelope overhead counted for client traffic (ids, framing).
+const CLIENT_FRAME_BYTES: usize = 16;
+
+/// A message in transit.
+#[derive(Clone, Debug)]
+pub struct Envelope {
+    /// Sender.
+    pub from: Endpoint,
+    /// Receiver.
+    pub to: Endpoint,
+    /// Contents.
+    pub payload: Payload,
+}
+
+/// What an envelope carries.
+#[derive(Clone, Debug)]
+pub enum Payload {
+    /// A protocol message between nodes, bincode-encoded.
+    Peer(Vec<u8>),
+    /// A client request.
+    Request {
+        /// The client's request number.
+        id: u64,
+        /// The request.
+        request: Request,
+    },
+    /// A reply to a client.
+    Response {
+        /// The request number answered.
+        id: u64,
+        /// The answer.
+        response: Response,
+    },
+}
+
+impl Envelope {
+    /// Size on the wire in bytes: the encoded peer message, or key and value
+    /// plus a small fixed frame for client traffic.
+    pub fn size(&self) -> usize {
+        match &self.payload {
+            Payload::Peer(bytes) => bytes.len(),
+            Payload::Request { request, .. } => request.payload_len() + CLIENT_FRAME_BYTES,
+            Payload::Response { response, .. } => response.payload_len() + CLIENT_FRAME_BYTES,
+        }
+    }
+}
+
+/// Message counters, since the network was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetworkStats {
+    /// Envelopes handed to [`Network::send`].
+    pub sent: u64,
+    /// Copies put into a receiver's inbox.
+    pub delivered: u64,
+    /// Copies lost: dropped by a fault, a cut link, or a dead receiver.
+    pub dropped: u64,
+    /// Extra copies made by duplication.
+    pub duplicated: u64,
+    /// Bytes handed to [`Network::send`].
+    pub bytes: u64,
+}
+
+impl NetworkStats {
+    /// Copies still in flight: `sent + duplicated − delivered − dropped`.
+    pub fn in_flight(&self) -> u64 {
+        (self.sent + self.duplicated).saturating_sub(self.delivered + self.dropped)
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    duplicated: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// Routes and fault state shared by every handle.
+pub(crate) struct Shared {
+    /// Inbox of each node, `None` while crashed; the outer `Option` is `None`
+    /// for ids that are not (or no longer) in the cluster.
+    nodes: RwLock<Vec<Option<Option<Sender<Envelope>>>>>,
+    clients: RwLock<HashMap<ClientId, Sender<Envelope>>>,
+    faults: RwLock<Faults>,
+    quiet: AtomicBool,
+    rng: Mutex<ChaCha8Rng>,
+    counters: Counters,
+    clock: Arc<Clock>,
+}
+
+/// A handle on the simulated network. Cheap to clone; all clones share state.
+#[derive(Clone)]
+pub struct Network {
+    shared: Arc<Shared>,
+    delay: Arc<DelayLine>,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("faults", &*self.shared.faults.read())
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl Network {
+    /// A network for node ids `0..nodes`, with every random choice drawn
+    /// from `seed`. Starts the delay thread; [`Network::shutdown`] (called
+    /// when the cluster drops) stops it.
+    ///
+    /// ```
+    /// use replikv::network::{Network, Payload, Envelope};
+    /// use replikv::{Endpoint, NodeId};
+    /// use std::sync::Arc;
+    ///
+    /// let clock = Arc::new(replikv::Clock::new(2));
+    /// let net = Network::new(2, 42, clock)?;
+    /// let inbox = net.attach_node(NodeId(1))?;
+    /// net.send(Envelope {
+    ///     from: Endpoint::Node(NodeId(0)),
+    ///     to: Endpoint::Node(NodeId(1)),
+    ///     payload: Payload::Peer(b"hello".to_vec()),
+    /// });
+    /// assert!(matches!(inbox.try_recv().map(|e| e.payload), Ok(Payload::Peer(b)) if b == b"hello"));
+    /// net.shutdown();
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn new(nodes: usize, seed: u64, clock: Arc<Clock>) -> Result<Self> {
+        let shared = Arc::new(Shared {
+            nodes: RwLock::new(vec![Some(None); nodes]),
+            clients: RwLock::new(HashMap::new()),
+            faults: RwLock::new(Faults::default()),
+            quiet: AtomicBool::new(true),
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+            counters: Counters::default(),
+            clock,
+        });
+        let delay = Arc::new(DelayLine::start(shared.clone())?);
+        Ok(Network { shared, delay })
+    }
+
+    /// Sends an envelope, subject to the faults in force.
+    pub fn send(&self, envelope: Envelope) {
+        let counters = &self.shared.counters;
+        counters.sent.fetch_add(1, Ordering::Relaxed);
+        counters
+            .bytes
+            .fetch_add(envelope.size() as u64, Ordering::Relaxed);
+        if self.shared.quiet.load(Ordering::Acquire) {
+            self.shared.deliver(envelope);
+            return;
+        }
+        let info = EnvelopeInfo {
+            from: envelope.from,
+            to: envelope.to,
+            bytes: envelope.size(),
+            at_ns: self.shared.clock.now_ns(),
+        };
+        match self.decide(&info) {
+            Verdict::Drop => {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Verdict::Deliver(delay) => self.deliver_after(envelope, delay),
+            Verdict::Duplicate(first, second) => {
+                counters.duplicated.fetch_add(1, Ordering::Relaxed);
+                self.deliver_after(envelope.clone(), first);
+                self.deliver_after(envelope, second);
+            }
+        }
+    }
+
+    fn decide(&self, info: &EnvelopeInfo) -> Verdict {
+        let faults = self.shared.faults.read();
+        if faults.is_cut(info.from, info.to) {
+            return Verdict::Drop;
+        }
+        if let Some(verdict) = faults.hook.as_ref().and_then(|hook| hook.decide(info)) {
+            return verdict;
+        }
+        let latency = faults.latency_of(info.from, info.to);
+        let mut rng = self.shared.rng.lock();
+        if faults.drop > 0.0 && rng.random_bool(faults.drop) {
+            return Verdict::Drop;
+        }
+        let first = latency.sample(&mut rng);
+        if faults.duplicate > 0.0 && rng.random_bool(faults.duplicate) {
+            return Verdict::Duplicate(first, latency.sample(&mut rng));
+        }
+        Verdict::Deliver(first)
+    }
+
+    fn deliver_after(&self, envelope: Envelope, delay: Duration) {
+        if delay.is_zero() {
+            self.shared.deliver(envelope);
+        } else {
+            self.delay.schedule(envelope, delay);
+        }
+    }
+
+    /// Attaches a node's inbox (at start and at restart); returns its receiver.
+    pub fn attach_node(&self, node: NodeId) -> Result<Receiver<Envelope>> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut nodes = self.shared.nodes.write();
+        match nodes.get_mut(node.index()) {
+            Some(Some(slot)) => {
+                *slot = Some(tx);
+                Ok(rx)
+            }
+            _ => Err(Error::UnknownNode(node)),
+        }
+    }
+
+    /// Detaches a node's inbox (crash): messages to it are dropped until it
+    /// is attached again.
+    pub fn detach_node(&self, node: NodeId) -> Result<()> {
+        let mut nodes = self.shared.nodes.write();
+        match nodes.get_mut(node.index()) {
+            Some(Some(slot)) => {
+                *slot = None;
+                Ok(())
+            }
+            _ => Err(Error::UnknownNode(node)),
+        }
+    }
+
+    /// Attaches a client's inbox.
+    pub fn attach_client(&self, client: ClientId) -> Result<Receiver<Envelope>> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let mut clients = self.shared.clients.write();
+        if clients.contains_key(&client) {
+            return Err(Error::DuplicateClient(client));
+        }
+        clients.insert(client, tx);
+        Ok(rx)
+    }
+
+    /// Detaches a client's inbox.
+    pub fn detach_client(&self, client: ClientId) {
+        self.shared.clients.write().remove(&client);
+    }
+
+    /// True when `node` is a member id of this network.
+    pub fn knows(&self, node: NodeId) -> bool {
+        matches!(self.shared.nodes.read().get(node.index()), Some(Some(_)))
+    }
+
+    fn check_node(&self, node: NodeId) -> Result<()> {
+        if self.knows(node) {
+            Ok(())
+        } else {
+            Err(Error::UnknownNode(node))
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Faults)) {
+        let mut faults = self.shared.faults.write();
+        change(&mut faults);
+        self.shared
+            .quiet
+            .store(faults.is_quiet(), Ordering::Release);
+    }
+
+    /// Each message is lost with probability `p` (0 to 1).
+    pub fn set_drop_probability(&self, p: f64) -> Result<()> {
+        check_probability("drop", p)?;
+        self.update(|f| f.drop = p);
+        Ok(())
+    }
+
+    /// Each message is delivered twice with probability `p` (0 to 1).
+    pub fn set_duplicate_probability(&self, p: f64) -> Result<()> {
+        check_probability("duplicate", p)?;
+        self.update(|f| f.duplicate = p);
+        Ok(())
+    }
+
+    /// Sets the latency of every link without a link-specific setting.
+    pub fn set_latency(&self, latency: Latency) -> Result<()> {
+        latency.validate()?;
+        self.update(|f| f.latency = latency);
+        Ok(())
+    }
+
+    /// Sets the latency of the directed link `from → to`.
+    pub fn set_link_latency(&self, from: Endpoint, to: Endpoint, latency: Latency) -> Result<()> {
+        latency.validate()?;
+        for end in [from, to] {
+            if let Endpoint::Node(n) = end {
+                self.check_node(n)?;
+            }
+        }
+        self.update(|f| {
+            f.link_latency.insert((from, to), latency);
+        });
+        Ok(())
+    }
+
+    /// Removes every link-specific latency.
+    pub fn clear_link_latencies(&self) {
+        self.update(|f| f.link_latency.clear());
+    }
+
+    /// Splits the nodes into groups that cannot talk to each other (in either
+    /// direction). Nodes named in no group are cut off from everyone. Replaces
+    /// any earlier partition or cut. Clients still reach every node.
+    ///
+    /// ```
+    /// # use replikv::{Cluster, NodeId};
+    /// let cluster = Cluster::builder().nodes(3).build()?;
+    /// cluster.network().partition(&[&[NodeId(0), NodeId(1)], &[NodeId(2)]])?;
+    /// assert!(cluster.network().is_cut(NodeId(0), NodeId(2)));
+    /// cluster.network().heal();
+    /// assert!(!cluster.network().is_cut(NodeId(0), NodeId(2)));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn partition(&self, groups: &[&[NodeId]]) -> Result<()> {
+        let mut group_of = HashMap::new();
+        for (g, members) in groups.iter().enumerate() {
+            for &node in members.iter() {
+                self.check_node(node)?;
+                if group_of.insert(node, g).is_some() {
+                    return Err(Error::InvalidConfig(format!(
+                        "node {node} is named in two partition groups"
+                    )));
+                }
+            }
+        }
+        let all = self.node_ids();
+        self.update(|f| {
+            f.cut.clear();
+            for &a in &all {
+                for &b in &all {
+                    if a != b
+                        && (group_of.get(&a).is_none() || group_of.get(&a) != group_of.get(&b))
+                    {
+                        f.cut.insert((a, b));
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Cuts the one-way link `from → to` (messages the other way still pass).
+    pub fn cut(&self, from: NodeId, to: NodeId) -> Result<()> {
+        self.check_node(from)?;
+        self.check_node(to)?;
+        self.update(|f| {
+            f.cut.insert((from, to));
+        });
+        Ok(())
+    }
+
+    /// Cuts both directions between `node` and every other node.
+    pub fn isolate(&self, node: NodeId) -> Result<()> {
+        self.check_node(node)?;
+        let all = self.node_ids();
+        self.update(|f| {
+            for &other in all.iter().filter(|&&o| o != node) {
+                f.cut.insert((node, other));
+                f.cut.insert((other, node));
+            }
+        });
+        Ok(())
+    }
+
+    /// Restores every cut link and partition.
+    pub fn heal(&self) {
+        self.update(|f| f.cut.clear());
+    }
+
+    /// True when messages from `from` to `to` are being dropped by a cut.
+    pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        self.shared.faults.read().cut.contains(&(from, to))
+    }
+
+    /// Installs a hook that may decide each envelope's fate.
+    ///
+    /// ```
+    /// # use replikv::{Cluster, Endpoint, NodeId};
+    /// use replikv::network::{EnvelopeInfo, Verdict};
+    /// let cluster = Cluster::builder().nodes(3).build()?;
+    /// // Lose everything node 2 sends; leave the rest to the other knobs.
+    /// cluster.network().set_fault_hook(|e: &EnvelopeInfo| {
+    ///     (e.from == Endpoint::Node(NodeId(2))).then_some(Verdict::Drop)
+    /// });
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn set_fault_hook(&self, hook: impl FaultHook + 'static) {
+        let hook: Arc<dyn FaultHook> = Arc::new(hook);
+        self.update(|f| f.hook = Some(hook));
+    }
+
+    /// Removes the fault hook.
+    pub fn clear_fault_hook(&self) {
+        self.update(|f| f.hook = None);
+    }
+
+    /// Turns every fault off: no drops, duplicates, latency, cuts or hook.
+    pub fn clear_faults(&self) {
+        self.update(|f| *f = Faults::default());
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> NetworkStats {
+        let c = &self.shared.counters;
+        NetworkStats {
+            sent: c.sent.load(Ordering::Relaxed),
+            delivered: c.delivered.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            duplicated: c.duplicated.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Messages waiting in the delay thread.
+    pub fn delayed(&self) -> usize {
+        self.delay.len()
+    }
+
+    /// Stops the delay thread (pending delayed messages are dropped) and
+    /// waits for it. Idempotent.
+    pub fn shutdown(&self) {
+        self.delay.shutdown();
+    }
+
+    fn node_ids(&self) -> Vec<NodeId> {
+        self.shared
+            .nodes
+            .read()
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.is_some())
+            .map(|(i, _)| NodeId(i as u32))
+            .collect()
+    }
+}
+
+impl Shared {
+    /// Puts an envelope into its receiver's inbox now, or counts it dropped.
+    fn deliver(&self, envelope: Envelope) {
+        let sender = match envelope.to {
+            Endpoint::Node(n) => self
+                .nodes
+                .read()
+                .get(n.index())
+                .and_then(|slot| slot.as_ref())
+                .and_then(|inbox| inbox.clone()),
+            Endpoint::Client(c) => self.clients.read().get(&c).cloned(),
+        };
+        let counter = match sender.map(|tx| tx.send(envelope)) {
+            Some(Ok(())) => &self.counters.delivered,
+            _ => &self.counters.dropped,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one envelope as dropped.
+    fn count_dropped(&self, n: u64) {
+        self.counters.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+fn check_probability(name: &str, p: f64) -> Result<()> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(Error::InvalidConfig(format!(
+            "{name} probability must be between 0 and 1, got {p}"
+        )))
+    }
+}

@@ -1,0 +1,245 @@
+//! The node thread's loop, and the type-erased spawner the cluster keeps.
+
+use super::timers::Timers;
+use crate::clock::Clock;
+use crate::codec;
+use crate::ids::{Endpoint, NodeId};
+use crate::network::{Envelope, Network, Payload};
+use crate::placement::Placement;
+use crate::protocol::{Context, Effect, NodeSetup, Protocol, ReplyTo, Response};
+use crate::storage::NodeStore;
+use crossbeam_channel::{Receiver, RecvTimeoutError, select};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// How long the loop sleeps when no timer is pending (it wakes on any message).
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// Orders from the cluster to a node thread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Control {
+    /// Stop now, losing volatile state.
+    Crash,
+    /// Stop processing for a while (a slow node); messages queue up.
+    Pause(Duration),
+}
+
+/// Per-node counters, kept across restarts.
+#[derive(Debug, Default)]
+pub(crate) struct NodeCounters {
+    pub requests: AtomicU64,
+    pub peer_messages: AtomicU64,
+    pub handler_errors: AtomicU64,
+    pub garbled_messages: AtomicU64,
+}
+
+/// Everything a node thread needs.
+pub(crate) struct NodeEnv {
+    pub node: NodeId,
+    pub incarnation: u64,
+    pub seed: u64,
+    pub store: NodeStore,
+    pub placement: Arc<Placement>,
+    pub clock: Arc<Clock>,
+    pub network: Network,
+    pub inbox: Receiver<Envelope>,
+    pub control: Receiver<Control>,
+    pub counters: Arc<NodeCounters>,
+}
+
+/// Starts node threads for one protocol type; the cluster keeps it boxed so
+/// that `Cluster` itself is not generic.
+pub(crate) trait Spawner: Send + Sync {
+    fn spawn(&self, env: NodeEnv) -> std::io::Result<JoinHandle<()>>;
+}
+
+struct ProtocolSpawner<P, F> {
+    factory: F,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+/// Wraps a protocol factory.
+pub(crate) fn spawner<P, F>(factory: F) -> Box<dyn Spawner>
+where
+    P: Protocol,
+    F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
+{
+    Box::new(ProtocolSpawner {
+        factory,
+        _protocol: PhantomData,
+    })
+}
+
+impl<P, F> Spawner for ProtocolSpawner<P, F>
+where
+    P: Protocol,
+    F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
+{
+    fn spawn(&self, env: NodeEnv) -> std::io::Result<JoinHandle<()>> {
+        let protocol = (self.factory)(&NodeSetup {
+            node: env.node,
+            incarnation: env.incarnation,
+            placement: env.placement.clone(),
+            store: env.store.clone(),
+        });
+        std::thread::Builder::new()
+            .name(format!("replikv-{}", env.node))
+            .spawn(move || NodeLoop::new(protocol, env).run())
+    }
+}
+
+struct NodeLoop<P: Protocol> {
+    protocol: P,
+    ctx: Context<P::Message>,
+    effects: Vec<Effect<P::Message>>,
+    timers: Timers,
+    env: NodeEnv,
+}
+
+impl<P: Protocol> NodeLoop<P> {
+    fn new(protocol: P, env: NodeEnv) -> Self {
+        // Each incarnation draws from its own stream, reproducibly.
+        let seed = env.seed
+            ^ (u64::from(env.node.0) << 32)
+            ^ env.incarnation.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let ctx = Context::new(
+            env.node,
+            env.store.clone(),
+            env.placement.clone(),
+            env.clock.clone(),
+            seed,
+        );
+        NodeLoop {
+            protocol,
+            ctx,
+            effects: Vec::new(),
+            timers: Timers::default(),
+            env,
+        }
+    }
+
+    fn run(mut self) {
+        let started = self.protocol.on_start(&mut self.ctx);
+        self.after_handler(started, None);
+        loop {
+            let wait = self.timers.until_next().unwrap_or(IDLE_WAIT);
+            select! {
+                recv(self.env.control) -> order => match order {
+                    Ok(Control::Pause(pause)) => {
+                        if !self.pause(pause) {
+                            return;
+                        }
+                    }
+                    Ok(Control::Crash) | Err(_) => return,
+                },
+                recv(self.env.inbox) -> envelope => match envelope {
+                    Ok(envelope) => self.handle(envelope),
+                    Err(_) => return,
+                },
+                default(wait) => self.fire_timers(),
+            }
+        }
+    }
+
+    /// Sleeps for `pause`, still obeying a crash; false when told to stop.
+    fn pause(&self, pause: Duration) -> bool {
+        match self.env.control.recv_timeout(pause) {
+            Ok(Control::Crash) | Err(RecvTimeoutError::Disconnected) => false,
+            Ok(Control::Pause(more)) => self.pause(more),
+            Err(RecvTimeoutError::Timeout) => true,
+        }
+    }
+
+    fn handle(&mut self, envelope: Envelope) {
+        match (envelope.from, envelope.payload) {
+            (Endpoint::Client(client), Payload::Request { id, request }) => {
+                self.env.counters.requests.fetch_add(1, Ordering::Relaxed);
+                let reply_to = ReplyTo {
+                    client,
+                    request: id,
+                };
+                let result = self.protocol.on_request(&mut self.ctx, reply_to, request);
+                self.after_handler(result, Some(reply_to));
+            }
+            (Endpoint::Node(from), Payload::Peer(bytes)) => {
+                self.env
+                    .counters
+                    .peer_messages
+                    .fetch_add(1, Ordering::Relaxed);
+                match codec::decode::<P::Message>(&bytes) {
+                    Ok(message) => {
+                        let result = self.protocol.on_message(&mut self.ctx, from, message);
+                        self.after_handler(result, None);
+                    }
+                    Err(_) => {
+                        self.env
+                            .counters
+                            .garbled_messages
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            // Anything else (a response addressed to a node, a peer message
+            // claiming to come from a client) is garbage: drop it.
+            _ => {
+                self.env
+                    .counters
+                    .garbled_messages
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        while let Some((id, token)) = self.timers.pop_due() {
+            let result = self.protocol.on_timer(&mut self.ctx, id, token);
+            self.after_handler(result, None);
+        }
+    }
+
+    /// Carries out the handler's effects; answers a failed request.
+    fn after_handler(&mut self, result: crate::Result<()>, request: Option<ReplyTo>) {
+        if let Err(error) = result {
+            self.env
+                .counters
+                .handler_errors
+                .fetch_add(1, Ordering::Relaxed);
+            if let Some(reply_to) = request {
+                self.ctx
+                    .reply(reply_to, Response::Failed(error.to_string()));
+            }
+        }
+        self.ctx.drain_effects_into(&mut self.effects);
+        let me = Endpoint::Node(self.env.node);
+        for effect in self.effects.drain(..) {
+            match effect {
+                Effect::Send { to, message } => match codec::encode(&message) {
+                    Ok(bytes) => self.env.network.send(Envelope {
+                        from: me,
+                        to: Endpoint::Node(to),
+                        payload: Payload::Peer(bytes),
+                    }),
+                    Err(_) => {
+                        self.env
+                            .counters
+                            .handler_errors
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+                Effect::Reply { to, response } => self.env.network.send(Envelope {
+                    from: me,
+                    to: Endpoint::Client(to.client),
+                    payload: Payload::Response {
+                        id: to.request,
+                        response,
+                    },
+                }),
+                Effect::SetTimer { id, after, token } => self.timers.set(id, after, token),
+                Effect::CancelTimer(id) => self.timers.cancel(id),
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The client vocabulary shared by every protocol.
+//!
+//! Like stateright's `RegisterMsg`, one small set of requests and responses
+//! serves every register protocol, so one client, one history and one checker
+//! work with the built-in protocols and with any a learner writes.
+
+use crate::ids::ClientId;
+use serde::{Deserialize, Serialize};
+
+/// What a client asks a coordinator to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Read the value of `key`.
+    Get {
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// Store `value` under `key`.
+    Put {
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Remove `key`.
+    Delete {
+        /// The key.
+        key: Vec<u8>,
+    },
+}
+
+impl Request {
+    /// The key the request is about.
+    pub fn key(&self) -> &[u8] {
+        match self {
+            Request::Get { key } | Request::Put { key, .. } | Request::Delete { key } => key,
+        }
+    }
+
+    /// Bytes of payload (key and value), for the network's byte counters.
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Request::Put { key, value } => key.len() + value.len(),
+            other => other.key().len(),
+        }
+    }
+}
+
+/// A coordinator's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The value read (`None` when the key is missing or deleted).
+    Value(Option<Vec<u8>>),
+    /// The write or delete took effect.
+    Done,
+    /// The operation did **not** take effect: not enough replicas answered.
+    /// Only answer this when no replica can have applied the operation;
+    /// otherwise stay silent and let the client time out (indeterminate).
+    Unavailable(String),
+    /// Something else went wrong; the outcome is unknown.
+    Failed(String),
+}
+
+impl Response {
+    /// Bytes of payload, for the network's byte counters.
+    pub fn payload_len(&self) -> usize {
+        match self {
+            Response::Value(Some(v)) => v.len(),
+            Response::Unavailable(s) | Response::Failed(s) => s.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// Where a reply goes: the client and its request number. Any node may
+/// answer (a coordinator may hand a request on to another node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReplyTo {
+    /// The client waiting for the answer.
+    pub client: ClientId,
+    /// The client's request number.
+    pub request: u64,
+}

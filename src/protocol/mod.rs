@@ -1,0 +1,97 @@
+//! Protocols: how replicas agree (or don't) on the value of a key.
+//!
+//! A protocol is a **synchronous state machine** (toydb's Raft node,
+//! stateright's `Actor`): the runtime feeds it one input at a time — a client
+//! request, a peer message, a timer — and the protocol answers by writing
+//! effects into its [`Context`]: messages to send, replies to clients, timers
+//! to set. It never spawns threads, sleeps, reads the wall clock or touches a
+//! channel. That makes a protocol unit-testable without any thread (build a
+//! [`Context`] by hand and inspect [`Context::take_effects`]) and makes the
+//! runtime reusable: the built-in protocols use exactly the public trait a
+//! learner implements.
+//!
+//! Peer messages are the protocol's own serde type; the runtime encodes them
+//! with bincode on the wire so the network can count bytes, and decodes them
+//! (with a size limit) at the receiver. A message that fails to decode is
+//! dropped and counted, as a real node would drop a garbled packet.
+//!
+//! Built in: [`SingleCopy`], the baseline where each key lives on one node.
+
+mod context;
+mod message;
+mod single_copy;
+
+pub use context::{Context, Effect, TimerId};
+pub use message::{ReplyTo, Request, Response};
+pub use single_copy::SingleCopy;
+
+use crate::error::Result;
+use crate::ids::NodeId;
+use crate::placement::Placement;
+use crate::storage::NodeStore;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+/// A replication protocol, run by one node.
+///
+/// A fresh value is made by the cluster's factory when a node starts and
+/// again when it restarts after a crash: whatever must survive a crash has to
+/// be in [`Context::store`], and [`Protocol::on_start`] rebuilds volatile state
+/// from it.
+///
+/// Handlers return [`Result`] so storage errors can use `?`. An error from
+/// [`Protocol::on_request`] is answered to the client as
+/// [`Response::Failed`] (outcome unknown); an error from the other handlers is
+/// counted in the node's metrics.
+pub trait Protocol: Send + 'static {
+    /// The protocol's peer-to-peer message type.
+    type Message: Serialize + DeserializeOwned + Send + Debug + 'static;
+
+    /// Called once when the node (re)starts, before any input.
+    fn on_start(&mut self, ctx: &mut Context<Self::Message>) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// A client request arrived; answer it now or later with [`Context::reply`].
+    fn on_request(
+        &mut self,
+        ctx: &mut Context<Self::Message>,
+        reply_to: ReplyTo,
+        request: Request,
+    ) -> Result<()>;
+
+    /// A message from another node arrived.
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<Self::Message>,
+        from: NodeId,
+        message: Self::Message,
+    ) -> Result<()>;
+
+    /// A timer set with [`Context::set_timer`] fired; `token` is what was set.
+    fn on_timer(
+        &mut self,
+        ctx: &mut Context<Self::Message>,
+        timer: TimerId,
+        token: u64,
+    ) -> Result<()> {
+        let _ = (ctx, timer, token);
+        Ok(())
+    }
+}
+
+/// What a protocol factory is told about the node it builds a protocol for.
+#[derive(Debug, Clone)]
+pub struct NodeSetup {
+    /// The node.
+    pub node: NodeId,
+    /// How many times this node has been (re)started (0 the first time).
+    pub incarnation: u64,
+    /// The cluster's placement (partitioner and N).
+    pub placement: Arc<Placement>,
+    /// The node's storage.
+    pub store: NodeStore,
+}
