@@ -384,7 +384,7 @@ impl Network {
             for &a in &all {
                 for &b in &all {
                     if a != b
-                        && (group_of.get(&a).is_none() || group_of.get(&a) != group_of.get(&b))
+                        && (!group_of.contains_key(&a) || group_of.get(&a) != group_of.get(&b))
                     {
                         f.cut.insert((a, b));
                     }
