@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::network::Latency;
 use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
-use crate::protocol::{NodeSetup, Protocol, SingleCopy};
+use crate::protocol::{Eventual, NodeSetup, Protocol, SingleCopy};
 use crate::storage::Durability;
 use std::time::Duration;
 
@@ -192,6 +192,15 @@ impl ClusterBuilder {
             ));
         }
         self.latency.validate()?;
+        if let ProtocolChoice::Builtin(Consistency::Eventual { r, w }) = self.protocol {
+            for (name, quorum) in [("read quorum R", r), ("write quorum W", w)] {
+                if quorum == 0 || quorum > n {
+                    return Err(Error::InvalidConfig(format!(
+                        "eventual {name} = {quorum} must be between 1 and the replication factor N = {n}"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -206,5 +215,6 @@ impl ClusterBuilder {
 pub(super) fn builtin_spawner(consistency: Consistency) -> Box<dyn Spawner> {
     match consistency {
         Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
+        Consistency::Eventual { r, w } => spawner(move |_: &NodeSetup| Eventual::new(r, w)),
     }
 }

@@ -4,6 +4,7 @@
 
 mod builder;
 mod config;
+mod convergence;
 
 pub use builder::ClusterBuilder;
 pub use config::{Consistency, StorageKind};

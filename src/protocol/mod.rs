@@ -15,13 +15,16 @@
 //! (with a size limit) at the receiver. A message that fails to decode is
 //! dropped and counted, as a real node would drop a garbled packet.
 //!
-//! Built in: [`SingleCopy`], the baseline where each key lives on one node.
+//! Built in: [`SingleCopy`], the baseline where each key lives on one node,
+//! and [`Eventual`], Dynamo-style eventual consistency ([`eventual`]).
 
 mod context;
+pub mod eventual;
 mod message;
 mod single_copy;
 
 pub use context::{Context, Effect, TimerId};
+pub use eventual::{Eventual, EventualConfig};
 pub use message::{ReplyTo, Request, Response};
 pub use single_copy::SingleCopy;
 
