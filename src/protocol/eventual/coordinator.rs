@@ -112,7 +112,7 @@ impl Eventual {
         value: Option<Vec<u8>>,
     ) -> Result<()> {
         let me = ctx.node();
-        let stamp = self.clock.stamp(ctx.now_ns(), ctx.store())?;
+        let stamp = self.clock.stamp(ctx.now_ns());
         let record = Record {
             version: Version::new(stamp, me),
             value,

@@ -35,27 +35,22 @@
 //!
 //! # Surviving a crash
 //!
-//! Strict increase must hold across restarts too, although the last stamp is
-//! volatile. The clock therefore persists an upper bound (a *lease*, as
-//! CockroachDB does for its HLC): before issuing a stamp at or above the
-//! stored bound it stores `stamp + LEASE` (10 ms worth) with
-//! [`NodeStore::put_meta`](crate::storage::NodeStore::put_meta), and a restarted node starts from that bound.
-//! The cost is one metadata write per 10 ms of writing, not one per write.
-
-use crate::codec;
-use crate::error::{Error, Result};
-use crate::storage::NodeStore;
+//! The last stamp is volatile. A restarted node continues above the highest
+//! stamp it finds on its own records ([`WriteClock::starting_after`]), and
+//! above its clock, which (being the cluster's monotonic clock plus a skew)
+//! has moved on while it was down. So stamps stay strictly increasing per
+//! node across restarts — except in one case, documented rather than
+//! prevented: a coordinator that is *not* a replica of the key (so keeps no
+//! record of its stamp) whose skew was set back while it was down.
+//!
+//! Rejected alternative: persisting an upper bound ahead of the last stamp
+//! (a lease, as CockroachDB does). It costs a metadata write now and then,
+//! and a node restarted within the lease stamps writes in the *future*,
+//! making correct nodes' later writes lose under LWW — a skew artifact the
+//! simulation would then show even with perfect clocks.
 
 /// Bits of the logical counter in a packed stamp.
 pub const LOGICAL_BITS: u32 = 16;
-
-/// Metadata name of the persisted upper bound.
-const BOUND_META: &[u8] = b"eventual/clock-bound";
-
-/// How far ahead of the last stamp the persisted bound is placed: 10 ms in
-/// packed units. Larger means fewer metadata writes but, after a restart
-/// within the lease, stamps up to this far ahead of the node's clock.
-const LEASE: u64 = 10_000 << LOGICAL_BITS;
 
 /// Packs a physical time in microseconds and a logical counter into a stamp.
 ///
@@ -78,54 +73,37 @@ pub fn unpack(stamp: u64) -> (u64, u16) {
 ///
 /// ```
 /// use replikv::protocol::eventual::hlc::WriteClock;
-/// # use replikv::storage::{Durability, MemoryStorage, NodeStore};
-/// # use std::sync::Arc;
-/// # let store = NodeStore::new(replikv::NodeId(0), Arc::new(MemoryStorage::new()), Durability::Periodic);
-/// let mut clock = WriteClock::recover(&store)?;
-/// let a = clock.stamp(5_000_000, &store)?;
+/// let mut clock = WriteClock::starting_after(0);
+/// let a = clock.stamp(5_000_000_000);
 /// // The node clock went backwards (skew set back): still strictly increasing.
-/// let b = clock.stamp(1_000_000, &store)?;
+/// let b = clock.stamp(1_000_000_000);
 /// assert!(b > a);
-/// // A restarted clock continues above everything issued.
-/// let mut restarted = WriteClock::recover(&store)?;
-/// assert!(restarted.stamp(0, &store)? > b);
-/// # Ok::<(), replikv::Error>(())
+/// // A restarted clock continues above the last stamp it knows of.
+/// let mut restarted = WriteClock::starting_after(b);
+/// assert!(restarted.stamp(0) > b);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct WriteClock {
     last: u64,
-    bound: u64,
 }
 
 impl WriteClock {
-    /// A clock that continues above every stamp issued by earlier incarnations.
-    pub fn recover(store: &NodeStore) -> Result<Self> {
-        let bound = match store.get_meta(BOUND_META)? {
-            None => 0,
-            Some(bytes) => codec::decode::<u64>(&bytes).map_err(|reason| Error::Corrupt {
-                node: store.node(),
-                key: String::from_utf8_lossy(BOUND_META).into_owned(),
-                reason,
-            })?,
-        };
-        Ok(WriteClock { last: bound, bound })
+    /// A clock whose stamps are all above `last` (the highest stamp this
+    /// node is known to have issued; 0 for none).
+    pub fn starting_after(last: u64) -> Self {
+        WriteClock { last }
     }
 
-    /// The next stamp, given the node clock reading `now_ns` (nanoseconds).
-    /// Never merges anything received from other nodes: see the module docs.
-    pub fn stamp(&mut self, now_ns: u64, store: &NodeStore) -> Result<u64> {
+    /// The next stamp, given the node clock reading `now_ns` (nanoseconds):
+    /// `max(physical, last + 1)`. Never merges anything received from other
+    /// nodes: see the module docs.
+    pub fn stamp(&mut self, now_ns: u64) -> u64 {
         let physical = pack((now_ns / 1_000).min(u64::MAX >> LOGICAL_BITS), 0);
-        let next = physical.max(self.last.saturating_add(1));
-        if next >= self.bound {
-            let bound = next.saturating_add(LEASE);
-            store.put_meta(BOUND_META, &codec::encode(&bound).map_err(Error::Encode)?)?;
-            self.bound = bound;
-        }
-        self.last = next;
-        Ok(next)
+        self.last = physical.max(self.last.saturating_add(1));
+        self.last
     }
 
-    /// The last stamp issued (or the recovered bound).
+    /// The last stamp issued (or the starting point).
     pub fn last(&self) -> u64 {
         self.last
     }

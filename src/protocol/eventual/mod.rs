@@ -129,7 +129,7 @@ use coordinator::{PendingRead, PendingWrite};
 use hlc::WriteClock;
 use rand::RngExt;
 use replica::Replica;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 /// Settings of the eventual protocol. The cluster builder sets `r` and `w`
@@ -183,6 +183,10 @@ impl EventualConfig {
     }
 }
 
+/// How many recent client requests a coordinator remembers for duplicate
+/// suppression: far more than can be in flight at once.
+const REMEMBERED_REQUESTS: usize = 4096;
+
 /// The timer token of the protocol's periodic tick.
 const TICK: u64 = 1;
 
@@ -217,6 +221,11 @@ pub struct Eventual {
     /// Replicas that recently left a write unacknowledged past `hint_after`;
     /// new writes hint for them at once. Cleared by any message from them.
     suspects: BTreeSet<NodeId>,
+    /// Client requests seen recently (bounded FIFO), so that a request the
+    /// network duplicated is not executed twice: a second copy of a write
+    /// would get a *later* timestamp and could overwrite writes made since.
+    seen: HashSet<ReplyTo>,
+    seen_order: VecDeque<ReplyTo>,
     ticks: u64,
     sync_cursor: usize,
     hint_after_ticks: u32,
@@ -253,6 +262,8 @@ impl Eventual {
             reads: HashMap::new(),
             next_op: 0,
             suspects: BTreeSet::new(),
+            seen: HashSet::new(),
+            seen_order: VecDeque::new(),
             ticks: 0,
             sync_cursor: 0,
         }
@@ -261,6 +272,20 @@ impl Eventual {
     /// The settings in force.
     pub fn config(&self) -> &EventualConfig {
         &self.config
+    }
+
+    /// Remembers a client request; false when it was already seen.
+    fn first_time(&mut self, request: ReplyTo) -> bool {
+        if !self.seen.insert(request) {
+            return false;
+        }
+        self.seen_order.push_back(request);
+        if self.seen_order.len() > REMEMBERED_REQUESTS
+            && let Some(old) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        true
     }
 
     fn every(&self, period: Duration, offset: u64) -> bool {
@@ -274,7 +299,9 @@ impl Protocol for Eventual {
 
     fn on_start(&mut self, ctx: &mut Context<EventualMessage>) -> Result<()> {
         self.replica = Replica::load(ctx)?;
-        self.clock = WriteClock::recover(ctx.store())?;
+        self.clock = WriteClock::starting_after(self.replica.highest_own_stamp(ctx.node()));
+        self.seen.clear();
+        self.seen_order.clear();
         // Operation ids start at a random point per incarnation, so a late
         // ack addressed to a previous incarnation matches nothing.
         self.next_op = u64::from(ctx.rng().random::<u32>()) << 24;
@@ -291,6 +318,9 @@ impl Protocol for Eventual {
         reply_to: ReplyTo,
         request: Request,
     ) -> Result<()> {
+        if !self.first_time(reply_to) {
+            return Ok(());
+        }
         match request {
             Request::Get { key } => self.start_read(ctx, reply_to, key),
             Request::Put { key, value } => self.start_write(ctx, reply_to, key, Some(value)),

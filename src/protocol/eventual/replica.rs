@@ -35,6 +35,16 @@ impl Replica {
         Ok(replica)
     }
 
+    /// The highest version counter among records this node coordinated.
+    pub(super) fn highest_own_stamp(&self, me: NodeId) -> u64 {
+        self.versions
+            .values()
+            .filter(|v| v.node == me)
+            .map(|v| v.counter)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The version stored for `key`.
     pub(super) fn version(&self, key: &[u8]) -> Option<Version> {
         self.versions.get(key).copied()
