@@ -180,7 +180,7 @@ fn weak_quorums_serve_stale_reads() {
             .unwrap()
     );
     assert_eq!(
-        cluster.final_values().unwrap().get(&b"x".to_vec()),
+        cluster.final_values().unwrap().get(b"x".as_slice()),
         Some(&Some(b"v19".to_vec()))
     );
     let copies = cluster.replica_records(b"x").unwrap();

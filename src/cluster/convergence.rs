@@ -157,8 +157,8 @@ impl Cluster {
     /// client.put("b", "2")?;
     /// client.delete("b")?;
     /// let values = cluster.final_values()?;
-    /// assert_eq!(values.get(&b"a".to_vec()), Some(&Some(b"1".to_vec())));
-    /// assert_eq!(values.get(&b"b".to_vec()), Some(&None));
+    /// assert_eq!(values.get(b"a".as_slice()), Some(&Some(b"1".to_vec())));
+    /// assert_eq!(values.get(b"b".as_slice()), Some(&None));
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn final_values(&self) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>> {

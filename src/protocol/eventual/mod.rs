@@ -290,7 +290,7 @@ impl Eventual {
 
     fn every(&self, period: Duration, offset: u64) -> bool {
         let n = u64::from(ticks(period, self.config.tick));
-        (self.ticks + offset) % n == 0
+        self.ticks.wrapping_add(offset).is_multiple_of(n)
     }
 }
 
