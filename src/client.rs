@@ -232,6 +232,9 @@ impl Client {
             (OpKind::Put | OpKind::Delete, Ok(Response::Done)) => Ok(None),
             (_, Ok(Response::Unavailable(why))) => Err(Error::Unavailable(why)),
             (_, Ok(Response::Failed(why))) => Err(Error::Protocol(why)),
+            (_, Ok(Response::Corrupt { node, key, reason })) => {
+                Err(Error::Corrupt { node, key, reason })
+            }
             (_, Ok(other)) => Err(Error::Protocol(format!(
                 "coordinator {coordinator} answered a {kind:?} with {other:?}"
             ))),

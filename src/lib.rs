@@ -33,6 +33,29 @@
 //! - [`metrics`]: latencies, message counts, per-node load.
 //! - [`Cluster`]: builds it all, owns every thread, injects faults.
 //!
+//! # Bad input
+//!
+//! Every public entry point validates what it is given and answers with an
+//! [`Error`] variant of its own — never a panic — and the cluster keeps
+//! serving afterwards:
+//!
+//! | input | error |
+//! |---|---|
+//! | empty key | [`Error::EmptyKey`] |
+//! | key over [`MAX_KEY_LEN`] bytes | [`Error::KeyTooLong`] |
+//! | value over [`MAX_VALUE_LEN`] bytes | [`Error::ValueTooLong`] |
+//! | zero nodes, N = 0, N above the node count, zero timeout, bad latency, probability outside 0..=1 | [`Error::InvalidConfig`] |
+//! | unknown node id in a fault call | [`Error::UnknownNode`] |
+//! | crashing (or pausing) a crashed node | [`Error::NodeAlreadyCrashed`] |
+//! | restarting a running node | [`Error::NodeNotCrashed`] |
+//! | storage directory that cannot be created, or is in use by another cluster | [`Error::StorageDirectory`] |
+//! | stored record that does not decode | [`Error::Corrupt`] (names node and key) |
+//! | value that does not decode as the requested type | [`Error::Decode`] |
+//!
+//! Decoding of stored records and of wire messages goes through
+//! [`codec::decode`], which enforces a size limit, so a hostile length
+//! prefix cannot make it allocate without bound.
+//!
 //! # What is simplified
 //!
 //! Everything runs in one process on one clock. That is a lie real systems

@@ -19,7 +19,7 @@
 
 mod context;
 mod message;
-mod single_copy;
+pub mod single_copy;
 
 pub use context::{Context, Effect, TimerId};
 pub use message::{ReplyTo, Request, Response};
@@ -42,7 +42,8 @@ use std::sync::Arc;
 /// from it.
 ///
 /// Handlers return [`Result`] so storage errors can use `?`. An error from
-/// [`Protocol::on_request`] is answered to the client as
+/// [`Protocol::on_request`] is answered to the client — as
+/// [`Response::Corrupt`] for a record that does not decode, otherwise as
 /// [`Response::Failed`] (outcome unknown); an error from the other handlers is
 /// counted in the node's metrics.
 pub trait Protocol: Send + 'static {
