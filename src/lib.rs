@@ -29,6 +29,7 @@
 //! - [`storage`]: a narrow engine trait with sled and in-memory engines, and
 //!   versioned records with tombstones.
 //! - [`partition`]: which nodes hold which key.
+//! - [`cache`]: the client-side read cache, and what it costs in consistency.
 //! - [`history`]: what every client did and saw, on one global clock.
 //! - [`metrics`]: latencies, message counts, per-node load.
 //! - [`Cluster`]: builds it all, owns every thread, injects faults.
@@ -64,6 +65,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod client;
 mod clock;
 mod cluster;

@@ -8,6 +8,7 @@ mod config;
 pub use builder::ClusterBuilder;
 pub use config::{Consistency, StorageKind};
 
+use crate::cache::{CacheConfig, ReadCache};
 use crate::client::{Client, ClientEnv, Recorder};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -67,6 +68,7 @@ pub struct Cluster {
     seed: u64,
     client_timeout: Duration,
     coordinator: crate::client::CoordinatorPolicy,
+    read_cache: Option<CacheConfig>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -132,6 +134,7 @@ impl Cluster {
             seed: builder.seed,
             client_timeout: builder.client_timeout,
             coordinator: builder.coordinator,
+            read_cache: builder.read_cache,
         };
         for id in ids {
             cluster.start_node(id)?;
@@ -171,6 +174,10 @@ impl Cluster {
     /// A new client with its own id, timeout and coordinator policy from the
     /// builder.
     pub fn client(&self) -> Result<Client> {
+        let cache = match self.read_cache {
+            Some(config) => Some(self.shared_cache(config)?),
+            None => None,
+        };
         let id = ClientId(self.next_client.fetch_add(1, Ordering::Relaxed));
         Client::new(
             id,
@@ -183,8 +190,15 @@ impl Cluster {
                 timeout: self.client_timeout,
                 policy: self.coordinator,
                 seed: self.seed,
+                cache,
             },
         )
+    }
+
+    /// A read cache on this cluster's clock, to share among clients with
+    /// [`Client::set_cache`].
+    pub fn shared_cache(&self, config: CacheConfig) -> Result<ReadCache> {
+        ReadCache::new(config, self.clock.clone())
     }
 
     /// The node ids, in order.
