@@ -176,15 +176,15 @@ impl Client {
         validate_key(key)?;
         let fill_epoch = match self.env.cache.as_ref().map(|cache| cache.lookup(key)) {
             Some(Lookup::Hit(value)) => return Ok(self.record_cache_hit(key, value)),
-            Some(Lookup::Miss { epoch }) => {
+            Some(Lookup::Miss { epoch, at_ns }) => {
                 self.env.metrics.record_cache_miss();
-                Some(epoch)
+                Some((epoch, at_ns))
             }
             None => None,
         };
         let value = self.call(Request::Get { key: key.to_vec() })?;
-        if let (Some(cache), Some(epoch)) = (&self.env.cache, fill_epoch) {
-            let evicted = cache.fill(key, value.clone(), epoch);
+        if let (Some(cache), Some((epoch, at_ns))) = (&self.env.cache, fill_epoch) {
+            let evicted = cache.fill(key, value.clone(), epoch, at_ns);
             self.env.metrics.record_cache_evictions(evicted);
         }
         Ok(value)

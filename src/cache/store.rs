@@ -119,8 +119,8 @@ impl std::fmt::Debug for ReadCache {
 pub(crate) enum Lookup {
     /// A fresh entry: the value (or `None`, a cached "missing").
     Hit(Option<Vec<u8>>),
-    /// Nothing usable; fill with [`ReadCache::fill`] passing this epoch.
-    Miss { epoch: u64 },
+    /// Nothing usable; fill with [`ReadCache::fill`] passing these.
+    Miss { epoch: u64, at_ns: u64 },
 }
 
 impl ReadCache {
@@ -155,6 +155,7 @@ impl ReadCache {
 
     /// Looks `key` up, counting a hit or a miss.
     pub(crate) fn lookup(&self, key: &[u8]) -> Lookup {
+        // Also the instant a miss's read starts: see `fill`.
         let now = self.clock.now_ns();
         let mut inner = self.inner.lock();
         let fresh = match inner.entries.get(key) {
@@ -175,19 +176,30 @@ impl ReadCache {
             }
             None => {
                 inner.stats.misses += 1;
-                Lookup::Miss { epoch: inner.epoch }
+                Lookup::Miss {
+                    epoch: inner.epoch,
+                    at_ns: now,
+                }
             }
         }
     }
 
     /// Stores what a read returned, unless a write was invalidated since the
-    /// read began (then the value may predate that write). Returns the number
-    /// of entries evicted.
-    pub(crate) fn fill(&self, key: &[u8], value: Option<Vec<u8>>, epoch: u64) -> u64 {
+    /// read began (then the value may predate that write). The entry's age
+    /// counts from `read_started_ns`, before the read was sent, so the TTL
+    /// bounds how long after its read was invoked a value can be served.
+    /// Returns the number of entries evicted.
+    pub(crate) fn fill(
+        &self,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+        epoch: u64,
+        read_started_ns: u64,
+    ) -> u64 {
         if self.ttl_ns == 0 {
             return 0;
         }
-        let stored_ns = self.clock.now_ns();
+        let stored_ns = read_started_ns;
         let mut inner = self.inner.lock();
         if inner.epoch != epoch {
             return 0;
