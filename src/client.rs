@@ -19,7 +19,7 @@ use crate::network::{Envelope, Network, Payload};
 use crate::placement::Placement;
 use crate::protocol::{Request, Response};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -85,6 +85,8 @@ pub(crate) struct ClientEnv {
     pub policy: CoordinatorPolicy,
     pub seed: u64,
     pub cache: Option<ReadCache>,
+    /// Held shared for the length of each operation (see `Cluster::add_node`).
+    pub gate: Arc<RwLock<()>>,
 }
 
 /// A blocking client of the cluster. Make one per thread with
@@ -269,6 +271,8 @@ impl Client {
     }
 
     fn call(&mut self, request: Request) -> Result<Option<Vec<u8>>> {
+        let gate = self.env.gate.clone();
+        let _operation = gate.read();
         let coordinator = self.coordinator(request.key())?;
         self.next_request += 1;
         let id = self.next_request;

@@ -83,7 +83,7 @@ pub mod storage;
 
 pub use client::{Client, CoordinatorPolicy};
 pub use clock::Clock;
-pub use cluster::{Cluster, ClusterBuilder, Consistency, StorageKind};
+pub use cluster::{Cluster, ClusterBuilder, Consistency, Rebalance, StorageKind};
 pub use error::{Error, Result};
 pub use ids::{ClientId, Endpoint, NodeId};
 pub use placement::Placement;

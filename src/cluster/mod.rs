@@ -4,9 +4,11 @@
 
 mod builder;
 mod config;
+mod membership;
 
 pub use builder::ClusterBuilder;
 pub use config::{Consistency, StorageKind};
+pub use membership::Rebalance;
 
 use crate::cache::{CacheConfig, ReadCache};
 use crate::client::{Client, ClientEnv, Recorder};
@@ -19,10 +21,10 @@ use crate::network::Network;
 use crate::node::{Control, NodeCounters, NodeEnv, Spawner};
 use crate::partition::Member;
 use crate::placement::Placement;
-use crate::storage::{MemoryStorage, NodeStore, SledStorage, Storage};
+use crate::storage::{Durability, MemoryStorage, NodeStore, SledStorage, Storage};
 use builder::{ProtocolChoice, builtin_spawner};
 use crossbeam_channel::Sender;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -69,6 +71,11 @@ pub struct Cluster {
     client_timeout: Duration,
     coordinator: crate::client::CoordinatorPolicy,
     read_cache: Option<CacheConfig>,
+    storage_kind: StorageKind,
+    durability: Durability,
+    /// Client operations hold it shared; a membership change holds it
+    /// exclusively, so no operation straddles two placements.
+    gate: Arc<RwLock<()>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -135,6 +142,9 @@ impl Cluster {
             client_timeout: builder.client_timeout,
             coordinator: builder.coordinator,
             read_cache: builder.read_cache,
+            storage_kind: builder.storage.clone(),
+            durability: builder.durability,
+            gate: Arc::new(RwLock::new(())),
         };
         for id in ids {
             cluster.start_node(id)?;
@@ -191,6 +201,7 @@ impl Cluster {
                 policy: self.coordinator,
                 seed: self.seed,
                 cache,
+                gate: self.gate.clone(),
             },
         )
     }

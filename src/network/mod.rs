@@ -276,6 +276,24 @@ impl Network {
         }
     }
 
+    /// Makes room for a new node id (detached until attached).
+    pub(crate) fn add_node(&self, node: NodeId) {
+        let mut nodes = self.shared.nodes.write();
+        if nodes.len() <= node.index() {
+            nodes.resize(node.index() + 1, None);
+        }
+        nodes[node.index()] = Some(None);
+    }
+
+    /// Forgets a node id entirely (the node left the cluster): messages to
+    /// it are dropped and fault calls naming it are refused.
+    pub(crate) fn remove_node(&self, node: NodeId) {
+        if let Some(slot) = self.shared.nodes.write().get_mut(node.index()) {
+            *slot = None;
+        }
+        self.update(|f| f.cut.retain(|&(a, b)| a != node && b != node));
+    }
+
     /// Attaches a client's inbox.
     pub fn attach_client(&self, client: ClientId) -> Result<Receiver<Envelope>> {
         let (tx, rx) = crossbeam_channel::unbounded();
