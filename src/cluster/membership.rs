@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::ids::NodeId;
 use crate::node::NodeCounters;
 use crate::partition::{Member, Partitioner};
-use crate::storage::{NodeStore, Record};
+use crate::storage::NodeStore;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -162,34 +162,29 @@ impl Cluster {
                 continue;
             }
             report.keys_moved += 1;
-            let mut newest: Option<Record> = None;
-            for &replica in before_set.union(&after_set) {
-                if let Some(record) = store_of(replica)
-                    .map(|s| s.get_record(&key))
-                    .transpose()?
-                    .flatten()
-                {
-                    if newest
-                        .as_ref()
-                        .is_none_or(|best| record.version > best.version)
-                    {
-                        newest = Some(record);
-                    }
-                }
-            }
+            let newest = before_set
+                .union(&after_set)
+                .filter_map(|&replica| store_of(replica))
+                .map(|store| store.get_record(&key))
+                .collect::<Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .max_by_key(|record| record.version);
             let Some(newest) = newest else { continue };
-            for &replica in after_set.difference(&before_set) {
-                if let Some(store) = store_of(replica) {
-                    if store.put_if_newer(&key, &newest)? {
-                        report.records_copied += 1;
-                    }
+            for store in after_set
+                .difference(&before_set)
+                .filter_map(|&r| store_of(r))
+            {
+                if store.put_if_newer(&key, &newest)? {
+                    report.records_copied += 1;
                 }
             }
-            for &former in before_set.difference(&after_set) {
-                if let Some(store) = store_of(former) {
-                    store.remove_record(&key)?;
-                    report.records_removed += 1;
-                }
+            for store in before_set
+                .difference(&after_set)
+                .filter_map(|&r| store_of(r))
+            {
+                store.remove_record(&key)?;
+                report.records_removed += 1;
             }
         }
         Ok(report)
