@@ -73,6 +73,7 @@ pub mod codec;
 mod error;
 pub mod history;
 mod ids;
+pub mod lab;
 pub mod metrics;
 pub mod network;
 mod node;
