@@ -32,7 +32,7 @@ mod faults;
 mod latency;
 
 pub use faults::{EnvelopeInfo, FaultHook, Verdict};
-pub use latency::Latency;
+pub use latency::{Latency, parse_duration};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
