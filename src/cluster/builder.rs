@@ -3,6 +3,7 @@
 
 use super::Cluster;
 use super::config::{Consistency, StorageKind};
+use crate::cache::CacheConfig;
 use crate::client::CoordinatorPolicy;
 use crate::error::{Error, Result};
 use crate::network::Latency;
@@ -39,6 +40,7 @@ pub struct ClusterBuilder {
     pub(super) coordinator: CoordinatorPolicy,
     pub(super) latency: Latency,
     pub(super) record_history: bool,
+    pub(super) read_cache: Option<CacheConfig>,
     pub(super) protocol: ProtocolChoice,
 }
 
@@ -72,6 +74,7 @@ impl Default for ClusterBuilder {
             coordinator: CoordinatorPolicy::default(),
             latency: Latency::Zero,
             record_history: true,
+            read_cache: None,
             protocol: ProtocolChoice::Builtin(Consistency::default()),
         }
     }
@@ -156,6 +159,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Gives every client made by [`Cluster::client`] its own read cache.
+    /// See [`crate::cache`] for what that does to consistency.
+    pub fn read_cache(mut self, config: CacheConfig) -> Self {
+        self.read_cache = Some(config);
+        self
+    }
+
     /// The replication factor this builder will use.
     pub(super) fn effective_replication(&self) -> usize {
         self.replication.unwrap_or(self.nodes.min(3))
@@ -200,6 +210,11 @@ impl ClusterBuilder {
                     )));
                 }
             }
+        }
+        if self.read_cache.is_some_and(|c| c.capacity == 0) {
+            return Err(Error::InvalidConfig(
+                "cache capacity must be at least 1 entry".into(),
+            ));
         }
         Ok(())
     }

@@ -21,7 +21,7 @@
 mod context;
 pub mod eventual;
 mod message;
-mod single_copy;
+pub mod single_copy;
 
 pub use context::{Context, Effect, TimerId};
 pub use eventual::{Eventual, EventualConfig};
@@ -45,7 +45,8 @@ use std::sync::Arc;
 /// from it.
 ///
 /// Handlers return [`Result`] so storage errors can use `?`. An error from
-/// [`Protocol::on_request`] is answered to the client as
+/// [`Protocol::on_request`] is answered to the client — as
+/// [`Response::Corrupt`] for a record that does not decode, otherwise as
 /// [`Response::Failed`] (outcome unknown); an error from the other handlers is
 /// counted in the node's metrics.
 pub trait Protocol: Send + 'static {
