@@ -174,6 +174,8 @@ pub struct Report {
     pub read_latency: LatencySummary,
     /// Latency of successful writes (puts and deletes).
     pub write_latency: LatencySummary,
+    /// Latency of every successful operation.
+    pub latency: LatencySummary,
     /// Reads answered by a client-side cache.
     pub cache_hits: u64,
     /// Reads a cache could not answer.
@@ -195,6 +197,7 @@ impl Report {
             other_errors: ops.other_errors.load(Ordering::Relaxed),
             read_latency: ops.latency_summary(&[OpKind::Get]),
             write_latency: ops.latency_summary(&[OpKind::Put, OpKind::Delete]),
+            latency: ops.latency_summary(&[OpKind::Get, OpKind::Put, OpKind::Delete]),
             cache_hits: ops.cache_hits.load(Ordering::Relaxed),
             cache_misses: ops.cache_misses.load(Ordering::Relaxed),
             cache_evictions: ops.cache_evictions.load(Ordering::Relaxed),
