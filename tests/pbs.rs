@@ -38,7 +38,14 @@ fn bound(p: f64, n: u64) -> f64 {
 
 #[test]
 fn overlapping_quorums_are_always_fresh() {
-    for (n, r, w) in [(3, 2, 2), (3, 1, 3), (3, 3, 1), (5, 3, 3), (5, 2, 4), (1, 1, 1)] {
+    for (n, r, w) in [
+        (3, 2, 2),
+        (3, 1, 3),
+        (3, 3, 1),
+        (5, 3, 3),
+        (5, 2, 4),
+        (1, 1, 1),
+    ] {
         for model in [
             WarsModel::replikv(n, r, w, exp()),
             WarsModel::paper(n, r, w, WarsLatencies::all(exp())),
@@ -74,7 +81,10 @@ fn partial_quorums_grow_with_t_towards_one() {
     ] {
         let p = model.probabilities(&times(), 50_000, 2).unwrap();
         assert!(p.windows(2).all(|w| w[0] <= w[1]), "{model:?}: {p:?}");
-        assert!(p[0] < 0.9, "{model:?}: stale reads right after commit, {p:?}");
+        assert!(
+            p[0] < 0.9,
+            "{model:?}: stale reads right after commit, {p:?}"
+        );
         assert!(p[p.len() - 1] > 0.99, "{model:?}: {p:?}");
     }
 }
@@ -177,7 +187,11 @@ fn the_response_delay_matters_only_when_reads_race() {
     };
     let a = all(WarsLatencies::all(exp())).simulate(20_000, 6).unwrap();
     let b = all(slow_responses).simulate(20_000, 6).unwrap();
-    assert!(times().iter().any(|&t| a.probability(t) != b.probability(t)));
+    assert!(
+        times()
+            .iter()
+            .any(|&t| a.probability(t) != b.probability(t))
+    );
 }
 
 #[test]
@@ -187,21 +201,33 @@ fn coordinator_policies_are_modelled() {
         coordinators: CoordinatorPolicy::First.into(),
         ..WarsModel::replikv(3, 1, 1, exp())
     };
-    assert_eq!(primary.probabilities(&[Duration::ZERO], 1000, 7).unwrap(), vec![1.0]);
+    assert_eq!(
+        primary.probabilities(&[Duration::ZERO], 1000, 7).unwrap(),
+        vec![1.0]
+    );
     // Round robin: never the same coordinator, so stale at t = 0 unless the
     // write got there in no time at all.
     let next = WarsModel {
         coordinators: CoordinatorPolicy::RoundRobin.into(),
         ..WarsModel::replikv(3, 1, 1, exp())
     };
-    assert_eq!(next.probabilities(&[Duration::ZERO], 1000, 7).unwrap(), vec![0.0]);
+    assert_eq!(
+        next.probabilities(&[Duration::ZERO], 1000, 7).unwrap(),
+        vec![0.0]
+    );
 }
 
 #[test]
 fn simulation_is_seeded() {
     let model = WarsModel::replikv(3, 1, 1, exp());
-    assert_eq!(model.simulate(5000, 9).unwrap(), model.simulate(5000, 9).unwrap());
-    assert_ne!(model.simulate(5000, 9).unwrap(), model.simulate(5000, 10).unwrap());
+    assert_eq!(
+        model.simulate(5000, 9).unwrap(),
+        model.simulate(5000, 9).unwrap()
+    );
+    assert_ne!(
+        model.simulate(5000, 9).unwrap(),
+        model.simulate(5000, 10).unwrap()
+    );
 }
 
 #[test]
@@ -213,15 +239,37 @@ fn bad_models_and_experiments_are_refused() {
         scale: Duration::from_millis(1),
         shape: -1.0,
     };
-    assert!(WarsModel::replikv(3, 1, 1, bad_pareto).simulate(10, 0).is_err());
+    assert!(
+        WarsModel::replikv(3, 1, 1, bad_pareto)
+            .simulate(10, 0)
+            .is_err()
+    );
     let base = StalenessExperiment::default();
     for bad in [
-        StalenessExperiment { nodes: 2, ..base.clone() },
-        StalenessExperiment { times: vec![], ..base.clone() },
-        StalenessExperiment { clients: 0, ..base.clone() },
-        StalenessExperiment { model_trials: 0, ..base.clone() },
-        StalenessExperiment { trials_per_t: u64::MAX, ..base.clone() },
-        StalenessExperiment { w: 0, ..base.clone() },
+        StalenessExperiment {
+            nodes: 2,
+            ..base.clone()
+        },
+        StalenessExperiment {
+            times: vec![],
+            ..base.clone()
+        },
+        StalenessExperiment {
+            clients: 0,
+            ..base.clone()
+        },
+        StalenessExperiment {
+            model_trials: 0,
+            ..base.clone()
+        },
+        StalenessExperiment {
+            trials_per_t: u64::MAX,
+            ..base.clone()
+        },
+        StalenessExperiment {
+            w: 0,
+            ..base.clone()
+        },
     ] {
         assert!(bad.validate().is_err(), "{bad:?}");
         assert!(bad.run().is_err(), "{bad:?}");
@@ -230,7 +278,9 @@ fn bad_models_and_experiments_are_refused() {
 
 #[test]
 fn time_for_inverts_probability() {
-    let samples = WarsModel::replikv(3, 1, 1, exp()).simulate(50_000, 11).unwrap();
+    let samples = WarsModel::replikv(3, 1, 1, exp())
+        .simulate(50_000, 11)
+        .unwrap();
     for p in [0.5, 0.9, 0.99] {
         let t = samples.time_for(p).unwrap();
         assert!(samples.probability(t) >= p, "p = {p}, t = {t:?}");
@@ -286,9 +336,15 @@ fn table_and_verdicts() {
     assert!(!curve.within(3.0));
     assert!(curve.within(5.5));
     let table = curve.to_string();
-    assert!(table.contains("measured %") && table.contains("33.33"), "{table}");
+    assert!(
+        table.contains("measured %") && table.contains("33.33"),
+        "{table}"
+    );
     let report = curve.report(3.0);
-    assert!(report.contains("within ±3 pp") && report.contains("NO"), "{report}");
+    assert!(
+        report.contains("within ±3 pp") && report.contains("NO"),
+        "{report}"
+    );
 }
 
 #[test]
@@ -299,7 +355,11 @@ fn svg_is_written() {
     let svg = std::fs::read_to_string(&path).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("measured"), "{svg}");
     // A directory that does not exist is an error, not a panic.
-    assert!(sample_curve().to_svg(dir.path().join("no/such/dir/x.svg")).is_err());
+    assert!(
+        sample_curve()
+            .to_svg(dir.path().join("no/such/dir/x.svg"))
+            .is_err()
+    );
 }
 
 #[test]

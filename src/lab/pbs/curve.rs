@@ -148,7 +148,14 @@ impl StalenessCurve {
                 format!("{:.3}", ms(p.lag)),
             ];
             if let Some(tol) = tolerance_pp {
-                row.push(if p.difference_pp() <= tol { "yes" } else { "NO" }.into());
+                row.push(
+                    if p.difference_pp() <= tol {
+                        "yes"
+                    } else {
+                        "NO"
+                    }
+                    .into(),
+                );
             }
             table.add_row(row);
         }
@@ -180,10 +187,7 @@ impl StalenessCurve {
             .fold(1.0, f64::min);
         let y_min = ((y_min * 10.0).floor() / 10.0).clamp(0.0, 0.9);
         let mut chart = ChartBuilder::on(&root)
-            .caption(
-                format!("t-visibility: {}", self.title),
-                ("sans-serif", 22),
-            )
+            .caption(format!("t-visibility: {}", self.title), ("sans-serif", 22))
             .margin(15)
             .x_label_area_size(45)
             .y_label_area_size(60)
@@ -193,11 +197,8 @@ impl StalenessCurve {
             .x_desc("t after the write's commit (ms)")
             .y_desc("P(read returns the write)")
             .draw()?;
-        let predicted: Vec<(f64, f64)> = self
-            .points
-            .iter()
-            .map(|p| (ms(p.t), p.predicted))
-            .collect();
+        let predicted: Vec<(f64, f64)> =
+            self.points.iter().map(|p| (ms(p.t), p.predicted)).collect();
         let measured: Vec<(f64, f64)> = self
             .points
             .iter()
@@ -218,11 +219,7 @@ impl StalenessCurve {
                 .draw_series(LineSeries::new(measured.clone(), RED.stroke_width(2)))?
                 .label("measured")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-            chart.draw_series(
-                measured
-                    .iter()
-                    .map(|&xy| Circle::new(xy, 3, RED.filled())),
-            )?;
+            chart.draw_series(measured.iter().map(|&xy| Circle::new(xy, 3, RED.filled())))?;
         }
         chart
             .configure_series_labels()
