@@ -82,6 +82,18 @@ fn main() {
         },
         started.elapsed().as_secs_f64()
     );
+    // The same measurement against the pure model, without overheads.
+    if let Ok(pure) = experiment.predict() {
+        let worst = curve
+            .points
+            .iter()
+            .zip(&pure.points)
+            .map(|(m, p)| (m.measured - p.predicted).abs() * 100.0)
+            .fold(0.0, f64::max);
+        println!(
+            "against the pure WARS model (no overheads) the largest difference is {worst:.2} pp"
+        );
+    }
     resolution_check(&experiment);
     let dir = std::env::var_os("REPLIKV_PBS_OUT")
         .or_else(|| std::env::var_os("CARGO_TARGET_DIR"))

@@ -5,8 +5,8 @@
 
 use replikv::CoordinatorPolicy;
 use replikv::lab::pbs::{
-    Coordinators, CurvePoint, ReadFanout, StalenessCurve, StalenessExperiment, WarsLatencies,
-    WarsModel,
+    Coordinators, CurvePoint, Overheads, ReadFanout, StalenessCurve, StalenessExperiment,
+    WarsLatencies, WarsModel,
 };
 use replikv::network::Latency;
 use std::time::Duration;
@@ -218,6 +218,33 @@ fn coordinator_policies_are_modelled() {
 }
 
 #[test]
+fn overheads_shift_the_model() {
+    // Fixed 1 ms delays, R = W = 1: a remote read is fresh from t = 1 ms;
+    // 100 µs more per node message and 20 µs per client hop move that to
+    // 1 ms + 100 µs − 2 × 20 µs = 1.06 ms.
+    let model = WarsModel {
+        overheads: Overheads {
+            network: Duration::from_micros(100),
+            client: Duration::from_micros(20),
+        },
+        ..WarsModel::replikv(3, 1, 1, Latency::Fixed(Duration::from_millis(1)))
+    };
+    let p = model
+        .probabilities(&[ms(1.0), ms(1.059), ms(1.06)], 30_000, 8)
+        .unwrap();
+    assert!(p[0] < 0.4 && p[1] < 0.4, "{p:?}");
+    assert_eq!(p[2], 1.0);
+}
+
+#[test]
+fn calibration_measures_small_positive_overheads() {
+    // No timing assertion beyond "not absurd": the values depend on the machine.
+    let overheads = Overheads::calibrate(20).unwrap();
+    assert!(overheads.network < Duration::from_secs(1), "{overheads:?}");
+    assert!(overheads.client < Duration::from_secs(1), "{overheads:?}");
+}
+
+#[test]
 fn simulation_is_seeded() {
     let model = WarsModel::replikv(3, 1, 1, exp());
     assert_eq!(
@@ -291,6 +318,7 @@ fn time_for_inverts_probability() {
 fn sample_curve() -> StalenessCurve {
     StalenessCurve {
         title: "test".into(),
+        overheads: Overheads::NONE,
         points: vec![
             CurvePoint {
                 t: Duration::ZERO,

@@ -1,6 +1,7 @@
 //! The result: measured and predicted t-visibility side by side, as a
 //! table, CSV or an SVG chart.
 
+use super::Overheads;
 use crate::error::{Error, Result};
 use comfy_table::{Table, presets::UTF8_FULL};
 use plotters::prelude::*;
@@ -49,8 +50,10 @@ impl CurvePoint {
 /// ```
 /// use replikv::lab::pbs::{CurvePoint, StalenessCurve};
 /// use std::time::Duration;
+/// use replikv::lab::pbs::Overheads;
 /// let curve = StalenessCurve {
 ///     title: "N=3 R=1 W=1".into(),
+///     overheads: Overheads::NONE,
 ///     points: vec![CurvePoint {
 ///         t: Duration::from_micros(500),
 ///         measured: 0.61,
@@ -71,6 +74,8 @@ impl CurvePoint {
 pub struct StalenessCurve {
     /// What was run, e.g. `N=3 R=1 W=1, exp:1ms`.
     pub title: String,
+    /// The per-message overheads the prediction included.
+    pub overheads: Overheads,
     /// One point per `t`, in the order asked for.
     pub points: Vec<CurvePoint>,
 }
@@ -114,7 +119,26 @@ impl StalenessCurve {
     /// The table, with a last column saying whether each point is within
     /// `tolerance_pp` percentage points of the prediction.
     pub fn report(&self, tolerance_pp: f64) -> String {
-        self.table(Some(tolerance_pp)).to_string()
+        struct Footer<'a>(&'a StalenessCurve);
+        impl fmt::Display for Footer<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.footer(f)
+            }
+        }
+        format!("{}{}", self.table(Some(tolerance_pp)), Footer(self))
+    }
+
+    /// The line under the table naming the overheads in the prediction.
+    fn footer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.overheads == Overheads::NONE {
+            return Ok(());
+        }
+        write!(
+            f,
+            "\nprediction includes measured overheads: +{:.1} µs per node message, +{:.1} µs per client hop",
+            self.overheads.network.as_secs_f64() * 1e6,
+            self.overheads.client.as_secs_f64() * 1e6
+        )
     }
 
     fn table(&self, tolerance_pp: Option<f64>) -> Table {
@@ -235,7 +259,8 @@ impl StalenessCurve {
 impl fmt::Display for StalenessCurve {
     /// The table of measured against predicted, one row per `t`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.table(None))
+        write!(f, "{}", self.table(None))?;
+        self.footer(f)
     }
 }
 

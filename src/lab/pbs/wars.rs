@@ -25,6 +25,7 @@
 //! default [`WarsModel::replikv`] differs from the paper's
 //! [`WarsModel::paper`].
 
+use super::Overheads;
 use crate::client::CoordinatorPolicy;
 use crate::error::{Error, Result};
 use crate::network::Latency;
@@ -154,6 +155,9 @@ pub struct WarsModel {
     pub coordinators: Coordinators,
     /// Which replicas a read asks.
     pub fanout: ReadFanout,
+    /// Processing time added to every hop beyond the drawn delays
+    /// ([`Overheads::NONE`] in the pure model).
+    pub overheads: Overheads,
 }
 
 impl WarsModel {
@@ -168,6 +172,7 @@ impl WarsModel {
             latencies: WarsLatencies::all(latency),
             coordinators: Coordinators::Random,
             fanout: ReadFanout::Quorum,
+            overheads: Overheads::NONE,
         }
     }
 
@@ -181,6 +186,7 @@ impl WarsModel {
             latencies,
             coordinators: Coordinators::External,
             fanout: ReadFanout::All,
+            overheads: Overheads::NONE,
         }
     }
 
@@ -260,6 +266,8 @@ impl WarsModel {
             Coordinators::External => (None, None),
         };
         let l = &self.latencies;
+        let extra = nanos(self.overheads.network);
+        let hop = |latency: &Latency, rng: &mut ChaCha8Rng| nanos(latency.sample(rng)) + extra;
         // The write: the coordinator's own copy is stored at time 0 and
         // acknowledged at once; every other replica costs a W and an A.
         for j in 0..n {
@@ -267,9 +275,9 @@ impl WarsModel {
                 s.arrive[j] = 0;
                 s.round_trip[j] = 0;
             } else {
-                let w = nanos(l.write.sample(rng));
+                let w = hop(&l.write, rng);
                 s.arrive[j] = w;
-                s.round_trip[j] = w.saturating_add(nanos(l.ack.sample(rng)));
+                s.round_trip[j] = w.saturating_add(hop(&l.ack, rng));
             }
         }
         // Commit: the W-th acknowledgement, counting the coordinator's own.
@@ -286,7 +294,7 @@ impl WarsModel {
                     let request = if Some(j) == read_coordinator {
                         0
                     } else {
-                        nanos(l.read.sample(rng))
+                        hop(&l.read, rng)
                     };
                     s.used.push((0, j, request));
                 }
@@ -296,7 +304,7 @@ impl WarsModel {
                     let (request, response) = if Some(j) == read_coordinator {
                         (0, 0)
                     } else {
-                        (nanos(l.read.sample(rng)), nanos(l.response.sample(rng)))
+                        (hop(&l.read, rng), hop(&l.response, rng))
                     };
                     s.used.push((request.saturating_add(response), j, request));
                 }
@@ -305,9 +313,12 @@ impl WarsModel {
                 s.used.truncate(self.r);
             }
         }
+        // The read reaches its coordinator two client hops after the
+        // commit plus t: the acknowledgement to the client, the read request.
+        let client_hops = 2 * nanos(self.overheads.client);
         s.used
             .iter()
-            .map(|&(_, j, request)| s.arrive[j] - commit - request)
+            .map(|&(_, j, request)| s.arrive[j] - commit - request - client_hops)
             .min()
             .unwrap_or(i64::MAX)
     }
@@ -334,9 +345,12 @@ impl Scratch {
 }
 
 /// A delay in nanoseconds; `Latency::sample` caps draws at one hour, far
-/// below `i64::MAX` nanoseconds (292 years).
+/// below `i64::MAX` nanoseconds (292 years), and longer overheads are capped
+/// too, so sums of a few never overflow.
 fn nanos(d: Duration) -> i64 {
-    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX / 4)
+    i64::try_from(d.as_nanos())
+        .unwrap_or(i64::MAX)
+        .min(i64::MAX / 16)
 }
 
 /// The thresholds of a batch of WARS trials: the probability of a fresh read
