@@ -85,8 +85,9 @@
 //! # What is left out, and how the measurement keeps it out
 //!
 //! The WARS model has no read repair, no anti-entropy, no hinted handoff, no
-//! retransmission, and no processing time but a calibrated constant. The measured cluster is set up so
-//! that none of them can change a measured read:
+//! retransmission, and no processing time but a calibrated constant. The
+//! measured cluster is set up so that none of the others can change a
+//! measured read:
 //!
 //! - **Read repair** writes the newest version back to stale replicas *after*
 //!   a read. Each trial uses a fresh key and reads it once, so a repair only
