@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::network::Latency;
 use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
-use crate::protocol::{NodeSetup, Protocol, SingleCopy};
+use crate::protocol::{NodeSetup, Protocol, SingleCopy, Strong};
 use crate::storage::Durability;
 use std::time::Duration;
 
@@ -206,5 +206,6 @@ impl ClusterBuilder {
 pub(super) fn builtin_spawner(consistency: Consistency) -> Box<dyn Spawner> {
     match consistency {
         Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
+        Consistency::Strong => spawner(|setup: &NodeSetup| Strong::new(setup.incarnation)),
     }
 }

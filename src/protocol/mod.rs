@@ -15,15 +15,18 @@
 //! (with a size limit) at the receiver. A message that fails to decode is
 //! dropped and counted, as a real node would drop a garbled packet.
 //!
-//! Built in: [`SingleCopy`], the baseline where each key lives on one node.
+//! Built in: [`SingleCopy`], the baseline where each key lives on one node;
+//! [`Strong`], linearizable majority quorums (ABD).
 
 mod context;
 mod message;
 mod single_copy;
+pub mod strong;
 
 pub use context::{Context, Effect, TimerId};
 pub use message::{ReplyTo, Request, Response};
 pub use single_copy::SingleCopy;
+pub use strong::{Strong, StrongConfig};
 
 use crate::error::Result;
 use crate::ids::NodeId;
