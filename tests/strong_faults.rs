@@ -34,7 +34,7 @@ enum Fault {
     DelayExp,
     /// Uniform delays, 0–5 ms.
     DelayUniform,
-    /// 20 % of messages delivered twice.
+    /// 20 % of messages delivered twice (with 0–2 ms delays).
     Duplicate,
     /// Heavy-tailed (Pareto) delays: most messages quick, a few very late,
     /// overtaken by many others.
@@ -95,7 +95,14 @@ fn apply_network_faults(cluster: &Cluster, fault: Fault) -> replikv::Result<()> 
             min: Duration::ZERO,
             max: ms(5),
         })?,
-        Fault::Duplicate => net.set_duplicate_probability(0.2)?,
+        Fault::Duplicate => {
+            // A little latency, so the second copy arrives later, out of order.
+            net.set_duplicate_probability(0.2)?;
+            net.set_latency(Latency::Uniform {
+                min: Duration::ZERO,
+                max: ms(2),
+            })?;
+        }
         Fault::Reorder => net.set_latency(Latency::Pareto {
             scale: Duration::from_micros(200),
             shape: 1.2,
@@ -107,14 +114,19 @@ fn apply_network_faults(cluster: &Cluster, fault: Fault) -> replikv::Result<()> 
                 mean: Duration::from_micros(700),
             })?;
         }
-        Fault::Partition | Fault::Crash => {}
+        // A little latency keeps operations in flight while the nemesis strikes.
+        Fault::Partition | Fault::Crash => net.set_latency(Latency::Uniform {
+            min: Duration::ZERO,
+            max: ms(1),
+        })?,
     }
     Ok(())
 }
 
 /// The nemesis: cuts off or crashes one node at a time (a minority of
 /// every key's replicas), for a few tens of milliseconds, until told to stop.
-fn nemesis(cluster: &Cluster, fault: Fault, seed: u64, stop: &AtomicBool) -> replikv::Result<()> {
+/// Returns how many faults it applied.
+fn nemesis(cluster: &Cluster, fault: Fault, seed: u64, stop: &AtomicBool) -> replikv::Result<u64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4E45_4D45_5349_53);
     let nodes = cluster.nodes();
     let mut round = 0u64;
@@ -125,7 +137,7 @@ fn nemesis(cluster: &Cluster, fault: Fault, seed: u64, stop: &AtomicBool) -> rep
             Fault::Crash => true,
             Fault::Partition => false,
             Fault::All => round % 2 == 0,
-            _ => return Ok(()),
+            _ => return Ok(0),
         };
         if crash {
             cluster.crash(victim)?;
@@ -133,15 +145,18 @@ fn nemesis(cluster: &Cluster, fault: Fault, seed: u64, stop: &AtomicBool) -> rep
             let others: Vec<NodeId> = nodes.iter().copied().filter(|&n| n != victim).collect();
             cluster.network().partition(&[&others, &[victim]])?;
         }
-        std::thread::sleep(Duration::from_millis(rng.random_range(20..60)));
+        // Partitions sometimes outlast the protocol's 100 ms deadline, so the
+        // cut-off side also answers `Unavailable`; crashes stay short.
+        let window = if crash { 10..40 } else { 10..160 };
+        std::thread::sleep(Duration::from_millis(rng.random_range(window)));
         if crash {
             cluster.restart(victim)?;
         } else {
             cluster.network().heal();
         }
-        std::thread::sleep(Duration::from_millis(rng.random_range(20..60)));
+        std::thread::sleep(Duration::from_millis(rng.random_range(5..20)));
     }
-    Ok(())
+    Ok(round)
 }
 
 /// One client's workload: gets, puts of unique values and deletes on a few keys.
@@ -162,8 +177,15 @@ fn workload(cluster: &Cluster, client: u64, shape: Shape, seed: u64) -> replikv:
     Ok(())
 }
 
-/// Runs one schedule of `protocol` under `fault` and returns its history.
-fn run<P, F>(factory: F, fault: Fault, seed: u64, shape: Shape) -> History
+/// What a run left behind.
+struct Run {
+    history: History,
+    /// Crashes or partitions the nemesis applied.
+    strikes: u64,
+}
+
+/// Runs one schedule of `protocol` under `fault`.
+fn run<P, F>(factory: F, fault: Fault, seed: u64, shape: Shape) -> Run
 where
     P: Protocol,
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
@@ -178,12 +200,12 @@ fn run_with<P, F>(
     fault: Fault,
     seed: u64,
     shape: Shape,
-) -> History
+) -> Run
 where
     P: Protocol,
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
 {
-    let result = (|| -> replikv::Result<History> {
+    let result = (|| -> replikv::Result<Run> {
         let cluster = Cluster::builder()
             .nodes(shape.nodes)
             .protocol(factory)
@@ -195,7 +217,7 @@ where
         apply_network_faults(&cluster, fault)?;
         setup(&cluster)?;
         let stop = AtomicBool::new(false);
-        std::thread::scope(|s| -> replikv::Result<()> {
+        let strikes = std::thread::scope(|s| -> replikv::Result<u64> {
             let nemesis = s.spawn(|| nemesis(&cluster, fault, seed, &stop));
             let clients: Vec<_> = (0..shape.clients)
                 .map(|c| {
@@ -215,10 +237,13 @@ where
                 Err(_) => panic!("seed {seed}: the nemesis panicked"),
             }
         })?;
-        Ok(cluster.history())
+        Ok(Run {
+            history: cluster.history(),
+            strikes,
+        })
     })();
     match result {
-        Ok(history) => history,
+        Ok(run) => run,
         Err(e) => panic!("seed {seed}, {fault:?}: the run failed: {e}"),
     }
 }
@@ -267,11 +292,12 @@ fn stale_read(history: &History) -> Result<(), String> {
 
 fn replay(seed: u64, fault: Fault) {
     let started = std::time::Instant::now();
-    let history = run(strong_factory, fault, seed, SHAPE);
+    let Run { history, strikes } = run(strong_factory, fault, seed, SHAPE);
     let ok = history.ops.iter().filter(|o| o.ok).count();
     let unknown = history.ops.iter().filter(|o| o.is_indeterminate()).count();
     eprintln!(
-        "seed {seed}, {fault:?}: {} ops, {ok} ok, {unknown} indeterminate, {} refused, {:?}",
+        "seed {seed}, {fault:?}: {} ops, {ok} ok, {unknown} indeterminate, {} refused, \
+         {strikes} strikes, {:?}",
         history.len(),
         history.len() - ok - unknown,
         started.elapsed()
@@ -401,7 +427,7 @@ fn a_weakened_protocol_is_caught() {
         ..SHAPE
     };
     for seed in [11, 12] {
-        let history = run_with(
+        let Run { history, .. } = run_with(
             |setup: &NodeSetup| LocalReads {
                 inner: Strong::with_config(setup.incarnation, config()),
             },
@@ -428,7 +454,7 @@ fn a_weakened_protocol_is_caught() {
 #[test]
 fn the_harness_history_is_complete() {
     // Sanity of the harness itself: every client operation is recorded.
-    let history = run(strong_factory, Fault::Drop, 13, SHAPE);
+    let Run { history, .. } = run(strong_factory, Fault::Drop, 13, SHAPE);
     assert_eq!(
         history.len(),
         SHAPE.clients as usize * SHAPE.ops_per_client,
