@@ -127,7 +127,7 @@ fn apply_network_faults(cluster: &Cluster, fault: Fault) -> replikv::Result<()> 
 /// every key's replicas), for a few tens of milliseconds, until told to stop.
 /// Returns how many faults it applied.
 fn nemesis(cluster: &Cluster, fault: Fault, seed: u64, stop: &AtomicBool) -> replikv::Result<u64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4E45_4D45_5349_53);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x004E_454D_4553_4953);
     let nodes = cluster.nodes();
     let mut round = 0u64;
     while !stop.load(Ordering::Acquire) {
@@ -136,7 +136,7 @@ fn nemesis(cluster: &Cluster, fault: Fault, seed: u64, stop: &AtomicBool) -> rep
         let crash = match fault {
             Fault::Crash => true,
             Fault::Partition => false,
-            Fault::All => round % 2 == 0,
+            Fault::All => round.is_multiple_of(2),
             _ => return Ok(0),
         };
         if crash {
@@ -262,15 +262,16 @@ fn verdict(history: &History) -> Result<(), String> {
 /// was invoked after the write of `v` completed and itself completed before
 /// the read was invoked — then `w2` certainly comes between them.
 fn stale_read(history: &History) -> Result<(), String> {
-    let mut writes: HashMap<(&[u8], &[u8]), (u64, Option<u64>)> = HashMap::new();
+    // (key, value) → when the put of that value completed, if it did.
+    let mut writes: HashMap<(&[u8], &[u8]), Option<u64>> = HashMap::new();
     for op in &history.ops {
         if let (OpKind::Put, Some(v)) = (op.kind, &op.value) {
-            writes.insert((&op.key, v), (op.call_ns, op.return_ns.filter(|_| op.ok)));
+            writes.insert((&op.key, v), op.return_ns.filter(|_| op.ok));
         }
     }
     for read in history.ops.iter().filter(|o| o.kind == OpKind::Get && o.ok) {
         let Some(value) = &read.output else { continue };
-        let Some(&(_, Some(written))) = writes.get(&(&read.key[..], &value[..])) else {
+        let Some(&Some(written)) = writes.get(&(&read.key[..], &value[..])) else {
             continue;
         };
         let overwritten = history.ops.iter().find(|w| {
