@@ -232,11 +232,20 @@ fn a_read_answers_in_one_round_trip_when_the_majority_agrees() -> replikv::Resul
     );
 
     // A missing key agreed on by a majority reads as None, also at once.
-    strong.on_request(&mut ctx, TO, get())?;
+    strong.on_request(
+        &mut ctx,
+        ReplyTo { request: 2, ..TO },
+        Request::Get {
+            key: b"new".to_vec(),
+        },
+    )?;
     let op = query_op(&out(&mut ctx).sends);
     deliver(&mut strong, &mut ctx, 0, qr(op, None))?;
     let done = deliver(&mut strong, &mut ctx, 1, qr(op, None))?;
-    assert_eq!(done.replies, vec![(TO, Response::Value(None))]);
+    assert_eq!(
+        done.replies,
+        vec![(ReplyTo { request: 2, ..TO }, Response::Value(None))]
+    );
     Ok(())
 }
 
@@ -274,6 +283,33 @@ fn concurrent_writes_through_one_coordinator_get_distinct_versions() -> replikv:
     // …yet the two values never share a version.
     assert_ne!(versions[0], versions[1]);
     assert!(versions.iter().all(|v| v.counter > 3), "{versions:?}");
+    Ok(())
+}
+
+#[test]
+fn a_duplicated_client_request_runs_once() -> replikv::Result<()> {
+    let mut ctx = Ctx::for_test(NodeId(0), 3, 13);
+    let mut strong = Strong::new(0);
+    strong.on_request(&mut ctx, ReplyTo { request: 5, ..TO }, put("v"))?;
+    assert_eq!(out(&mut ctx).sends.len(), 3);
+    // The network delivers the same request again: no second write, which
+    // could land after the client's next write and undo it.
+    strong.on_request(&mut ctx, ReplyTo { request: 5, ..TO }, put("v"))?;
+    // An older request of the same client, arriving late, is abandoned too.
+    strong.on_request(&mut ctx, ReplyTo { request: 4, ..TO }, put("w"))?;
+    assert!(out(&mut ctx).sends.is_empty());
+    assert_eq!(strong.in_flight(), 1);
+    // Other clients, and this client's next request, go ahead.
+    strong.on_request(
+        &mut ctx,
+        ReplyTo {
+            client: ClientId(10),
+            request: 1,
+        },
+        get(),
+    )?;
+    strong.on_request(&mut ctx, ReplyTo { request: 6, ..TO }, get())?;
+    assert_eq!(out(&mut ctx).sends.len(), 6);
     Ok(())
 }
 
