@@ -1,0 +1,330 @@
+//! History JSON: import and export (the format is documented in the
+//! [history module docs](crate::history#history-json), where users find it).
+//!
+//! Export writes each object by hand, field by field, so the order matches
+//! the documentation and a long history is streamed rather than built as a
+//! `serde_json::Value` tree. Import goes through serde with
+//! `deny_unknown_fields` and required `Option`s, then [`History::validate`].
+
+use super::op::{History, OpKind, Operation};
+use crate::ids::ClientId;
+use crate::{Error, Result};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::Write;
+
+/// The prefix that marks a base64-encoded key or value.
+const BASE64_PREFIX: &str = "base64:";
+
+/// One operation as it appears in the JSON array (import side).
+///
+/// `Option` fields use `deserialize_with` so that serde treats them as
+/// required: by default a missing `Option` field silently becomes `None`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonOp {
+    client: u64,
+    key: String,
+    op: OpKind,
+    #[serde(deserialize_with = "required")]
+    value: Option<String>,
+    #[serde(deserialize_with = "required")]
+    output: Option<String>,
+    ok: bool,
+    call_ns: u64,
+    #[serde(deserialize_with = "required")]
+    return_ns: Option<u64>,
+}
+
+fn required<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d)
+}
+
+/// Encodes bytes for JSON (see the module docs).
+fn encode_bytes(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) if !s.starts_with(BASE64_PREFIX) => Cow::Borrowed(s),
+        _ => Cow::Owned(format!("{BASE64_PREFIX}{}", STANDARD.encode(bytes))),
+    }
+}
+
+/// Decodes a JSON string into bytes (see the module docs).
+fn decode_bytes(s: String) -> std::result::Result<Vec<u8>, String> {
+    match s.strip_prefix(BASE64_PREFIX) {
+        Some(encoded) => STANDARD.decode(encoded).map_err(|e| {
+            format!("{s:?} starts with {BASE64_PREFIX:?} but is not valid base64: {e}")
+        }),
+        None => Ok(s.into_bytes()),
+    }
+}
+
+/// A JSON string literal, with escaping.
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+fn json_opt_bytes(b: Option<&[u8]>) -> String {
+    match b {
+        Some(b) => json_string(&encode_bytes(b)),
+        None => "null".to_string(),
+    }
+}
+
+/// One operation as a single-line JSON object, fields in the documented order.
+fn op_json(op: &Operation) -> String {
+    let kind = match op.kind {
+        OpKind::Put => "put",
+        OpKind::Get => "get",
+        OpKind::Delete => "delete",
+    };
+    let mut out = String::with_capacity(128);
+    // Writing into a String cannot fail.
+    let _ = write!(
+        out,
+        r#"{{"client":{},"key":{},"op":"{kind}","value":{},"output":{},"ok":{},"call_ns":{},"return_ns":{}}}"#,
+        op.client.0,
+        json_string(&encode_bytes(&op.key)),
+        json_opt_bytes(op.value.as_deref()),
+        json_opt_bytes(op.output.as_deref()),
+        op.ok,
+        op.call_ns,
+        op.return_ns
+            .map_or_else(|| "null".to_string(), |r| r.to_string()),
+    );
+    out
+}
+
+impl History {
+    /// The history as [JSON](crate::history#history-json): one array, one
+    /// object per line.
+    ///
+    /// ```
+    /// use replikv::ClientId;
+    /// use replikv::history::{History, OpKind, Operation};
+    ///
+    /// let put = Operation {
+    ///     client: ClientId(1),
+    ///     key: b"x".to_vec(),
+    ///     kind: OpKind::Put,
+    ///     value: Some(b"a".to_vec()),
+    ///     output: None,
+    ///     ok: true,
+    ///     call_ns: 0,
+    ///     return_ns: Some(1_500),
+    ///     cached: false,
+    /// };
+    /// let json = History::new(vec![put]).to_json();
+    /// assert_eq!(
+    ///     json,
+    ///     "[\n  {\"client\":1,\"key\":\"x\",\"op\":\"put\",\"value\":\"a\",\"output\":null,\
+    ///      \"ok\":true,\"call_ns\":0,\"return_ns\":1500}\n]"
+    /// );
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(2 + 130 * self.ops.len());
+        out.push('[');
+        for (i, op) in self.ops.iter().enumerate() {
+            out.push_str(if i == 0 { "\n  " } else { ",\n  " });
+            out.push_str(&op_json(op));
+        }
+        out.push_str(if self.ops.is_empty() { "]" } else { "\n]" });
+        out
+    }
+
+    /// Writes [`History::to_json`]'s text to `w`, one operation at a time,
+    /// so a long history is never held in memory twice.
+    ///
+    /// Fails with [`Error::Io`] when `w` does.
+    ///
+    /// ```
+    /// use replikv::history::History;
+    ///
+    /// let mut buf = Vec::new();
+    /// History::default().write_json(&mut buf)?;
+    /// assert_eq!(buf, b"[]");
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn write_json(&self, mut w: impl Write) -> Result<()> {
+        w.write_all(b"[")?;
+        for (i, op) in self.ops.iter().enumerate() {
+            w.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
+            w.write_all(op_json(op).as_bytes())?;
+        }
+        w.write_all(if self.ops.is_empty() { b"]" } else { b"\n]" })?;
+        w.flush()?;
+        Ok(())
+    }
+
+    /// Parses a history written by [`History::to_json`] or by another tool
+    /// following the [format](crate::history#history-json).
+    ///
+    /// The result is also checked with [`History::validate`]. Any problem is
+    /// an [`Error::InvalidHistory`] naming the operation and the field;
+    /// nothing in the input can make this panic.
+    ///
+    /// ```
+    /// use replikv::history::{History, OpKind};
+    ///
+    /// let json = r#"[{"client":7,"key":"x","op":"get","value":null,"output":"base64:/w==",
+    ///                 "ok":true,"call_ns":10,"return_ns":null}]"#;
+    /// let history = History::from_json(json)?;
+    /// let get = &history.ops[0];
+    /// assert_eq!(get.kind, OpKind::Get);
+    /// assert_eq!(get.output, Some(vec![0xff]));
+    /// assert!(get.is_indeterminate());
+    ///
+    /// // A missing field is an error, not a silent default.
+    /// assert!(History::from_json(r#"[{"client":7}]"#).is_err());
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn from_json(json: &str) -> Result<History> {
+        let raw: Vec<JsonOp> = serde_json::from_str(json)
+            .map_err(|e| Error::InvalidHistory(format!("not a history JSON array: {e}")))?;
+        let mut ops = Vec::with_capacity(raw.len());
+        for (i, r) in raw.into_iter().enumerate() {
+            let field = |name: &str, msg: String| {
+                Error::InvalidHistory(format!("operation {i}: field `{name}`: {msg}"))
+            };
+            ops.push(Operation {
+                client: ClientId(r.client),
+                key: decode_bytes(r.key).map_err(|m| field("key", m))?,
+                kind: r.op,
+                value: r
+                    .value
+                    .map(decode_bytes)
+                    .transpose()
+                    .map_err(|m| field("value", m))?,
+                output: r
+                    .output
+                    .map(decode_bytes)
+                    .transpose()
+                    .map_err(|m| field("output", m))?,
+                ok: r.ok,
+                call_ns: r.call_ns,
+                return_ns: r.return_ns,
+                cached: false,
+            });
+        }
+        let history = History::new(ops);
+        history.validate()?;
+        Ok(history)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(client: u64, kind: OpKind, value: Option<&[u8]>, output: Option<&[u8]>) -> Operation {
+        Operation {
+            client: ClientId(client),
+            key: b"k".to_vec(),
+            kind,
+            value: value.map(<[u8]>::to_vec),
+            output: output.map(<[u8]>::to_vec),
+            ok: true,
+            call_ns: 10 * client,
+            return_ns: Some(10 * client + 5),
+            cached: false,
+        }
+    }
+
+    #[test]
+    fn round_trip_keeps_every_field_but_cached() {
+        let mut timed_out = op(3, OpKind::Delete, None, None);
+        timed_out.return_ns = None;
+        timed_out.ok = false;
+        let mut failed = op(4, OpKind::Put, Some(b"z"), None);
+        failed.ok = false;
+        let mut non_utf8_key = op(5, OpKind::Get, None, Some(&[0xff, 0xfe, 0x00]));
+        non_utf8_key.key = vec![0x80, 0x81];
+        let history = History::new(vec![
+            op(1, OpKind::Put, Some("é\"\n".as_bytes()), None),
+            op(2, OpKind::Get, None, None),
+            timed_out,
+            failed,
+            non_utf8_key,
+            op(6, OpKind::Put, Some(b"base64:looks encoded"), None),
+            op(7, OpKind::Put, Some(b""), None),
+        ]);
+        let back = History::from_json(&history.to_json()).unwrap();
+        assert_eq!(back, history);
+
+        let mut cached = history.clone();
+        cached.ops[1].cached = true;
+        assert_eq!(History::from_json(&cached.to_json()).unwrap(), history);
+    }
+
+    #[test]
+    fn write_json_matches_to_json() {
+        let history = History::new(vec![op(1, OpKind::Put, Some(b"a"), None)]);
+        let mut buf = Vec::new();
+        history.write_json(&mut buf).unwrap();
+        assert_eq!(String::from_utf8(buf).unwrap(), history.to_json());
+    }
+
+    #[test]
+    fn field_names_match_the_documented_format() {
+        let hand_written = r#"[
+  {"client":1,"key":"x","op":"put","value":"a","output":null,"ok":true,"call_ns":0,"return_ns":1500},
+  {"client":2,"key":"x","op":"get","value":null,"output":"a","ok":true,"call_ns":900,"return_ns":2000},
+  {"client":3,"key":"x","op":"delete","value":null,"output":null,"ok":false,"call_ns":2100,"return_ns":null},
+  {"client":4,"key":"base64:gA==","op":"get","value":null,"output":"base64:YmFzZTY0Og==","ok":true,"call_ns":2200,"return_ns":2300}
+]"#;
+        let history = History::from_json(hand_written).unwrap();
+        assert_eq!(history.ops[0].value.as_deref(), Some(&b"a"[..]));
+        assert_eq!(history.ops[1].output.as_deref(), Some(&b"a"[..]));
+        assert_eq!(history.ops[2].kind, OpKind::Delete);
+        assert_eq!(history.ops[2].return_ns, None);
+        assert_eq!(history.ops[3].key, vec![0x80]);
+        assert_eq!(history.ops[3].output.as_deref(), Some(&b"base64:"[..]));
+        // And we write exactly what we read.
+        assert_eq!(history.to_json(), hand_written);
+    }
+
+    #[test]
+    fn empty_history_is_an_empty_array() {
+        assert_eq!(History::default().to_json(), "[]");
+        assert!(History::from_json(" [ ] ").unwrap().is_empty());
+    }
+
+    fn err(json: &str) -> String {
+        match History::from_json(json) {
+            Err(Error::InvalidHistory(msg)) => msg,
+            other => panic!("expected InvalidHistory, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_error() {
+        const GOOD: &str =
+            r#""client":1,"key":"x","op":"get","value":null,"output":null,"ok":true,"call_ns":1"#;
+        assert!(err("").contains("not a history JSON array"));
+        assert!(err("{}").contains("not a history JSON array"));
+        assert!(err("[1]").contains("not a history JSON array"));
+        assert!(err(&format!("[{{{GOOD}}}]")).contains("return_ns"));
+        assert!(err(&format!("[{{{GOOD},\"return_ns\":2,\"extra\":0}}]")).contains("extra"));
+        assert!(err(&format!("[{{{GOOD},\"retrun_ns\":2}}]")).contains("retrun_ns"));
+        let bad_kind = GOOD.replace("\"get\"", "\"cas\"");
+        assert!(err(&format!("[{{{bad_kind},\"return_ns\":2}}]")).contains("cas"));
+        let negative = GOOD.replace("\"call_ns\":1", "\"call_ns\":-1");
+        assert!(err(&format!("[{{{negative},\"return_ns\":2}}]")).contains("not a history"));
+        let bad_b64 = GOOD.replace("\"output\":null", "\"output\":\"base64:!!\"");
+        let msg = err(&format!("[{{{bad_b64},\"return_ns\":2}}]"));
+        assert!(
+            msg.contains("operation 0") && msg.contains("`output`"),
+            "{msg}"
+        );
+        let backwards = GOOD.replace("\"call_ns\":1", "\"call_ns\":9");
+        let msg = err(&format!("[{{{backwards},\"return_ns\":2}}]"));
+        assert!(
+            msg.contains("operation 0") && msg.contains("before"),
+            "{msg}"
+        );
+        let unterminated = &format!("[{{{GOOD},\"return_ns\":2}}")[..40];
+        assert!(err(unterminated).contains("not a history"));
+    }
+}
