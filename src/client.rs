@@ -8,6 +8,7 @@
 //! is reported as [`Error::Timeout`] and recorded in the history as
 //! indeterminate.
 
+use crate::cache::{Lookup, ReadCache};
 use crate::clock::Clock;
 use crate::codec;
 use crate::error::{Error, Result};
@@ -18,7 +19,7 @@ use crate::network::{Envelope, Network, Payload};
 use crate::placement::Placement;
 use crate::protocol::{Request, Response};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
@@ -83,6 +84,9 @@ pub(crate) struct ClientEnv {
     pub timeout: Duration,
     pub policy: CoordinatorPolicy,
     pub seed: u64,
+    pub cache: Option<ReadCache>,
+    /// Held shared for the length of each operation (see `Cluster::add_node`).
+    pub gate: Arc<RwLock<()>>,
 }
 
 /// A blocking client of the cluster. Make one per thread with
@@ -137,6 +141,18 @@ impl Client {
         self.env.timeout = timeout;
     }
 
+    /// Puts a read cache in front of this client (`None`: no cache). Pass a
+    /// clone of one [`ReadCache`] to several clients to share it: a write by
+    /// any of them invalidates the entry for all.
+    pub fn set_cache(&mut self, cache: Option<ReadCache>) {
+        self.env.cache = cache;
+    }
+
+    /// This client's read cache, if it has one.
+    pub fn cache(&self) -> Option<&ReadCache> {
+        self.env.cache.as_ref()
+    }
+
     /// Changes how coordinators are chosen.
     pub fn set_policy(&mut self, policy: CoordinatorPolicy) {
         self.env.policy = policy;
@@ -147,25 +163,71 @@ impl Client {
         let (key, value) = (key.as_ref(), value.as_ref());
         validate_key(key)?;
         validate_value(value)?;
-        self.call(Request::Put {
+        self.invalidate(key);
+        let result = self.call(Request::Put {
             key: key.to_vec(),
             value: value.to_vec(),
-        })
-        .map(|_| ())
+        });
+        self.invalidate(key);
+        result.map(|_| ())
     }
 
     /// Reads `key`: `None` when it is missing or deleted.
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         let key = key.as_ref();
         validate_key(key)?;
-        self.call(Request::Get { key: key.to_vec() })
+        let fill_epoch = match self.env.cache.as_ref().map(|cache| cache.lookup(key)) {
+            Some(Lookup::Hit(value)) => return Ok(self.record_cache_hit(key, value)),
+            Some(Lookup::Miss { epoch, at_ns }) => {
+                self.env.metrics.record_cache_miss();
+                Some((epoch, at_ns))
+            }
+            None => None,
+        };
+        let value = self.call(Request::Get { key: key.to_vec() })?;
+        if let (Some(cache), Some((epoch, at_ns))) = (&self.env.cache, fill_epoch) {
+            let evicted = cache.fill(key, value.clone(), epoch, at_ns);
+            self.env.metrics.record_cache_evictions(evicted);
+        }
+        Ok(value)
     }
 
     /// Removes `key` (a tombstone: no error when it was missing).
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
         let key = key.as_ref();
         validate_key(key)?;
-        self.call(Request::Delete { key: key.to_vec() }).map(|_| ())
+        self.invalidate(key);
+        let result = self.call(Request::Delete { key: key.to_vec() });
+        self.invalidate(key);
+        result.map(|_| ())
+    }
+
+    fn invalidate(&self, key: &[u8]) {
+        if let Some(cache) = &self.env.cache {
+            cache.invalidate(key);
+        }
+    }
+
+    /// Records a read the cache answered: it is in the history like any
+    /// other read, marked `cached`.
+    fn record_cache_hit(&self, key: &[u8], value: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        let call_ns = self.env.clock.now_ns();
+        self.env.metrics.record_cache_hit();
+        self.env
+            .metrics
+            .record(OpKind::Get, Outcome::Ok, Duration::ZERO);
+        self.env.recorder.record(Operation {
+            client: self.id,
+            key: key.to_vec(),
+            kind: OpKind::Get,
+            value: None,
+            output: value.clone(),
+            ok: true,
+            call_ns,
+            return_ns: Some(self.env.clock.now_ns()),
+            cached: true,
+        });
+        value
     }
 
     /// Stores any serde value, encoded with bincode.
@@ -209,6 +271,8 @@ impl Client {
     }
 
     fn call(&mut self, request: Request) -> Result<Option<Vec<u8>>> {
+        let gate = self.env.gate.clone();
+        let _operation = gate.read();
         let coordinator = self.coordinator(request.key())?;
         self.next_request += 1;
         let id = self.next_request;
@@ -232,6 +296,9 @@ impl Client {
             (OpKind::Put | OpKind::Delete, Ok(Response::Done)) => Ok(None),
             (_, Ok(Response::Unavailable(why))) => Err(Error::Unavailable(why)),
             (_, Ok(Response::Failed(why))) => Err(Error::Protocol(why)),
+            (_, Ok(Response::Corrupt { node, key, reason })) => {
+                Err(Error::Corrupt { node, key, reason })
+            }
             (_, Ok(other)) => Err(Error::Protocol(format!(
                 "coordinator {coordinator} answered a {kind:?} with {other:?}"
             ))),

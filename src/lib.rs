@@ -29,9 +29,33 @@
 //! - [`storage`]: a narrow engine trait with sled and in-memory engines, and
 //!   versioned records with tombstones.
 //! - [`partition`]: which nodes hold which key.
+//! - [`cache`]: the client-side read cache, and what it costs in consistency.
 //! - [`history`]: what every client did and saw, on one global clock.
 //! - [`metrics`]: latencies, message counts, per-node load.
 //! - [`Cluster`]: builds it all, owns every thread, injects faults.
+//!
+//! # Bad input
+//!
+//! Every public entry point validates what it is given and answers with an
+//! [`Error`] variant of its own — never a panic — and the cluster keeps
+//! serving afterwards:
+//!
+//! | input | error |
+//! |---|---|
+//! | empty key | [`Error::EmptyKey`] |
+//! | key over [`MAX_KEY_LEN`] bytes | [`Error::KeyTooLong`] |
+//! | value over [`MAX_VALUE_LEN`] bytes | [`Error::ValueTooLong`] |
+//! | zero nodes, N = 0, N above the node count, zero timeout, bad latency, probability outside 0..=1 | [`Error::InvalidConfig`] |
+//! | unknown node id in a fault call | [`Error::UnknownNode`] |
+//! | crashing (or pausing) a crashed node | [`Error::NodeAlreadyCrashed`] |
+//! | restarting a running node | [`Error::NodeNotCrashed`] |
+//! | storage directory that cannot be created, or is in use by another cluster | [`Error::StorageDirectory`] |
+//! | stored record that does not decode | [`Error::Corrupt`] (names node and key) |
+//! | value that does not decode as the requested type | [`Error::Decode`] |
+//!
+//! Decoding of stored records and of wire messages goes through
+//! [`codec::decode`], which enforces a size limit, so a hostile length
+//! prefix cannot make it allocate without bound.
 //!
 //! # What is simplified
 //!
@@ -41,6 +65,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod client;
 mod clock;
 mod cluster;
@@ -48,6 +73,7 @@ pub mod codec;
 mod error;
 pub mod history;
 mod ids;
+pub mod lab;
 pub mod metrics;
 pub mod network;
 mod node;
@@ -58,7 +84,7 @@ pub mod storage;
 
 pub use client::{Client, CoordinatorPolicy};
 pub use clock::Clock;
-pub use cluster::{Cluster, ClusterBuilder, Consistency, StorageKind};
+pub use cluster::{Cluster, ClusterBuilder, Consistency, Rebalance, StorageKind};
 pub use error::{Error, Result};
 pub use ids::{ClientId, Endpoint, NodeId};
 pub use placement::Placement;

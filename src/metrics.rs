@@ -24,6 +24,9 @@ pub(crate) struct OpMetrics {
     timeouts: AtomicU64,
     unavailable: AtomicU64,
     other_errors: AtomicU64,
+    cache_hits: AtomicU64,
+    cache_misses: AtomicU64,
+    cache_evictions: AtomicU64,
 }
 
 fn new_histogram() -> Histogram<u64> {
@@ -62,11 +65,26 @@ impl Default for OpMetrics {
             timeouts: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
             other_errors: AtomicU64::new(0),
+            cache_hits: AtomicU64::new(0),
+            cache_misses: AtomicU64::new(0),
+            cache_evictions: AtomicU64::new(0),
         }
     }
 }
 
 impl OpMetrics {
+    pub(crate) fn record_cache_hit(&self) {
+        self.cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_cache_miss(&self) {
+        self.cache_misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn record_cache_evictions(&self, n: u64) {
+        self.cache_evictions.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn record(&self, kind: OpKind, outcome: Outcome, latency: Duration) {
         let counter = match outcome {
             Outcome::Ok => &self.ok,
@@ -156,6 +174,14 @@ pub struct Report {
     pub read_latency: LatencySummary,
     /// Latency of successful writes (puts and deletes).
     pub write_latency: LatencySummary,
+    /// Latency of every successful operation.
+    pub latency: LatencySummary,
+    /// Reads answered by a client-side cache.
+    pub cache_hits: u64,
+    /// Reads a cache could not answer.
+    pub cache_misses: u64,
+    /// Cache entries evicted for room.
+    pub cache_evictions: u64,
     /// Network counters.
     pub network: NetworkStats,
     /// Per-node load.
@@ -171,6 +197,10 @@ impl Report {
             other_errors: ops.other_errors.load(Ordering::Relaxed),
             read_latency: ops.latency_summary(&[OpKind::Get]),
             write_latency: ops.latency_summary(&[OpKind::Put, OpKind::Delete]),
+            latency: ops.latency_summary(&[OpKind::Get, OpKind::Put, OpKind::Delete]),
+            cache_hits: ops.cache_hits.load(Ordering::Relaxed),
+            cache_misses: ops.cache_misses.load(Ordering::Relaxed),
+            cache_evictions: ops.cache_evictions.load(Ordering::Relaxed),
             network,
             nodes,
         }
@@ -215,6 +245,19 @@ impl fmt::Display for Report {
             ops.add_row(vec![name.to_string(), n.to_string()]);
         }
         writeln!(f, "{ops}")?;
+        if self.cache_hits + self.cache_misses > 0 {
+            let mut cache = Table::new();
+            cache.load_style(UTF8_FULL);
+            cache.set_header(vec!["cache hits", "misses", "hit rate", "evictions"]);
+            let rate = self.cache_hits as f64 / (self.cache_hits + self.cache_misses) as f64;
+            cache.add_row(vec![
+                self.cache_hits.to_string(),
+                self.cache_misses.to_string(),
+                format!("{rate:.3}"),
+                self.cache_evictions.to_string(),
+            ]);
+            writeln!(f, "{cache}")?;
+        }
         let n = &self.network;
         let mut net = Table::new();
         net.load_style(UTF8_FULL);

@@ -3,12 +3,13 @@
 
 use super::Cluster;
 use super::config::{Consistency, StorageKind};
+use crate::cache::CacheConfig;
 use crate::client::CoordinatorPolicy;
 use crate::error::{Error, Result};
 use crate::network::Latency;
 use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
-use crate::protocol::{NodeSetup, Protocol, SingleCopy, Strong};
+use crate::protocol::{Eventual, NodeSetup, Protocol, SingleCopy, Strong};
 use crate::storage::Durability;
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ pub struct ClusterBuilder {
     pub(super) coordinator: CoordinatorPolicy,
     pub(super) latency: Latency,
     pub(super) record_history: bool,
+    pub(super) read_cache: Option<CacheConfig>,
     pub(super) protocol: ProtocolChoice,
 }
 
@@ -72,6 +74,7 @@ impl Default for ClusterBuilder {
             coordinator: CoordinatorPolicy::default(),
             latency: Latency::Zero,
             record_history: true,
+            read_cache: None,
             protocol: ProtocolChoice::Builtin(Consistency::default()),
         }
     }
@@ -156,6 +159,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Gives every client made by [`Cluster::client`] its own read cache.
+    /// See [`crate::cache`] for what that does to consistency.
+    pub fn read_cache(mut self, config: CacheConfig) -> Self {
+        self.read_cache = Some(config);
+        self
+    }
+
     /// The replication factor this builder will use.
     pub(super) fn effective_replication(&self) -> usize {
         self.replication.unwrap_or(self.nodes.min(3))
@@ -192,6 +202,20 @@ impl ClusterBuilder {
             ));
         }
         self.latency.validate()?;
+        if let ProtocolChoice::Builtin(Consistency::Eventual { r, w }) = self.protocol {
+            for (name, quorum) in [("read quorum R", r), ("write quorum W", w)] {
+                if quorum == 0 || quorum > n {
+                    return Err(Error::InvalidConfig(format!(
+                        "eventual {name} = {quorum} must be between 1 and the replication factor N = {n}"
+                    )));
+                }
+            }
+        }
+        if self.read_cache.is_some_and(|c| c.capacity == 0) {
+            return Err(Error::InvalidConfig(
+                "cache capacity must be at least 1 entry".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -207,5 +231,6 @@ pub(super) fn builtin_spawner(consistency: Consistency) -> Box<dyn Spawner> {
     match consistency {
         Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
         Consistency::Strong => spawner(|setup: &NodeSetup| Strong::new(setup.incarnation)),
+        Consistency::Eventual { r, w } => spawner(move |_: &NodeSetup| Eventual::new(r, w)),
     }
 }

@@ -15,6 +15,16 @@ pub enum Consistency {
     /// N replicas, ABD ([`crate::protocol::Strong`]). Survives any minority
     /// of crashed or partitioned replicas per key.
     Strong,
+    /// Dynamo-style eventual consistency ([`crate::protocol::Eventual`]):
+    /// N copies per key (the cluster's replication factor), reads wait for
+    /// `r` replicas and writes for `w` acknowledgements; sloppy quorums,
+    /// read repair, anti-entropy, last-writer-wins. Both must be in `1..=N`.
+    Eventual {
+        /// Read quorum R.
+        r: usize,
+        /// Write quorum W.
+        w: usize,
+    },
 }
 
 /// Where each node keeps its data.

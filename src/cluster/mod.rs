@@ -4,10 +4,14 @@
 
 mod builder;
 mod config;
+mod convergence;
+mod membership;
 
 pub use builder::ClusterBuilder;
 pub use config::{Consistency, StorageKind};
+pub use membership::Rebalance;
 
+use crate::cache::{CacheConfig, ReadCache};
 use crate::client::{Client, ClientEnv, Recorder};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -18,10 +22,10 @@ use crate::network::Network;
 use crate::node::{Control, NodeCounters, NodeEnv, Spawner};
 use crate::partition::Member;
 use crate::placement::Placement;
-use crate::storage::{MemoryStorage, NodeStore, SledStorage, Storage};
+use crate::storage::{Durability, MemoryStorage, NodeStore, SledStorage, Storage};
 use builder::{ProtocolChoice, builtin_spawner};
 use crossbeam_channel::Sender;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -67,6 +71,12 @@ pub struct Cluster {
     seed: u64,
     client_timeout: Duration,
     coordinator: crate::client::CoordinatorPolicy,
+    read_cache: Option<CacheConfig>,
+    storage_kind: StorageKind,
+    durability: Durability,
+    /// Client operations hold it shared; a membership change holds it
+    /// exclusively, so no operation straddles two placements.
+    gate: Arc<RwLock<()>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -132,6 +142,10 @@ impl Cluster {
             seed: builder.seed,
             client_timeout: builder.client_timeout,
             coordinator: builder.coordinator,
+            read_cache: builder.read_cache,
+            storage_kind: builder.storage.clone(),
+            durability: builder.durability,
+            gate: Arc::new(RwLock::new(())),
         };
         for id in ids {
             cluster.start_node(id)?;
@@ -171,6 +185,10 @@ impl Cluster {
     /// A new client with its own id, timeout and coordinator policy from the
     /// builder.
     pub fn client(&self) -> Result<Client> {
+        let cache = match self.read_cache {
+            Some(config) => Some(self.shared_cache(config)?),
+            None => None,
+        };
         let id = ClientId(self.next_client.fetch_add(1, Ordering::Relaxed));
         Client::new(
             id,
@@ -183,8 +201,16 @@ impl Cluster {
                 timeout: self.client_timeout,
                 policy: self.coordinator,
                 seed: self.seed,
+                cache,
+                gate: self.gate.clone(),
             },
         )
+    }
+
+    /// A read cache on this cluster's clock, to share among clients with
+    /// [`Client::set_cache`].
+    pub fn shared_cache(&self, config: CacheConfig) -> Result<ReadCache> {
+        ReadCache::new(config, self.clock.clone())
     }
 
     /// The node ids, in order.

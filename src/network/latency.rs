@@ -110,3 +110,103 @@ impl Latency {
 fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s.min(3600.0)).unwrap_or(Duration::ZERO)
 }
+
+/// Parses a duration such as `250us`, `1.5ms`, `2s` or `0`.
+///
+/// ```
+/// use replikv::network::parse_duration;
+/// use std::time::Duration;
+/// assert_eq!(parse_duration("1.5ms")?, Duration::from_micros(1500));
+/// assert!(parse_duration("fast").is_err());
+/// # Ok::<(), replikv::Error>(())
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let text = text.trim();
+    let bad = || {
+        Error::InvalidConfig(format!(
+            "cannot read {text:?} as a duration: write a number and a unit (ns, us, ms, s), e.g. 1.5ms"
+        ))
+    };
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "ns" => number / 1e9,
+        "us" | "µs" => number / 1e6,
+        "ms" => number / 1e3,
+        "s" => number,
+        _ => return Err(bad()),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| bad())
+}
+
+impl std::str::FromStr for Latency {
+    type Err = Error;
+
+    /// `zero`, `fixed:1ms`, `uniform:0.5ms..2ms`, `exp:1ms`, `pareto:1ms,2.5`
+    /// (scale, shape).
+    ///
+    /// ```
+    /// use replikv::network::Latency;
+    /// use std::time::Duration;
+    /// let l: Latency = "uniform:0.5ms..2ms".parse()?;
+    /// assert_eq!(l, Latency::Uniform { min: Duration::from_micros(500), max: Duration::from_millis(2) });
+    /// assert!("gaussian:1ms".parse::<Latency>().is_err());
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    fn from_str(text: &str) -> Result<Self> {
+        let (kind, args) = text.split_once(':').unwrap_or((text, ""));
+        let latency = match kind {
+            "zero" | "none" => Latency::Zero,
+            "fixed" => Latency::Fixed(parse_duration(args)?),
+            "uniform" => {
+                let (min, max) = args.split_once("..").ok_or_else(|| {
+                    Error::InvalidConfig(format!("uniform latency wants MIN..MAX, got {args:?}"))
+                })?;
+                Latency::Uniform {
+                    min: parse_duration(min)?,
+                    max: parse_duration(max)?,
+                }
+            }
+            "exp" | "exponential" => Latency::Exponential {
+                mean: parse_duration(args)?,
+            },
+            "pareto" => {
+                let (scale, shape) = args.split_once(',').ok_or_else(|| {
+                    Error::InvalidConfig(format!("pareto latency wants SCALE,SHAPE, got {args:?}"))
+                })?;
+                let shape = shape.trim().parse().map_err(|_| {
+                    Error::InvalidConfig(format!("pareto shape {shape:?} is not a number"))
+                })?;
+                Latency::Pareto {
+                    scale: parse_duration(scale)?,
+                    shape,
+                }
+            }
+            other => {
+                return Err(Error::InvalidConfig(format!(
+                    "unknown latency {other:?}: expected zero, fixed:D, uniform:D..D, exp:D or pareto:D,SHAPE"
+                )));
+            }
+        };
+        latency.validate()?;
+        Ok(latency)
+    }
+}
+
+impl std::fmt::Display for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Latency::Zero => write!(f, "zero"),
+            Latency::Fixed(d) => write!(f, "fixed:{d:?}"),
+            Latency::Uniform { min, max } => write!(f, "uniform:{min:?}..{max:?}"),
+            Latency::Exponential { mean } => write!(f, "exp:{mean:?}"),
+            Latency::Pareto { scale, shape } => write!(f, "pareto:{scale:?},{shape}"),
+        }
+    }
+}

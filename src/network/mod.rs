@@ -32,7 +32,7 @@ mod faults;
 mod latency;
 
 pub use faults::{EnvelopeInfo, FaultHook, Verdict};
-pub use latency::Latency;
+pub use latency::{Latency, parse_duration};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -276,6 +276,24 @@ impl Network {
         }
     }
 
+    /// Makes room for a new node id (detached until attached).
+    pub(crate) fn add_node(&self, node: NodeId) {
+        let mut nodes = self.shared.nodes.write();
+        if nodes.len() <= node.index() {
+            nodes.resize(node.index() + 1, None);
+        }
+        nodes[node.index()] = Some(None);
+    }
+
+    /// Forgets a node id entirely (the node left the cluster): messages to
+    /// it are dropped and fault calls naming it are refused.
+    pub(crate) fn remove_node(&self, node: NodeId) {
+        if let Some(slot) = self.shared.nodes.write().get_mut(node.index()) {
+            *slot = None;
+        }
+        self.update(|f| f.cut.retain(|&(a, b)| a != node && b != node));
+    }
+
     /// Attaches a client's inbox.
     pub fn attach_client(&self, client: ClientId) -> Result<Receiver<Envelope>> {
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -492,18 +510,22 @@ impl Network {
 impl Shared {
     /// Puts an envelope into its receiver's inbox now, or counts it dropped.
     fn deliver(&self, envelope: Envelope) {
-        let sender = match envelope.to {
-            Endpoint::Node(n) => self
-                .nodes
-                .read()
-                .get(n.index())
-                .and_then(|slot| slot.as_ref())
-                .and_then(|inbox| inbox.clone()),
-            Endpoint::Client(c) => self.clients.read().get(&c).cloned(),
+        // Send while holding the read lock: an unbounded send never blocks,
+        // and it saves cloning (and dropping) the sender for every message.
+        let sent = match envelope.to {
+            Endpoint::Node(n) => match self.nodes.read().get(n.index()) {
+                Some(Some(Some(inbox))) => inbox.send(envelope).is_ok(),
+                _ => false,
+            },
+            Endpoint::Client(c) => match self.clients.read().get(&c) {
+                Some(inbox) => inbox.send(envelope).is_ok(),
+                None => false,
+            },
         };
-        let counter = match sender.map(|tx| tx.send(envelope)) {
-            Some(Ok(())) => &self.counters.delivered,
-            _ => &self.counters.dropped,
+        let counter = if sent {
+            &self.counters.delivered
+        } else {
+            &self.counters.dropped
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

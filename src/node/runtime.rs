@@ -208,8 +208,13 @@ impl<P: Protocol> NodeLoop<P> {
                 .handler_errors
                 .fetch_add(1, Ordering::Relaxed);
             if let Some(reply_to) = request {
-                self.ctx
-                    .reply(reply_to, Response::Failed(error.to_string()));
+                let response = match error {
+                    crate::Error::Corrupt { node, key, reason } => {
+                        Response::Corrupt { node, key, reason }
+                    }
+                    other => Response::Failed(other.to_string()),
+                };
+                self.ctx.reply(reply_to, response);
             }
         }
         self.ctx.drain_effects_into(&mut self.effects);

@@ -4,7 +4,7 @@
 //! serves every register protocol, so one client, one history and one checker
 //! work with the built-in protocols and with any a learner writes.
 
-use crate::ids::ClientId;
+use crate::ids::{ClientId, NodeId};
 use serde::{Deserialize, Serialize};
 
 /// What a client asks a coordinator to do.
@@ -57,6 +57,16 @@ pub enum Response {
     /// Only answer this when no replica can have applied the operation;
     /// otherwise stay silent and let the client time out (indeterminate).
     Unavailable(String),
+    /// A stored record on `node` for `key` does not decode. Nothing was
+    /// changed by this request, and no wrong value is returned.
+    Corrupt {
+        /// The node whose storage is damaged.
+        node: NodeId,
+        /// The key (lossy UTF-8).
+        key: String,
+        /// The decoder's complaint.
+        reason: String,
+    },
     /// Something else went wrong; the outcome is unknown.
     Failed(String),
 }
@@ -67,6 +77,7 @@ impl Response {
         match self {
             Response::Value(Some(v)) => v.len(),
             Response::Unavailable(s) | Response::Failed(s) => s.len(),
+            Response::Corrupt { key, reason, .. } => key.len() + reason.len(),
             _ => 0,
         }
     }

@@ -16,14 +16,17 @@
 //! dropped and counted, as a real node would drop a garbled packet.
 //!
 //! Built in: [`SingleCopy`], the baseline where each key lives on one node;
-//! [`Strong`], linearizable majority quorums (ABD).
+//! [`Strong`], linearizable majority quorums (ABD, [`strong`]); and
+//! [`Eventual`], Dynamo-style eventual consistency ([`eventual`]).
 
 mod context;
+pub mod eventual;
 mod message;
-mod single_copy;
+pub mod single_copy;
 pub mod strong;
 
 pub use context::{Context, Effect, TimerId};
+pub use eventual::{Eventual, EventualConfig};
 pub use message::{ReplyTo, Request, Response};
 pub use single_copy::SingleCopy;
 pub use strong::{Strong, StrongConfig};
@@ -45,7 +48,8 @@ use std::sync::Arc;
 /// from it.
 ///
 /// Handlers return [`Result`] so storage errors can use `?`. An error from
-/// [`Protocol::on_request`] is answered to the client as
+/// [`Protocol::on_request`] is answered to the client — as
+/// [`Response::Corrupt`] for a record that does not decode, otherwise as
 /// [`Response::Failed`] (outcome unknown); an error from the other handlers is
 /// counted in the node's metrics.
 pub trait Protocol: Send + 'static {

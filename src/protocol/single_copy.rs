@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 pub struct SingleCopy;
 
 /// Single-copy's only peer message: a request handed on to the key's owner.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Forward {
     /// Who to answer.
     pub reply_to: ReplyTo,

@@ -149,6 +149,13 @@ impl NodeStore {
         }
     }
 
+    /// Removes the record for `key` (used when a key moves off this node;
+    /// protocols delete with tombstones, never with this).
+    pub fn remove_record(&self, key: &[u8]) -> Result<()> {
+        self.engine.remove(&prefixed(RECORD_PREFIX, key))?;
+        self.sync()
+    }
+
     /// Every record on this node, in key order. A corrupt record fails the scan.
     pub fn records(&self) -> Result<Vec<(Vec<u8>, Record)>> {
         self.engine

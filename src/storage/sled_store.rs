@@ -39,8 +39,13 @@ impl SledStorage {
             .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|e| match e {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
-                    fail("already in use by another open cluster".into())
+                // sled takes an exclusive file lock on open; a second open of
+                // the same directory (in this process or another) fails to get it.
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("could not acquire lock") =>
+                {
+                    fail(format!("already in use by another open cluster ({io})"))
                 }
                 sled::Error::Io(io) => fail(format!("cannot open: {io}")),
                 other => fail(format!("cannot open: {other}")),

@@ -1,0 +1,116 @@
+//! Eventual-mode throughput beside a bare sled insert loop, measured in the
+//! same run so the figures can be read as ratios.
+//!
+//! Run it with:
+//!
+//! ```text
+//! cargo bench --bench eventual -- --warm-up-time 1 --measurement-time 3
+//! ```
+//!
+//! Each iteration is one blocking client operation on a 3-node cluster with
+//! N = 3 and temporary sled storage (the default), 100-byte values over 1024
+//! keys; the baseline is one `sled::Tree::insert` of the same size. The ratio
+//! `bare sled time / replicated time` says what fraction of a bare storage
+//! engine's throughput survives replication, the network hop, and the
+//! thread hand-offs.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use replikv::{Cluster, Consistency};
+use std::hint::black_box;
+
+const KEYS: usize = 1024;
+const VALUE: [u8; 100] = [b'x'; 100];
+
+fn keys() -> Vec<Vec<u8>> {
+    (0..KEYS)
+        .map(|i| format!("key-{i:05}").into_bytes())
+        .collect()
+}
+
+fn cluster(consistency: Consistency) -> Cluster {
+    match Cluster::builder()
+        .nodes(3)
+        .consistency(consistency)
+        .record_history(false)
+        .build()
+    {
+        Ok(cluster) => cluster,
+        Err(e) => panic!("cannot build the cluster: {e}"),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let keys = keys();
+    let mut group = c.benchmark_group("eventual_put");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("bare_sled_insert", |b| {
+        let db = match sled::Config::new().temporary(true).open() {
+            Ok(db) => db,
+            Err(e) => panic!("cannot open sled: {e}"),
+        };
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(db.insert(&keys[i], &VALUE[..]).map(|_| ()))
+        });
+    });
+    // Single-copy (one node, no replication) is the runtime's floor: one
+    // client → node → client round trip through the simulated network.
+    let modes = [
+        ("single_copy".to_string(), Consistency::SingleCopy),
+        ("r1_w1".to_string(), Consistency::Eventual { r: 1, w: 1 }),
+        ("r2_w2".to_string(), Consistency::Eventual { r: 2, w: 2 }),
+        ("r1_w3".to_string(), Consistency::Eventual { r: 1, w: 3 }),
+    ];
+    for (name, consistency) in modes.clone() {
+        let cluster = cluster(consistency);
+        let Ok(mut client) = cluster.client() else {
+            panic!("no client")
+        };
+        group.bench_function(&name, |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                black_box(client.put(&keys[i], VALUE))
+            });
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("eventual_get");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("bare_sled_get", |b| {
+        let db = match sled::Config::new().temporary(true).open() {
+            Ok(db) => db,
+            Err(e) => panic!("cannot open sled: {e}"),
+        };
+        for key in &keys {
+            let _ = db.insert(key, &VALUE[..]);
+        }
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            black_box(db.get(&keys[i]).map(|v| v.map(|v| v.len())))
+        });
+    });
+    for (name, consistency) in modes {
+        let cluster = cluster(consistency);
+        let Ok(mut client) = cluster.client() else {
+            panic!("no client")
+        };
+        for key in &keys {
+            let _ = client.put(key, VALUE);
+        }
+        group.bench_function(&name, |b| {
+            let mut i = 0;
+            b.iter(|| {
+                i = (i + 1) % KEYS;
+                black_box(client.get(&keys[i]).map(|v| v.map(|v| v.len())))
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,11 @@
+//! The lab: workloads, a nemesis that injects faults on a schedule, and
+//! experiments that run them on a cluster and report what happened —
+//! throughput, latency, errors, staleness, linearizability, convergence,
+//! lost writes. The `replikv` command and the examples are thin layers over
+//! this module, so everything they print can also be computed in a test.
+
+mod nemesis;
+mod workload;
+
+pub use nemesis::{Nemesis, NemesisKind};
+pub use workload::{KeyChooser, RunOutcome, Workload, run_workload};

@@ -1,0 +1,153 @@
+//! The nemesis (after Jepsen's): a thread that injects faults on a schedule
+//! while a workload runs, and heals everything when told to stop.
+//!
+//! It only ever harms a *minority* of nodes at a time — one node crashed, or
+//! one node cut off — so that a majority-quorum protocol can always make
+//! progress and any failure it shows is a real bug, not an impossible demand.
+
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use crate::ids::NodeId;
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which faults the nemesis injects.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NemesisKind {
+    /// No faults.
+    #[default]
+    None,
+    /// Cut one node off from the others, then heal; repeat.
+    Partition,
+    /// Crash one node, then restart it; repeat.
+    Crash,
+    /// Set one node's clock up to ±5 s off, then back; repeat.
+    Skew,
+    /// Each of the above in turn.
+    All,
+}
+
+impl fmt::Display for NemesisKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NemesisKind::None => "none",
+            NemesisKind::Partition => "partition",
+            NemesisKind::Crash => "crash",
+            NemesisKind::Skew => "skew",
+            NemesisKind::All => "all",
+        })
+    }
+}
+
+impl FromStr for NemesisKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "none" => NemesisKind::None,
+            "partition" => NemesisKind::Partition,
+            "crash" => NemesisKind::Crash,
+            "skew" => NemesisKind::Skew,
+            "all" => NemesisKind::All,
+            other => {
+                return Err(Error::InvalidConfig(format!(
+                    "unknown nemesis {other:?}: expected none, partition, crash, skew or all"
+                )));
+            }
+        })
+    }
+}
+
+/// A fault schedule: which faults, how often, from which seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Nemesis {
+    /// The faults.
+    pub kind: NemesisKind,
+    /// Time between one fault starting and the next step (heal or next fault).
+    pub interval: Duration,
+    /// Seed for the choice of victims.
+    pub seed: u64,
+}
+
+impl Default for Nemesis {
+    fn default() -> Self {
+        Nemesis {
+            kind: NemesisKind::None,
+            interval: Duration::from_millis(200),
+            seed: 0,
+        }
+    }
+}
+
+enum Harm {
+    Isolated,
+    Crashed(NodeId),
+    Skewed(NodeId),
+}
+
+impl Nemesis {
+    /// Runs until `stop` fires (or disconnects), then heals everything:
+    /// network faults cleared, crashed nodes restarted, clocks reset.
+    /// Returns how many faults it injected.
+    pub fn run(&self, cluster: &Cluster, stop: &Receiver<()>) -> Result<u64> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x4E45_4D45_5349_5321);
+        let mut injected = 0;
+        let mut step = 0u64;
+        if self.kind == NemesisKind::None {
+            let _ = stop.recv();
+            return Ok(0);
+        }
+        loop {
+            let nodes = cluster.nodes();
+            let victim = nodes[rng.random_range(0..nodes.len())];
+            let kind = match self.kind {
+                NemesisKind::All => [
+                    NemesisKind::Partition,
+                    NemesisKind::Crash,
+                    NemesisKind::Skew,
+                ][(step % 3) as usize],
+                k => k,
+            };
+            step += 1;
+            let harm = match kind {
+                NemesisKind::Partition if nodes.len() > 2 => {
+                    cluster.network().isolate(victim)?;
+                    Some(Harm::Isolated)
+                }
+                NemesisKind::Crash if nodes.len() > 2 => {
+                    cluster.crash(victim)?;
+                    Some(Harm::Crashed(victim))
+                }
+                NemesisKind::Skew => {
+                    let skew = rng.random_range(-5_000_000_000i64..=5_000_000_000);
+                    cluster.set_clock_skew(victim, skew)?;
+                    Some(Harm::Skewed(victim))
+                }
+                _ => None,
+            };
+            injected += u64::from(harm.is_some());
+            let stopped = !matches!(
+                stop.recv_timeout(self.interval),
+                Err(RecvTimeoutError::Timeout)
+            );
+            match harm {
+                Some(Harm::Isolated) => cluster.network().heal(),
+                Some(Harm::Crashed(node)) => cluster.restart(node)?,
+                Some(Harm::Skewed(node)) => cluster.set_clock_skew(node, 0)?,
+                None => {}
+            }
+            if stopped {
+                return Ok(injected);
+            }
+            if !matches!(
+                stop.recv_timeout(self.interval),
+                Err(RecvTimeoutError::Timeout)
+            ) {
+                return Ok(injected);
+            }
+        }
+    }
+}

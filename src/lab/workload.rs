@@ -1,0 +1,229 @@
+//! Workloads: many clients, a key space, a read/write mix, uniform or Zipf
+//! key popularity, all from one seed.
+
+use crate::cluster::Cluster;
+use crate::error::{Error, Result};
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use rand_distr::{Distribution, Zipf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What the clients do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workload {
+    /// Concurrent clients, one thread each.
+    pub clients: usize,
+    /// Operations per client (when `duration` is `None`).
+    pub ops_per_client: u64,
+    /// Run for this long instead of a fixed number of operations.
+    pub duration: Option<Duration>,
+    /// Size of the key space (keys are `key-0` … `key-{keys-1}`).
+    pub keys: u64,
+    /// Fraction of operations that are reads (0 to 1); the rest are puts.
+    pub read_ratio: f64,
+    /// Zipf exponent for key popularity (`None`: uniform).
+    pub zipf: Option<f64>,
+    /// Bytes per value (values are unique: client, sequence, then padding).
+    pub value_size: usize,
+    /// Seed for every choice the clients make.
+    pub seed: u64,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            clients: 4,
+            ops_per_client: 1000,
+            duration: None,
+            keys: 10,
+            read_ratio: 0.5,
+            zipf: None,
+            value_size: 16,
+            seed: 0,
+        }
+    }
+}
+
+impl Workload {
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::InvalidConfig(m));
+        if self.clients == 0 {
+            return bad("a workload needs at least one client".into());
+        }
+        if self.keys == 0 {
+            return bad("a workload needs at least one key".into());
+        }
+        if !(0.0..=1.0).contains(&self.read_ratio) {
+            return bad(format!(
+                "read ratio must be within 0..=1, got {}",
+                self.read_ratio
+            ));
+        }
+        if let Some(s) = self.zipf
+            && !(s.is_finite() && s >= 0.0)
+        {
+            return bad(format!("zipf exponent must be ≥ 0, got {s}"));
+        }
+        if self.value_size > crate::MAX_VALUE_LEN {
+            return bad(format!("value size {} is over the limit", self.value_size));
+        }
+        Ok(())
+    }
+
+    /// Total operations when run by count.
+    pub fn total_ops(&self) -> Option<u64> {
+        self.duration
+            .is_none()
+            .then_some(self.ops_per_client * self.clients as u64)
+    }
+}
+
+/// Picks keys: uniformly or by Zipf rank (key-0 the most popular).
+#[derive(Clone, Debug)]
+pub struct KeyChooser {
+    keys: u64,
+    zipf: Option<Zipf<f64>>,
+}
+
+impl KeyChooser {
+    /// A chooser over `keys` keys, Zipf with exponent `s` if given.
+    pub fn new(keys: u64, zipf: Option<f64>) -> Result<Self> {
+        let zipf = match zipf {
+            Some(s) if s > 0.0 => Some(
+                Zipf::new(keys as f64, s)
+                    .map_err(|e| Error::InvalidConfig(format!("zipf: {e}")))?,
+            ),
+            _ => None,
+        };
+        Ok(KeyChooser { keys, zipf })
+    }
+
+    /// The index of the next key.
+    pub fn next_index(&self, rng: &mut ChaCha8Rng) -> u64 {
+        match &self.zipf {
+            Some(z) => (z.sample(rng) as u64).clamp(1, self.keys) - 1,
+            None => rng.random_range(0..self.keys),
+        }
+    }
+
+    /// The name of key `i`.
+    pub fn key(i: u64) -> String {
+        format!("key-{i}")
+    }
+}
+
+/// How a workload run went, as counted by its clients.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RunOutcome {
+    /// Wall time from the first operation to the last.
+    pub elapsed: Duration,
+    /// Operations attempted.
+    pub ops: u64,
+    /// Reads attempted.
+    pub reads: u64,
+    /// Writes attempted.
+    pub writes: u64,
+    /// Successful operations.
+    pub ok: u64,
+    /// Timeouts (indeterminate).
+    pub timeouts: u64,
+    /// Refusals (`Unavailable`).
+    pub unavailable: u64,
+    /// Other errors.
+    pub other_errors: u64,
+}
+
+#[derive(Default)]
+struct Tally {
+    ops: AtomicU64,
+    reads: AtomicU64,
+    writes: AtomicU64,
+    ok: AtomicU64,
+    timeouts: AtomicU64,
+    unavailable: AtomicU64,
+    other: AtomicU64,
+}
+
+/// Runs `workload` on `cluster` from `clients` threads; `progress` is called
+/// now and then (from the calling thread) with operations done so far.
+/// Client errors are counted, never fatal: faults are the point.
+pub fn run_workload(
+    cluster: &Cluster,
+    workload: &Workload,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunOutcome> {
+    workload.validate()?;
+    let chooser = KeyChooser::new(workload.keys, workload.zipf)?;
+    let tally = Arc::new(Tally::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let clients = (0..workload.clients)
+        .map(|_| cluster.client())
+        .collect::<Result<Vec<_>>>()?;
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for (c, mut client) in clients.into_iter().enumerate() {
+            let (tally, stop, chooser) = (tally.clone(), stop.clone(), chooser.clone());
+            let workload = workload.clone();
+            handles.push(s.spawn(move || {
+                let mut rng = ChaCha8Rng::seed_from_u64(
+                    workload.seed ^ (c as u64 + 1).wrapping_mul(0x9E37_79B9),
+                );
+                let mut seq = 0u64;
+                loop {
+                    let done = match workload.duration {
+                        Some(d) => started.elapsed() >= d,
+                        None => seq >= workload.ops_per_client,
+                    };
+                    if done || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    seq += 1;
+                    let key = KeyChooser::key(chooser.next_index(&mut rng));
+                    let read = rng.random_bool(workload.read_ratio);
+                    let result = if read {
+                        tally.reads.fetch_add(1, Ordering::Relaxed);
+                        client.get(&key).map(|_| ())
+                    } else {
+                        tally.writes.fetch_add(1, Ordering::Relaxed);
+                        let mut value = format!("c{c}-{seq}").into_bytes();
+                        value.resize(workload.value_size.max(value.len()), b'.');
+                        client.put(&key, &value)
+                    };
+                    tally.ops.fetch_add(1, Ordering::Relaxed);
+                    let counter = match result {
+                        Ok(()) => &tally.ok,
+                        Err(Error::Timeout(_)) => &tally.timeouts,
+                        Err(Error::Unavailable(_)) => &tally.unavailable,
+                        Err(_) => &tally.other,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        while handles.iter().any(|h| !h.is_finished()) {
+            progress(tally.ops.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        progress(tally.ops.load(Ordering::Relaxed));
+        for h in handles {
+            if h.join().is_err() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    });
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    Ok(RunOutcome {
+        elapsed: started.elapsed(),
+        ops: load(&tally.ops),
+        reads: load(&tally.reads),
+        writes: load(&tally.writes),
+        ok: load(&tally.ok),
+        timeouts: load(&tally.timeouts),
+        unavailable: load(&tally.unavailable),
+        other_errors: load(&tally.other),
+    })
+}
