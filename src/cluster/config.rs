@@ -27,6 +27,18 @@ pub enum Consistency {
     },
 }
 
+impl std::fmt::Display for Consistency {
+    /// `single`, `strong`, or `eventual:R:W` — what `replikv compare --modes`
+    /// accepts.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Consistency::SingleCopy => write!(f, "single"),
+            Consistency::Strong => write!(f, "strong"),
+            Consistency::Eventual { r, w } => write!(f, "eventual:{r}:{w}"),
+        }
+    }
+}
+
 /// Where each node keeps its data.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum StorageKind {

@@ -5,9 +5,16 @@
 //! model's prediction. The `replikv` command and the examples are thin layers over
 //! this module, so everything they print can also be computed in a test.
 
+mod experiment;
 mod nemesis;
 pub mod pbs;
+mod report;
 mod workload;
 
+pub use experiment::Experiment;
 pub use nemesis::{Nemesis, NemesisKind};
+pub use report::{
+    CacheCounts, Errors, ExperimentReport, KStaleness, LatencyUs, Messages, ReportConfig,
+    TStalenessMs,
+};
 pub use workload::{KeyChooser, RunOutcome, Workload, run_workload};

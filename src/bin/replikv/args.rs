@@ -1,0 +1,212 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Experiments with an in-process replicated key-value store.
+#[derive(Debug, Parser)]
+#[command(name = "replikv", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one experiment and report what happened.
+    Run(RunArgs),
+    /// Run the same workload under several consistency modes, side by side.
+    Compare(CompareArgs),
+    /// Check a history JSON file for linearizability.
+    Check(CheckArgs),
+    /// t-visibility: measured on the cluster beside the WARS prediction.
+    Staleness(StalenessArgs),
+    /// Balance and key movement of the partitioning strategies.
+    Partitions(PartitionsArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    Strong,
+    Eventual,
+    Single,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Coordinator {
+    First,
+    Random,
+    RoundRobin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+}
+
+/// Cluster, workload and fault settings shared by `run` and `compare`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkloadArgs {
+    /// Nodes in the cluster.
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Replication factor N.
+    #[arg(long, default_value_t = 3)]
+    pub replicas: usize,
+    /// Placement: modulo, ring, ring:VNODES, jump, rendezvous.
+    #[arg(long, default_value = "rendezvous")]
+    pub partitioning: String,
+    /// Virtual nodes per node for the ring (overrides ring:VNODES).
+    #[arg(long)]
+    pub vnodes: Option<u32>,
+    /// Client threads.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Operations per client.
+    #[arg(long, default_value_t = 500)]
+    pub ops: u64,
+    /// Run for this long instead (e.g. 5s); overrides --ops.
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Size of the key space.
+    #[arg(long, default_value_t = 10)]
+    pub keys: u64,
+    /// Fraction of reads.
+    #[arg(long, default_value_t = 0.5)]
+    pub read_ratio: f64,
+    /// Zipf exponent of key popularity (uniform when absent).
+    #[arg(long)]
+    pub zipf: Option<f64>,
+    /// Link latency: zero, fixed:1ms, uniform:0.5ms..2ms, exp:1ms, pareto:1ms,2.5
+    #[arg(long, default_value = "zero")]
+    pub latency: String,
+    /// Probability that a message is lost.
+    #[arg(long, default_value_t = 0.0)]
+    pub drop: f64,
+    /// Probability that a message is delivered twice.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicate: f64,
+    /// Faults on a schedule: none, partition, crash, skew, all.
+    #[arg(long, default_value = "none")]
+    pub nemesis: String,
+    /// Time between nemesis steps (e.g. 200ms).
+    #[arg(long, default_value = "200ms")]
+    pub nemesis_interval: String,
+    /// Read-cache capacity per client (no cache when absent).
+    #[arg(long)]
+    pub cache_capacity: Option<usize>,
+    /// Read-cache time-to-live (e.g. 100ms).
+    #[arg(long, default_value = "1s")]
+    pub cache_ttl: String,
+    /// Per-operation client timeout.
+    #[arg(long, default_value = "1s")]
+    pub timeout: String,
+    /// How clients choose a coordinator among a key's replicas.
+    #[arg(long, value_enum, default_value_t = Coordinator::Random)]
+    pub coordinator: Coordinator,
+    /// Seed for every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Keep node data under this directory (default: temporary).
+    #[arg(long)]
+    pub storage: Option<PathBuf>,
+    /// Skip the linearizability check.
+    #[arg(long)]
+    pub no_check: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub report: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Consistency mode.
+    #[arg(long, value_enum, default_value_t = Mode::Strong)]
+    pub consistency: Mode,
+    /// Read quorum R (eventual mode).
+    #[arg(long, default_value_t = 1)]
+    pub r: usize,
+    /// Write quorum W (eventual mode).
+    #[arg(long, default_value_t = 1)]
+    pub w: usize,
+    /// Write the history JSON here.
+    #[arg(long)]
+    pub history: Option<PathBuf>,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Modes to compare: strong, single, eventual:R:W (default: strong,
+    /// eventual:1:1, eventual:2:2, single).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "strong,eventual:1:1,eventual:2:2,single"
+    )]
+    pub modes: Vec<String>,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// History JSON file (the format of DESIGN.md).
+    pub file: PathBuf,
+    /// Give up after this long (verdict "unknown").
+    #[arg(long, default_value = "60s")]
+    pub budget: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StalenessArgs {
+    /// Replication factor N.
+    #[arg(long, default_value_t = 3)]
+    pub n: usize,
+    /// Read quorum R.
+    #[arg(long, default_value_t = 1)]
+    pub r: usize,
+    /// Write quorum W.
+    #[arg(long, default_value_t = 1)]
+    pub w: usize,
+    /// Latency of node-to-node messages.
+    #[arg(long, default_value = "exp:1ms")]
+    pub latency: String,
+    /// Times after commit to probe, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0ms,0.5ms,1ms,2ms,4ms,8ms"
+    )]
+    pub t: Vec<String>,
+    /// Trials per time on the cluster.
+    #[arg(long, default_value_t = 400)]
+    pub trials: u64,
+    /// Write the table as CSV here.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Write an SVG plot here.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct PartitionsArgs {
+    /// Nodes before a node is added.
+    #[arg(long, default_value_t = 10)]
+    pub nodes: u32,
+    /// Keys to place.
+    #[arg(long, default_value_t = 100_000)]
+    pub keys: u64,
+    /// Replication factor for preference-list movement.
+    #[arg(long, default_value_t = 3)]
+    pub replicas: usize,
+    /// Virtual nodes per node for the ring.
+    #[arg(long, default_value_t = 256)]
+    pub vnodes: u32,
+}

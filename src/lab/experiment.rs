@@ -1,0 +1,178 @@
+//! One experiment: build a cluster, run a workload under faults, heal, and
+//! judge the outcome with the global observer's tools.
+
+use super::nemesis::Nemesis;
+use super::report::{ExperimentReport, ReportInputs};
+use super::workload::{Workload, run_workload};
+use crate::cache::CacheConfig;
+use crate::client::CoordinatorPolicy;
+use crate::cluster::{Cluster, Consistency, StorageKind};
+use crate::error::Result;
+use crate::history::{CheckResult, Checker, StalenessReport, lost_writes};
+use crate::network::Latency;
+use crate::partition::Strategy;
+use std::time::Duration;
+
+/// Everything an experiment is made of. `Default` is a small strong-mode
+/// run with no faults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Experiment {
+    /// Nodes in the cluster.
+    pub nodes: usize,
+    /// Replication factor N.
+    pub replicas: usize,
+    /// Consistency mode.
+    pub consistency: Consistency,
+    /// Placement strategy.
+    pub partitioning: Strategy,
+    /// What the clients do.
+    pub workload: Workload,
+    /// Latency of every link.
+    pub latency: Latency,
+    /// Message loss probability on every link.
+    pub drop: f64,
+    /// Message duplication probability on every link.
+    pub duplicate: f64,
+    /// Faults injected on a schedule.
+    pub nemesis: Nemesis,
+    /// A read cache in front of every client.
+    pub cache: Option<CacheConfig>,
+    /// Where nodes keep data.
+    pub storage: StorageKind,
+    /// Per-operation client timeout.
+    pub client_timeout: Duration,
+    /// How clients pick coordinators (default: a random replica, so that a
+    /// key's reads and writes go through different nodes, as behind a load
+    /// balancer).
+    pub coordinator: CoordinatorPolicy,
+    /// Whether to run the linearizability checker on the history.
+    pub check_linearizability: bool,
+    /// Time budget for the checker (then the verdict is "unknown").
+    pub checker_budget: Duration,
+    /// How long to wait for replicas to converge after healing.
+    pub convergence_deadline: Duration,
+    /// Seed for the cluster (network faults, coordinators); the workload
+    /// and nemesis have their own seeds, usually the same.
+    pub seed: u64,
+}
+
+impl Default for Experiment {
+    fn default() -> Self {
+        Experiment {
+            nodes: 3,
+            replicas: 3,
+            consistency: Consistency::Strong,
+            partitioning: Strategy::default(),
+            workload: Workload::default(),
+            latency: Latency::Zero,
+            drop: 0.0,
+            duplicate: 0.0,
+            nemesis: Nemesis::default(),
+            cache: None,
+            storage: StorageKind::Temporary,
+            client_timeout: Duration::from_secs(1),
+            coordinator: CoordinatorPolicy::Random,
+            check_linearizability: true,
+            checker_budget: Duration::from_secs(10),
+            convergence_deadline: Duration::from_secs(10),
+            seed: 0,
+        }
+    }
+}
+
+impl Experiment {
+    /// Runs the experiment; `progress` hears the operations done so far.
+    ///
+    /// ```
+    /// use replikv::lab::{Experiment, Workload};
+    /// use replikv::StorageKind;
+    /// let experiment = Experiment {
+    ///     workload: Workload { clients: 2, ops_per_client: 50, ..Workload::default() },
+    ///     storage: StorageKind::Memory,
+    ///     ..Experiment::default()
+    /// };
+    /// let report = experiment.run(&mut |_| {})?;
+    /// assert_eq!(report.ops, 100);
+    /// assert_eq!(report.linearizable, Some(true));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn run(&self, progress: &mut dyn FnMut(u64)) -> Result<ExperimentReport> {
+        self.run_with_history(progress).map(|(report, _)| report)
+    }
+
+    /// Like [`Experiment::run`], also returning the recorded history.
+    pub fn run_with_history(
+        &self,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(ExperimentReport, crate::history::History)> {
+        self.workload.validate()?;
+        let mut builder = Cluster::builder()
+            .nodes(self.nodes)
+            .replication(self.replicas)
+            .consistency(self.consistency)
+            .partitioning(self.partitioning)
+            .storage(self.storage.clone())
+            .client_timeout(self.client_timeout)
+            .coordinator(self.coordinator)
+            .latency(self.latency)
+            .seed(self.seed);
+        if let Some(cache) = self.cache {
+            builder = builder.read_cache(cache);
+        }
+        let cluster = builder.build()?;
+        cluster.network().set_drop_probability(self.drop)?;
+        cluster
+            .network()
+            .set_duplicate_probability(self.duplicate)?;
+
+        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+        let (outcome, faults) = std::thread::scope(|s| {
+            let nemesis = s.spawn(|| self.nemesis.run(&cluster, &stop_rx));
+            let outcome = run_workload(&cluster, &self.workload, progress);
+            drop(stop_tx);
+            let faults = nemesis.join().unwrap_or_else(|_| {
+                Err(crate::Error::Protocol("the nemesis thread panicked".into()))
+            });
+            (outcome, faults)
+        });
+        let outcome = outcome?;
+        faults?;
+
+        // Heal everything, then let the replicas catch up.
+        cluster.network().clear_faults();
+        let converged = match self.consistency {
+            Consistency::Eventual { .. } => {
+                Some(cluster.wait_for_convergence(self.convergence_deadline)?)
+            }
+            _ => None,
+        };
+        let history = cluster.history();
+        let staleness = StalenessReport::from_history(&history);
+        let lost = match converged {
+            Some(true) => Some(lost_writes(&history, &cluster.final_values()?).len() as u64),
+            _ => None,
+        };
+        let linearizable = if self.check_linearizability {
+            match Checker::new()
+                .time_budget(self.checker_budget)
+                .check(&history)
+            {
+                CheckResult::Linearizable => Some(true),
+                CheckResult::NotLinearizable(_) => Some(false),
+                CheckResult::Unknown { .. } => None,
+            }
+        } else {
+            None
+        };
+        let report = ExperimentReport::new(ReportInputs {
+            experiment: self,
+            outcome: &outcome,
+            metrics: &cluster.metrics(),
+            staleness: &staleness,
+            lost_writes: lost,
+            linearizable,
+            converged,
+        });
+        Ok((report, history))
+    }
+}

@@ -1,0 +1,380 @@
+//! What an experiment measured, with stable field names for JSON and a
+//! table for people.
+
+use super::experiment::Experiment;
+use super::workload::RunOutcome;
+use crate::history::StalenessReport;
+use crate::metrics::Report;
+use comfy_table::{Table, presets::UTF8_FULL};
+use serde::Serialize;
+use std::fmt;
+
+/// Latency percentiles of successful operations, µs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct LatencyUs {
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Slowest.
+    pub max: u64,
+}
+
+/// Failed operations by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Errors {
+    /// Timeouts (outcome unknown).
+    pub timeout: u64,
+    /// Refused (certainly no effect).
+    pub unavailable: u64,
+    /// Anything else.
+    pub other: u64,
+}
+
+/// k-staleness summary.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct KStaleness {
+    /// Largest k seen.
+    pub max: u64,
+    /// Mean k over all reads.
+    pub mean: f64,
+}
+
+/// t-staleness of stale reads, ms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct TStalenessMs {
+    /// Median.
+    pub p50: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// Largest.
+    pub max: Option<f64>,
+}
+
+/// Network counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Messages {
+    /// Envelopes sent.
+    pub sent: u64,
+    /// Copies delivered.
+    pub delivered: u64,
+    /// Copies lost.
+    pub dropped: u64,
+    /// Extra copies made.
+    pub duplicated: u64,
+    /// Bytes sent.
+    pub bytes: u64,
+}
+
+/// Read-cache counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CacheCounts {
+    /// Reads answered by a cache.
+    pub hits: u64,
+    /// Reads a cache could not answer.
+    pub misses: u64,
+    /// Cache answers older than an acknowledged write (staleness oracle).
+    pub stale_hits: u64,
+}
+
+/// The experiment's settings, as reported.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportConfig {
+    /// Nodes.
+    pub nodes: usize,
+    /// Replication factor N.
+    pub replicas: usize,
+    /// Consistency mode.
+    pub consistency: String,
+    /// Read quorum (eventual mode).
+    pub r: Option<usize>,
+    /// Write quorum (eventual mode).
+    pub w: Option<usize>,
+    /// Placement strategy.
+    pub partitioning: String,
+    /// Client threads.
+    pub clients: usize,
+    /// Operations per client (when not run by duration).
+    pub ops_per_client: Option<u64>,
+    /// Duration, when run by time.
+    pub duration_s: Option<f64>,
+    /// Key space size.
+    pub keys: u64,
+    /// Fraction of reads.
+    pub read_ratio: f64,
+    /// Zipf exponent.
+    pub zipf: Option<f64>,
+    /// Link latency.
+    pub latency: String,
+    /// Drop probability.
+    pub drop: f64,
+    /// Duplicate probability.
+    pub duplicate: f64,
+    /// Nemesis.
+    pub nemesis: String,
+    /// Nemesis interval, ms.
+    pub nemesis_interval_ms: f64,
+    /// Cache capacity.
+    pub cache_capacity: Option<usize>,
+    /// Cache TTL, ms.
+    pub cache_ttl_ms: Option<f64>,
+    /// Client timeout, ms.
+    pub client_timeout_ms: f64,
+    /// Storage.
+    pub storage: String,
+}
+
+/// Everything an experiment measured. Field names are stable: the JSON of
+/// `replikv run --report json` is this struct.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExperimentReport {
+    /// Operations attempted.
+    pub ops: u64,
+    /// Wall time of the workload, s.
+    pub duration_s: f64,
+    /// Operations per second.
+    pub throughput_ops_s: f64,
+    /// Latency of successful operations.
+    pub latency_us: LatencyUs,
+    /// Reads attempted.
+    pub reads: u64,
+    /// Writes attempted.
+    pub writes: u64,
+    /// Failures.
+    pub errors: Errors,
+    /// Reads older than an acknowledged write.
+    pub stale_reads: u64,
+    /// Stale reads / successful reads.
+    pub stale_fraction: f64,
+    /// k-staleness.
+    pub k_staleness: KStaleness,
+    /// t-staleness.
+    pub t_staleness_ms: TStalenessMs,
+    /// Acknowledged writes lost to last-writer-wins (`None` unless eventual
+    /// mode converged).
+    pub lost_writes: Option<u64>,
+    /// Checker verdict (`None`: not checked, or budget ran out).
+    pub linearizable: Option<bool>,
+    /// Whether replicas converged after healing (`None`: not applicable).
+    pub converged: Option<bool>,
+    /// Network counters.
+    pub messages: Messages,
+    /// Cache counters.
+    pub cache: CacheCounts,
+    /// The seed.
+    pub seed: u64,
+    /// The settings.
+    pub config: ReportConfig,
+}
+
+/// What [`ExperimentReport::new`] is made from.
+pub(crate) struct ReportInputs<'a> {
+    pub experiment: &'a Experiment,
+    pub outcome: &'a RunOutcome,
+    pub metrics: &'a Report,
+    pub staleness: &'a StalenessReport,
+    pub lost_writes: Option<u64>,
+    pub linearizable: Option<bool>,
+    pub converged: Option<bool>,
+}
+
+fn ms(ns: Option<u64>) -> Option<f64> {
+    ns.map(|ns| ns as f64 / 1e6)
+}
+
+impl ExperimentReport {
+    pub(crate) fn new(i: ReportInputs<'_>) -> Self {
+        let e = i.experiment;
+        let secs = i.outcome.elapsed.as_secs_f64();
+        let l = i.metrics.latency;
+        let n = i.metrics.network;
+        let (consistency, r, w) = match e.consistency {
+            crate::Consistency::Eventual { r, w } => ("eventual".to_string(), Some(r), Some(w)),
+            other => (other.to_string(), None, None),
+        };
+        ExperimentReport {
+            ops: i.outcome.ops,
+            duration_s: secs,
+            throughput_ops_s: if secs > 0.0 {
+                i.outcome.ops as f64 / secs
+            } else {
+                0.0
+            },
+            latency_us: LatencyUs {
+                p50: l.p50_us,
+                p90: l.p90_us,
+                p99: l.p99_us,
+                max: l.max_us,
+            },
+            reads: i.outcome.reads,
+            writes: i.outcome.writes,
+            errors: Errors {
+                timeout: i.outcome.timeouts,
+                unavailable: i.outcome.unavailable,
+                other: i.outcome.other_errors,
+            },
+            stale_reads: i.staleness.stale_reads,
+            stale_fraction: i.staleness.stale_fraction(),
+            k_staleness: KStaleness {
+                max: i.staleness.k_max,
+                mean: i.staleness.k_mean(),
+            },
+            t_staleness_ms: TStalenessMs {
+                p50: ms(i.staleness.t_p50_ns),
+                p99: ms(i.staleness.t_p99_ns),
+                max: ms(i.staleness.t_max_ns),
+            },
+            lost_writes: i.lost_writes,
+            linearizable: i.linearizable,
+            converged: i.converged,
+            messages: Messages {
+                sent: n.sent,
+                delivered: n.delivered,
+                dropped: n.dropped,
+                duplicated: n.duplicated,
+                bytes: n.bytes,
+            },
+            cache: CacheCounts {
+                hits: i.metrics.cache_hits,
+                misses: i.metrics.cache_misses,
+                stale_hits: i.staleness.stale_hits,
+            },
+            seed: e.seed,
+            config: ReportConfig {
+                nodes: e.nodes,
+                replicas: e.replicas,
+                consistency,
+                r,
+                w,
+                partitioning: e.partitioning.to_string(),
+                clients: e.workload.clients,
+                ops_per_client: e
+                    .workload
+                    .duration
+                    .is_none()
+                    .then_some(e.workload.ops_per_client),
+                duration_s: e.workload.duration.map(|d| d.as_secs_f64()),
+                keys: e.workload.keys,
+                read_ratio: e.workload.read_ratio,
+                zipf: e.workload.zipf,
+                latency: e.latency.to_string(),
+                drop: e.drop,
+                duplicate: e.duplicate,
+                nemesis: e.nemesis.kind.to_string(),
+                nemesis_interval_ms: e.nemesis.interval.as_secs_f64() * 1e3,
+                cache_capacity: e.cache.map(|c| c.capacity),
+                cache_ttl_ms: e.cache.map(|c| c.ttl.as_secs_f64() * 1e3),
+                client_timeout_ms: e.client_timeout.as_secs_f64() * 1e3,
+                storage: match &e.storage {
+                    crate::StorageKind::Temporary => "temporary".into(),
+                    crate::StorageKind::Memory => "memory".into(),
+                    crate::StorageKind::Directory(d) => d.display().to_string(),
+                },
+            },
+        }
+    }
+
+    /// The report as JSON (pretty-printed).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// A short label for the mode, e.g. `eventual R=1 W=1`.
+    pub fn mode_label(&self) -> String {
+        match (self.config.r, self.config.w) {
+            (Some(r), Some(w)) => format!("{} R={r} W={w}", self.config.consistency),
+            _ => self.config.consistency.clone(),
+        }
+    }
+
+    /// Rows of (name, value) shown in tables, in order.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+        let verdict = |v: Option<bool>| {
+            v.map_or("-".to_string(), |b| {
+                if b { "yes" } else { "NO" }.to_string()
+            })
+        };
+        vec![
+            ("mode", self.mode_label()),
+            ("operations", self.ops.to_string()),
+            (
+                "throughput (ops/s)",
+                format!("{:.0}", self.throughput_ops_s),
+            ),
+            (
+                "latency p50 / p99 (µs)",
+                format!("{} / {}", self.latency_us.p50, self.latency_us.p99),
+            ),
+            (
+                "timeouts / unavailable / other",
+                format!(
+                    "{} / {} / {}",
+                    self.errors.timeout, self.errors.unavailable, self.errors.other
+                ),
+            ),
+            (
+                "stale reads",
+                format!("{} ({:.1}%)", self.stale_reads, self.stale_fraction * 100.0),
+            ),
+            (
+                "k-staleness max / mean",
+                format!("{} / {:.3}", self.k_staleness.max, self.k_staleness.mean),
+            ),
+            (
+                "t-staleness p50 / p99 (ms)",
+                format!(
+                    "{} / {}",
+                    opt(self.t_staleness_ms.p50),
+                    opt(self.t_staleness_ms.p99)
+                ),
+            ),
+            (
+                "lost writes",
+                self.lost_writes.map_or("-".into(), |n| n.to_string()),
+            ),
+            ("linearizable", verdict(self.linearizable)),
+            ("converged", verdict(self.converged)),
+            (
+                "messages sent / dropped",
+                format!("{} / {}", self.messages.sent, self.messages.dropped),
+            ),
+            (
+                "cache hits / stale hits",
+                format!("{} / {}", self.cache.hits, self.cache.stale_hits),
+            ),
+        ]
+    }
+
+    /// Several reports side by side, one column each.
+    pub fn comparison_table(reports: &[ExperimentReport]) -> Table {
+        let mut table = Table::new();
+        table.load_style(UTF8_FULL);
+        let mut header = vec![String::new()];
+        header.extend(reports.iter().map(|r| r.mode_label()));
+        table.set_header(header);
+        let rows: Vec<_> = reports.iter().map(|r| r.rows()).collect();
+        if let Some(first) = rows.first() {
+            for (i, (name, _)) in first.iter().enumerate().skip(1) {
+                let mut row = vec![name.to_string()];
+                row.extend(rows.iter().map(|r| r[i].1.clone()));
+                table.add_row(row);
+            }
+        }
+        table
+    }
+}
+
+impl fmt::Display for ExperimentReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut table = Table::new();
+        table.load_style(UTF8_FULL);
+        table.set_header(vec!["measure", "value"]);
+        for (name, value) in self.rows() {
+            table.add_row(vec![name.to_string(), value]);
+        }
+        write!(f, "{table}")
+    }
+}
