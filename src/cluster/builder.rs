@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::network::Latency;
 use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
-use crate::protocol::{Eventual, NodeSetup, Protocol, SingleCopy};
+use crate::protocol::{Eventual, NodeSetup, Protocol, SingleCopy, Strong};
 use crate::storage::Durability;
 use std::time::Duration;
 
@@ -230,6 +230,7 @@ impl ClusterBuilder {
 pub(super) fn builtin_spawner(consistency: Consistency) -> Box<dyn Spawner> {
     match consistency {
         Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
+        Consistency::Strong => spawner(|setup: &NodeSetup| Strong::new(setup.incarnation)),
         Consistency::Eventual { r, w } => spawner(move |_: &NodeSetup| Eventual::new(r, w)),
     }
 }

@@ -11,6 +11,10 @@ pub enum Consistency {
     /// ([`crate::protocol::SingleCopy`]). The baseline: no replication.
     #[default]
     SingleCopy,
+    /// Linearizable reads and writes per key: majority quorums of the key's
+    /// N replicas, ABD ([`crate::protocol::Strong`]). Survives any minority
+    /// of crashed or partitioned replicas per key.
+    Strong,
     /// Dynamo-style eventual consistency ([`crate::protocol::Eventual`]):
     /// N copies per key (the cluster's replication factor), reads wait for
     /// `r` replicas and writes for `w` acknowledgements; sloppy quorums,

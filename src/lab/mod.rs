@@ -1,10 +1,12 @@
 //! The lab: workloads, a nemesis that injects faults on a schedule, and
 //! experiments that run them on a cluster and report what happened —
 //! throughput, latency, errors, staleness, linearizability, convergence,
-//! lost writes. The `replikv` command and the examples are thin layers over
+//! lost writes — and [`pbs`], t-visibility measured against the WARS
+//! model's prediction. The `replikv` command and the examples are thin layers over
 //! this module, so everything they print can also be computed in a test.
 
 mod nemesis;
+pub mod pbs;
 mod workload;
 
 pub use nemesis::{Nemesis, NemesisKind};

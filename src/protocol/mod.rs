@@ -15,18 +15,21 @@
 //! (with a size limit) at the receiver. A message that fails to decode is
 //! dropped and counted, as a real node would drop a garbled packet.
 //!
-//! Built in: [`SingleCopy`], the baseline where each key lives on one node,
-//! and [`Eventual`], Dynamo-style eventual consistency ([`eventual`]).
+//! Built in: [`SingleCopy`], the baseline where each key lives on one node;
+//! [`Strong`], linearizable majority quorums (ABD, [`strong`]); and
+//! [`Eventual`], Dynamo-style eventual consistency ([`eventual`]).
 
 mod context;
 pub mod eventual;
 mod message;
 pub mod single_copy;
+pub mod strong;
 
 pub use context::{Context, Effect, TimerId};
 pub use eventual::{Eventual, EventualConfig};
 pub use message::{ReplyTo, Request, Response};
 pub use single_copy::SingleCopy;
+pub use strong::{Strong, StrongConfig};
 
 use crate::error::Result;
 use crate::ids::NodeId;
