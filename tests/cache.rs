@@ -164,14 +164,23 @@ fn with_a_cache_strong_mode_is_no_longer_linearizable_when_others_write_within_t
     let cluster = strong_cluster(31);
     let mut writer = cluster.client().unwrap();
     let mut reader = cluster.client().unwrap();
-    reader.set_cache(Some(cluster.shared_cache(CacheConfig::new(100, HOUR)).unwrap()));
+    reader.set_cache(Some(
+        cluster.shared_cache(CacheConfig::new(100, HOUR)).unwrap(),
+    ));
     writer.put("balance", "100").unwrap();
     assert_eq!(reader.get("balance").unwrap(), Some(b"100".to_vec()));
     writer.put("balance", "40").unwrap();
-    assert_eq!(reader.get("balance").unwrap(), Some(b"100".to_vec()), "the cache answers");
+    assert_eq!(
+        reader.get("balance").unwrap(),
+        Some(b"100".to_vec()),
+        "the cache answers"
+    );
     let history = cluster.history();
     let verdict = Checker::new().check(&history);
-    assert!(!verdict.is_linearizable(), "the checker missed a stale cached read: {verdict}");
+    assert!(
+        !verdict.is_linearizable(),
+        "the checker missed a stale cached read: {verdict}"
+    );
     let staleness = StalenessReport::from_history(&history);
     assert_eq!((staleness.stale_hits, staleness.cached_reads), (1, 1));
 }
@@ -179,11 +188,17 @@ fn with_a_cache_strong_mode_is_no_longer_linearizable_when_others_write_within_t
 #[test]
 fn with_ttl_zero_or_no_cache_strong_mode_stays_linearizable_under_concurrency() {
     use replikv::history::Checker;
-    for (seed, cache) in [(32, Some(CacheConfig::new(100, Duration::ZERO))), (33, None)] {
+    for (seed, cache) in [
+        (32, Some(CacheConfig::new(100, Duration::ZERO))),
+        (33, None),
+    ] {
         let cluster = strong_cluster(seed);
         cluster
             .network()
-            .set_latency(replikv::network::Latency::Uniform { min: Duration::ZERO, max: Duration::from_millis(1) })
+            .set_latency(replikv::network::Latency::Uniform {
+                min: Duration::ZERO,
+                max: Duration::from_millis(1),
+            })
             .unwrap();
         std::thread::scope(|s| {
             for c in 0..4 {
@@ -202,13 +217,19 @@ fn with_ttl_zero_or_no_cache_strong_mode_stays_linearizable_under_concurrency() 
             }
         });
         let verdict = Checker::new().check(&cluster.history());
-        assert!(verdict.is_linearizable(), "seed {seed}, cache {cache:?}: {verdict}");
+        assert!(
+            verdict.is_linearizable(),
+            "seed {seed}, cache {cache:?}: {verdict}"
+        );
     }
 }
 
 #[test]
 fn a_single_client_reads_its_own_writes_in_both_modes_with_and_without_a_cache() {
-    let modes = [replikv::Consistency::Strong, replikv::Consistency::Eventual { r: 1, w: 1 }];
+    let modes = [
+        replikv::Consistency::Strong,
+        replikv::Consistency::Eventual { r: 1, w: 1 },
+    ];
     for (seed, mode) in modes.into_iter().enumerate() {
         for cache in [None, Some(CacheConfig::new(10, HOUR))] {
             let mut builder = Cluster::builder()
@@ -221,10 +242,15 @@ fn a_single_client_reads_its_own_writes_in_both_modes_with_and_without_a_cache()
             }
             let cluster = builder.build().unwrap();
             // Replication between nodes lags; the client's own link is fast.
-            cluster.network().set_fault_hook(|e: &replikv::network::EnvelopeInfo| {
-                matches!((e.from, e.to), (replikv::Endpoint::Node(_), replikv::Endpoint::Node(_)))
+            cluster
+                .network()
+                .set_fault_hook(|e: &replikv::network::EnvelopeInfo| {
+                    matches!(
+                        (e.from, e.to),
+                        (replikv::Endpoint::Node(_), replikv::Endpoint::Node(_))
+                    )
                     .then_some(replikv::network::Verdict::Deliver(Duration::from_millis(5)))
-            });
+                });
             let mut client = cluster.client().unwrap();
             for i in 0..10 {
                 let value = format!("v{i}");

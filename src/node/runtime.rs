@@ -4,12 +4,12 @@ use super::timers::Timers;
 use crate::clock::Clock;
 use crate::codec;
 use crate::ids::{ClientId, Endpoint, NodeId};
-use std::collections::HashMap;
 use crate::network::{Envelope, Network, Payload};
 use crate::placement::Placement;
 use crate::protocol::{Context, Effect, NodeSetup, Protocol, ReplyTo, Response};
 use crate::storage::NodeStore;
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -170,7 +170,10 @@ impl<P: Protocol> NodeLoop<P> {
                 // gave up on. Running it again could undo a later write.
                 let last = self.last_request.entry(client).or_insert(0);
                 if id <= *last {
-                    self.env.counters.duplicate_requests.fetch_add(1, Ordering::Relaxed);
+                    self.env
+                        .counters
+                        .duplicate_requests
+                        .fetch_add(1, Ordering::Relaxed);
                     return;
                 }
                 *last = id;
