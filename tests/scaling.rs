@@ -179,7 +179,7 @@ fn contended_history(cluster: &Cluster, seed: u64) -> replikv::history::History 
                 let mut i = 0u64;
                 while i < 100 || !stop.load(Ordering::Relaxed) {
                     let key = format!("k{}", (i + c) % 4);
-                    let _ = if i % 2 == 0 {
+                    let _ = if i.is_multiple_of(2) {
                         client.put(&key, format!("c{c}-{i}"))
                     } else {
                         client.get(&key).map(|_| ())
