@@ -17,7 +17,11 @@ const KEYS: u64 = 1000;
 fn cluster(mode: Consistency) -> (Cluster, Client) {
     let cluster = Cluster::builder()
         .nodes(3)
-        .replication(if mode == Consistency::SingleCopy { 1 } else { 3 })
+        .replication(if mode == Consistency::SingleCopy {
+            1
+        } else {
+            3
+        })
         .consistency(mode)
         .storage(StorageKind::Temporary)
         .record_history(false)

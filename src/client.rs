@@ -38,6 +38,10 @@ pub enum CoordinatorPolicy {
     Random,
     /// The replicas in turn.
     RoundRobin,
+    /// Always this node, whether or not it is one of the key's replicas
+    /// (every built-in protocol can coordinate any key). Handy to make a
+    /// particular node — say, one with a skewed clock — do the work.
+    Fixed(NodeId),
 }
 
 /// Where every client's completed operations go.
@@ -260,6 +264,7 @@ impl Client {
             return Err(Error::Unavailable("the cluster has no nodes".into()));
         }
         let index = match self.env.policy {
+            CoordinatorPolicy::Fixed(node) => return Ok(node),
             CoordinatorPolicy::First => 0,
             CoordinatorPolicy::Random => self.rng.random_range(0..replicas.len()),
             CoordinatorPolicy::RoundRobin => {
