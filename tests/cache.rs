@@ -47,8 +47,10 @@ fn the_cache_holds_at_most_its_capacity_and_counts_evictions() {
 #[test]
 fn a_repeated_read_is_a_hit_and_is_recorded_as_cached() {
     let cluster = cluster(Some(CacheConfig::new(10, HOUR)));
+    let mut writer = cluster.client().unwrap();
+    writer.set_cache(None);
+    writer.put("k", "v").unwrap();
     let mut client = cluster.client().unwrap();
-    client.put("k", "v").unwrap();
     assert_eq!(client.get("k").unwrap(), Some(b"v".to_vec()));
     let sent = cluster.network().stats().sent;
     assert_eq!(client.get("k").unwrap(), Some(b"v".to_vec()));
@@ -60,6 +62,44 @@ fn a_repeated_read_is_a_hit_and_is_recorded_as_cached() {
     );
     let report = cluster.metrics();
     assert_eq!((report.cache_hits, report.cache_misses), (1, 1));
+}
+
+#[test]
+fn an_acknowledged_write_fills_the_writers_cache() {
+    let cluster = cluster(Some(CacheConfig::new(10, HOUR)));
+    let mut client = cluster.client().unwrap();
+    client.put("k", "v").unwrap();
+    let sent = cluster.network().stats().sent;
+    assert_eq!(client.get("k").unwrap(), Some(b"v".to_vec()));
+    client.delete("k").unwrap();
+    let sent_after_delete = cluster.network().stats().sent;
+    assert_eq!(client.get("k").unwrap(), None);
+    assert_eq!(
+        cluster.network().stats().sent,
+        sent_after_delete,
+        "the delete is cached too"
+    );
+    assert!(sent_after_delete > sent);
+    assert_eq!(client.cache().unwrap().stats().hits, 2);
+}
+
+#[test]
+fn a_timed_out_write_leaves_the_entry_invalidated() {
+    let cluster = Cluster::builder()
+        .nodes(1)
+        .storage(StorageKind::Memory)
+        .client_timeout(Duration::from_millis(50))
+        .read_cache(CacheConfig::new(10, HOUR))
+        .build()
+        .unwrap();
+    let mut client = cluster.client().unwrap();
+    client.put("k", "v1").unwrap();
+    cluster.crash(replikv::NodeId(0)).unwrap();
+    assert!(client.put("k", "v2").unwrap_err().is_indeterminate());
+    assert!(
+        client.cache().unwrap().is_empty(),
+        "an unknown outcome is not cached"
+    );
 }
 
 #[test]
