@@ -29,6 +29,7 @@ fn main() -> Result<(), Error> {
         .build()?;
     cluster.network().set_drop_probability(0.2)?;
     let mut client = cluster.client()?;
+    println!("== 20 writes with 20% of all messages lost (client traffic too)");
     let mut acknowledged = 0;
     for i in 0..20 {
         // The client never retries: a lost request or reply is a timeout,

@@ -122,6 +122,8 @@ pub struct ReportConfig {
     pub cache_ttl_ms: Option<f64>,
     /// Client timeout, ms.
     pub client_timeout_ms: f64,
+    /// Coordinator policy.
+    pub coordinator: String,
     /// Storage.
     pub storage: String,
 }
@@ -165,6 +167,9 @@ pub struct ExperimentReport {
     pub messages: Messages,
     /// Cache counters.
     pub cache: CacheCounts,
+    /// Client requests each node coordinated, in node order — how evenly
+    /// the coordinator policy spread the load.
+    pub node_requests: Vec<u64>,
     /// The seed.
     pub seed: u64,
     /// The settings.
@@ -244,6 +249,7 @@ impl ExperimentReport {
                 misses: i.metrics.cache_misses,
                 stale_hits: i.staleness.stale_hits,
             },
+            node_requests: i.metrics.nodes.iter().map(|n| n.requests).collect(),
             seed: e.seed,
             config: ReportConfig {
                 nodes: e.nodes,
@@ -270,6 +276,7 @@ impl ExperimentReport {
                 cache_capacity: e.cache.map(|c| c.capacity),
                 cache_ttl_ms: e.cache.map(|c| c.ttl.as_secs_f64() * 1e3),
                 client_timeout_ms: e.client_timeout.as_secs_f64() * 1e3,
+                coordinator: format!("{:?}", e.coordinator).to_lowercase(),
                 storage: match &e.storage {
                     crate::StorageKind::Temporary => "temporary".into(),
                     crate::StorageKind::Memory => "memory".into(),
@@ -277,6 +284,16 @@ impl ExperimentReport {
                 },
             },
         }
+    }
+
+    /// Busiest node's requests over the mean (1.0 = perfectly even).
+    pub fn load_imbalance(&self) -> f64 {
+        let total: u64 = self.node_requests.iter().sum();
+        let max = self.node_requests.iter().copied().max().unwrap_or(0);
+        if total == 0 {
+            return 1.0;
+        }
+        max as f64 * self.node_requests.len() as f64 / total as f64
     }
 
     /// The report as JSON (pretty-printed).

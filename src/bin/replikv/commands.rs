@@ -164,7 +164,16 @@ fn compare(args: CompareArgs) -> Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&reports).map_err(|e| Error::Encode(e.to_string()))?
         ),
-        ReportFormat::Table => println!("{}", ExperimentReport::comparison_table(&reports)),
+        ReportFormat::Table => {
+            println!("{}", ExperimentReport::comparison_table(&reports));
+            if args.workload.nemesis != "none" {
+                println!(
+                    "note: the nemesis cuts links between nodes and crashes nodes; clients still \
+                     reach every live node, so single-copy, which never talks node to node, \
+                     only suffers from crashes."
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -213,6 +222,15 @@ fn staleness(args: StalenessArgs) -> Result<ExitCode> {
     let curve = experiment.run_with_progress(&mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
     println!("{}", curve.report(3.0));
+    if args.trials < 1000 {
+        // The binomial 95% interval at p = 0.5 is ±1.96·√(0.25/n).
+        let half_width = 196.0 * (0.25 / args.trials as f64).sqrt();
+        println!(
+            "note: with {} trials per t the measured values are only good to about ±{half_width:.1} \
+             percentage points; use --trials 2000 or more before judging a ±3 pp gap.",
+            args.trials
+        );
+    }
     if let Some(path) = &args.csv {
         std::fs::write(path, curve.to_csv())?;
         eprintln!("CSV written to {}", path.display());
@@ -257,10 +275,10 @@ fn partitions(args: PartitionsArgs) -> Result<ExitCode> {
         table.add_row(vec![
             strategy.to_string(),
             format!("{:.3}", b.max_over_mean),
-            format!("{:.3}", b.coefficient_of_variation),
-            format!("{:.4}", m.owner_moved_fraction),
-            format!("{expected:.4}"),
-            format!("{:.4}", m.list_changed_fraction),
+            format!("{:.1} %", b.coefficient_of_variation * 100.0),
+            format!("{:.1} %", m.owner_moved_fraction * 100.0),
+            format!("{:.1} %", expected * 100.0),
+            format!("{:.1} %", m.list_changed_fraction * 100.0),
         ]);
     }
     println!(
