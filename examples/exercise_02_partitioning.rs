@@ -15,7 +15,7 @@
 //! ```
 //!
 //! **PASS** means: on 20,000 keys, at most 1.1 × 1/11 of them change owner
-//! (the new node's fair share), and the busiest node holds at most 1.2 × the
+//! (the new node's fair share), and the busiest node holds at most 1.25 × the
 //! mean share. The grader is `replikv::lab::exercises::grade_partitioning`.
 
 use replikv::lab::exercises::grade_partitioning;

@@ -16,7 +16,7 @@
 use super::{Grade, node_list};
 use crate::client::CoordinatorPolicy;
 use crate::cluster::{Cluster, Consistency, StorageKind};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::history::{CheckResult, Checker, OpKind};
 use crate::ids::Endpoint;
 use crate::network::{EnvelopeInfo, Verdict};
@@ -29,7 +29,7 @@ const KEY: &str = "balance";
 /// Successful operations the majority-side teller needs during the partition.
 const MIN_OK: usize = 3;
 /// Operations per teller: alternately a deposit and a balance check.
-const OPS_PER_TELLER: usize = 10;
+const OPS_PER_TELLER: usize = 8;
 
 /// Grades a consistency mode for a balance read and written during a
 /// partition.
@@ -57,7 +57,7 @@ fn run(consistency: Consistency) -> Result<Grade> {
         .storage(StorageKind::Memory)
         .consistency(consistency)
         .coordinator(CoordinatorPolicy::Random)
-        .client_timeout(Duration::from_millis(600))
+        .client_timeout(Duration::from_millis(550))
         .seed(SEED)
         .build()?;
     cluster.client()?.put(KEY, "100")?;
@@ -70,7 +70,9 @@ fn run(consistency: Consistency) -> Result<Grade> {
         .map(|_| cluster.client())
         .collect::<Result<Vec<_>>>()?;
     let majority_teller = clients[0].id();
-    let cut_off = minority[0];
+    let Some(&cut_off) = minority.first() else {
+        return Err(Error::InvalidConfig("the balance has no replica".into()));
+    };
     cluster.network().set_fault_hook(move |e: &EnvelopeInfo| {
         (e.from == Endpoint::Client(majority_teller) && e.to == Endpoint::Node(cut_off))
             .then_some(Verdict::Drop)

@@ -9,6 +9,16 @@
 //! worst pair for your placement), then reads every acknowledged key back,
 //! trying each of its replicas as coordinator. Passing: every acknowledged
 //! write reads back, and at least 18 of the 20 writes were acknowledged.
+//!
+//! # What this grader does not stress
+//!
+//! The crashes come after the writes, on a network without delay, so
+//! background replication has finished by then: an eventual mode with a
+//! small W passes as long as N and R leave a readable copy. A crash *during*
+//! replication — which is what W protects against — is not simulated: doing
+//! so without also blocking strong mode's coordinators would need a way to
+//! delay only replication messages, and the network's fault hook sees
+//! endpoints, never contents.
 
 use super::{Grade, node_list};
 use crate::client::CoordinatorPolicy;
