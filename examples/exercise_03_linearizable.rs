@@ -14,8 +14,9 @@
 //!
 //! **Your task:** change `MyProtocol` so that the whole cluster behaves like
 //! a single copy of each key: *linearizable*. The grader sends each client
-//! request to a random replica, over a network that delays every message by
-//! 0–4 ms (so messages overtake each other). `examples/primary_backup` is
+//! request to a random replica, over a network that delays every message
+//! (0–2 ms between clients and nodes, 10–30 ms between nodes), so messages
+//! overtake each other. `examples/primary_backup` is
 //! worth reading first; so is `replikv::protocol::strong`.
 //!
 //! Run it with:

@@ -6,8 +6,9 @@
 //! and its return, in one order that all clients agree on. The grader runs
 //! the learner's [`Protocol`] on 3 nodes (N = 3) with several clients that
 //! send each request to a random replica, over a network that delays every
-//! message by 0–4 ms independently — so messages overtake each other — and
-//! judges the recorded history with the [`Checker`].
+//! message independently — 0–2 ms between clients and nodes, 10–30 ms
+//! between nodes, so messages overtake each other — and judges the recorded
+//! history with the [`Checker`].
 //!
 //! A protocol that never answers would produce a history of timed-out
 //! (indeterminate) operations, which is trivially linearizable; so at least
@@ -16,7 +17,7 @@
 //! subject (and duplicated client requests need the deduplication that
 //! [`crate::protocol::strong`] describes).
 
-use super::Grade;
+use super::{Grade, set_node_link_latency};
 use crate::CoordinatorPolicy;
 use crate::cluster::{Cluster, StorageKind};
 use crate::error::Result;
@@ -29,6 +30,14 @@ use std::time::Duration;
 const EXERCISE: &str = "exercise 3: a linearizable protocol";
 /// Seed of the cluster (network faults, coordinator choice) and workload.
 const SEED: u64 = 3;
+/// Client ↔ node messages take 0 to this long.
+const CLIENT_LINK_MAX: Duration = Duration::from_millis(2);
+/// Node → node messages take from `NODE_LINK_MIN` to `NODE_LINK_MAX`: longer
+/// than a client's round trip, so a copy sent in the background is still
+/// travelling when the same client's next request reaches another replica —
+/// even on a loaded machine.
+const NODE_LINK_MIN: Duration = Duration::from_millis(10);
+const NODE_LINK_MAX: Duration = Duration::from_millis(30);
 /// Fraction of operations that must succeed.
 const MIN_OK: f64 = 0.8;
 
@@ -65,11 +74,18 @@ where
         .coordinator(CoordinatorPolicy::Random)
         .latency(Latency::Uniform {
             min: Duration::ZERO,
-            max: Duration::from_millis(4),
+            max: CLIENT_LINK_MAX,
         })
         .client_timeout(Duration::from_secs(1))
         .seed(SEED)
         .build()?;
+    set_node_link_latency(
+        &cluster,
+        Latency::Uniform {
+            min: NODE_LINK_MIN,
+            max: NODE_LINK_MAX,
+        },
+    )?;
     let workload = Workload {
         clients: 3,
         ops_per_client: 30,
