@@ -38,6 +38,10 @@ pub enum CoordinatorPolicy {
     Random,
     /// The replicas in turn.
     RoundRobin,
+    /// Always this node, whether or not it is one of the key's replicas
+    /// (every built-in protocol can coordinate any key). Handy to make a
+    /// particular node — say, one with a skewed clock — do the work.
+    Fixed(NodeId),
 }
 
 /// Where every client's completed operations go.
@@ -164,11 +168,12 @@ impl Client {
         validate_key(key)?;
         validate_value(value)?;
         self.invalidate(key);
+        let started_ns = self.env.clock.now_ns();
         let result = self.call(Request::Put {
             key: key.to_vec(),
             value: value.to_vec(),
         });
-        self.invalidate(key);
+        self.after_write(key, result.is_ok(), Some(value), started_ns);
         result.map(|_| ())
     }
 
@@ -197,9 +202,22 @@ impl Client {
         let key = key.as_ref();
         validate_key(key)?;
         self.invalidate(key);
+        let started_ns = self.env.clock.now_ns();
         let result = self.call(Request::Delete { key: key.to_vec() });
-        self.invalidate(key);
+        self.after_write(key, result.is_ok(), None, started_ns);
         result.map(|_| ())
+    }
+
+    /// Keeps the cache honest after a write: the written value once it is
+    /// acknowledged, nothing when its outcome is unknown.
+    fn after_write(&self, key: &[u8], acknowledged: bool, value: Option<&[u8]>, started_ns: u64) {
+        let Some(cache) = &self.env.cache else { return };
+        if acknowledged {
+            let evicted = cache.write_through(key, value.map(<[u8]>::to_vec), started_ns);
+            self.env.metrics.record_cache_evictions(evicted);
+        } else {
+            cache.invalidate(key);
+        }
     }
 
     fn invalidate(&self, key: &[u8]) {
@@ -260,6 +278,7 @@ impl Client {
             return Err(Error::Unavailable("the cluster has no nodes".into()));
         }
         let index = match self.env.policy {
+            CoordinatorPolicy::Fixed(node) => return Ok(node),
             CoordinatorPolicy::First => 0,
             CoordinatorPolicy::Random => self.rng.random_range(0..replicas.len()),
             CoordinatorPolicy::RoundRobin => {

@@ -12,8 +12,11 @@
 //!   staleness oracle counts such *stale hits*.
 //! - What a cache can keep is **read-your-writes** for the clients that share
 //!   it: every write or delete through a client invalidates the entry in that
-//!   client's cache (before the request is sent and again after the answer),
-//!   and a read that raced with an invalidation does not refill the cache.
+//!   client's cache before the request is sent; once the write is
+//!   acknowledged the entry holds the value just written (write-through, so
+//!   a hot key stays cached after its own client updates it), and after a
+//!   failed or timed-out write it stays invalidated. A read that raced with
+//!   a write does not refill the cache.
 //! - A TTL of zero turns the cache off; strong mode is linearizable again.
 //!
 //! # Eviction

@@ -211,6 +211,33 @@ impl ReadCache {
         evicted
     }
 
+    /// Records a write that a client of this cache just completed: reads in
+    /// flight may predate it, so their fills are refused (epoch), and the
+    /// entry now holds the written value (`None` for a delete), aged from
+    /// `written_at_ns`, the instant the write was invoked. Returns the
+    /// number of entries evicted.
+    pub(crate) fn write_through(
+        &self,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+        written_at_ns: u64,
+    ) -> u64 {
+        let mut inner = self.inner.lock();
+        inner.epoch += 1;
+        if self.ttl_ns == 0 {
+            return 0;
+        }
+        let evicted = inner.entries.insert_with_lifecycle(
+            key.to_vec(),
+            Entry {
+                value,
+                stored_ns: written_at_ns,
+            },
+        );
+        inner.stats.evictions += evicted;
+        evicted
+    }
+
     /// Drops the entry for `key` (a client of this cache is writing it).
     pub fn invalidate(&self, key: &[u8]) {
         let mut inner = self.inner.lock();

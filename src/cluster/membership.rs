@@ -11,7 +11,11 @@
 //!    replicas (by version: the one every protocol here would pick) is copied
 //!    to the new replicas, and removed from nodes that are no longer
 //!    replicas. The count of keys whose replica set changed is reported.
-//! 3. The new partitioner is installed, and the gate opens.
+//! 3. The new partitioner is installed, and every running node restarts:
+//!    protocols keep volatile state derived from storage and placement
+//!    (version indexes, anti-entropy summaries, hint queues), and a restart
+//!    rebuilds it from the storage that was just rewritten.
+//! 4. The gate opens.
 //!
 //! # What is simplified, and why it stays correct
 //!
@@ -100,6 +104,7 @@ impl Cluster {
         let mut report = self.move_keys(old.as_ref(), new.as_ref())?;
         report.node = Some(id);
         self.placement.replace(new);
+        self.reload_running_nodes()?;
         self.start_node(id)?;
         Ok(report)
     }
@@ -128,7 +133,20 @@ impl Cluster {
         }
         self.network.remove_node(node);
         self.nodes.lock().retain(|slot| slot.id != node);
+        self.reload_running_nodes()?;
         Ok(report)
+    }
+
+    /// Restarts every running node so its protocol rebuilds its state from
+    /// storage under the new placement.
+    fn reload_running_nodes(&self) -> Result<()> {
+        for node in self.nodes() {
+            if self.is_up(node)? {
+                self.crash(node)?;
+                self.restart(node)?;
+            }
+        }
+        Ok(())
     }
 
     /// Copies every key whose replica set changes from `old` to `new`.
@@ -154,13 +172,13 @@ impl Cluster {
         for key in keys {
             let before = old.preference_list(&key, n);
             let after = new.preference_list(&key, n);
+            if before == after {
+                continue;
+            }
             let (before_set, after_set): (BTreeSet<_>, BTreeSet<_>) = (
                 before.iter().copied().collect(),
                 after.iter().copied().collect(),
             );
-            if before_set == after_set {
-                continue;
-            }
             report.keys_moved += 1;
             let newest = before_set
                 .union(&after_set)
@@ -171,10 +189,10 @@ impl Cluster {
                 .flatten()
                 .max_by_key(|record| record.version);
             let Some(newest) = newest else { continue };
-            for store in after_set
-                .difference(&before_set)
-                .filter_map(|&r| store_of(r))
-            {
+            // Every new replica gets the newest record, including replicas
+            // that were already in the old list but may not hold the key
+            // (single-copy keeps it on the primary only).
+            for store in after_set.iter().filter_map(|&r| store_of(r)) {
                 if store.put_if_newer(&key, &newest)? {
                     report.records_copied += 1;
                 }

@@ -150,6 +150,8 @@ pub struct ExperimentReport {
     pub stale_fraction: f64,
     /// k-staleness.
     pub k_staleness: KStaleness,
+    /// How many reads had each k (k = 0 are the fresh reads).
+    pub k_distribution: std::collections::BTreeMap<u64, u64>,
     /// t-staleness.
     pub t_staleness_ms: TStalenessMs,
     /// Acknowledged writes lost to last-writer-wins (`None` unless eventual
@@ -221,6 +223,7 @@ impl ExperimentReport {
                 max: i.staleness.k_max,
                 mean: i.staleness.k_mean(),
             },
+            k_distribution: i.staleness.k_histogram.clone(),
             t_staleness_ms: TStalenessMs {
                 p50: ms(i.staleness.t_p50_ns),
                 p99: ms(i.staleness.t_p99_ns),

@@ -100,10 +100,13 @@ pub enum Coordinators {
 
 impl From<CoordinatorPolicy> for Coordinators {
     /// The model of a client policy (round robin assumes each client
-    /// alternates one write and one read, as the measurement does).
+    /// alternates one write and one read, as the measurement does; a fixed
+    /// coordinator is modelled as the primary — the same node coordinates
+    /// both operations — which is exact when that node is one of the key's
+    /// replicas).
     fn from(policy: CoordinatorPolicy) -> Self {
         match policy {
-            CoordinatorPolicy::First => Coordinators::Primary,
+            CoordinatorPolicy::First | CoordinatorPolicy::Fixed(_) => Coordinators::Primary,
             CoordinatorPolicy::Random => Coordinators::Random,
             CoordinatorPolicy::RoundRobin => Coordinators::NextReplica,
         }

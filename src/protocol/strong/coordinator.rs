@@ -53,6 +53,9 @@ struct Pending {
     started: u64,
     /// Tick at which the current phase started (for retransmission).
     phase_started: u64,
+    /// Replicas whose stored record for the key does not decode. They
+    /// count as replicas that lost their data: never toward a quorum.
+    corrupt: Vec<NodeId>,
 }
 
 /// The coordinator state of one node incarnation.
@@ -155,6 +158,7 @@ impl Coordinator {
             },
             started: self.tick,
             phase_started: self.tick,
+            corrupt: Vec::new(),
         };
         send_phase(ctx, self.op_id(seq), &op, &[]);
         self.ops.insert(seq, op);
@@ -214,6 +218,36 @@ impl Coordinator {
         }
         let (best, agreeing) = (best.take(), *agreeing);
         self.finish_query(ctx, seq, best, agreeing);
+    }
+
+    /// A replica could not answer phase 1: its record for the key is
+    /// corrupt. The operation goes on with the healthy replicas — any
+    /// majority of them still meets every write quorum in a healthy node —
+    /// and fails with [`Response::Corrupt`] (nothing written, no value
+    /// guessed) only when too few healthy replicas are left for a majority.
+    pub(super) fn on_corrupt_reply(
+        &mut self,
+        ctx: &mut Context<StrongMessage>,
+        from: NodeId,
+        op: OpId,
+        reason: String,
+    ) {
+        let Some((seq, pending)) = self.pending(op, from) else {
+            return;
+        };
+        if !matches!(pending.phase, Phase::Query { .. }) || pending.corrupt.contains(&from) {
+            return;
+        }
+        pending.corrupt.push(from);
+        if pending.replicas.len() - pending.corrupt.len() >= pending.quorum {
+            return;
+        }
+        let response = Response::Corrupt {
+            node: from,
+            key: String::from_utf8_lossy(&pending.key).into_owned(),
+            reason,
+        };
+        self.finish(ctx, seq, response);
     }
 
     /// Phase 1 reached a majority holding at most `best`: answer a read that

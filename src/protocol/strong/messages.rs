@@ -57,6 +57,14 @@ pub enum StrongMessage {
         /// The record to store.
         record: Record,
     },
+    /// Replica → coordinator: the replica's record for the queried key does
+    /// not decode, so it cannot take part in this operation.
+    Corrupt {
+        /// The operation.
+        op: OpId,
+        /// The decoder's complaint.
+        reason: String,
+    },
     /// A replica's acknowledgement of [`StrongMessage::Store`], sent only
     /// once its storage holds `record` or something newer.
     StoreAck {

@@ -265,6 +265,10 @@ impl Protocol for Strong {
                 self.coordinator.on_store_ack(ctx, from, op);
                 Ok(())
             }
+            StrongMessage::Corrupt { op, reason } => {
+                self.coordinator.on_corrupt_reply(ctx, from, op, reason);
+                Ok(())
+            }
         }
     }
 

@@ -3,7 +3,7 @@
 //! are harmless (a duplicate store is "not newer" and is acknowledged again).
 
 use super::messages::{OpId, StrongMessage};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::NodeId;
 use crate::protocol::Context;
 use crate::storage::Record;
@@ -15,8 +15,11 @@ pub(super) fn on_query(
     op: OpId,
     key: &[u8],
 ) -> Result<()> {
-    let record = ctx.store().get_record(key)?;
-    ctx.send(from, StrongMessage::QueryReply { op, record });
+    match ctx.store().get_record(key) {
+        Ok(record) => ctx.send(from, StrongMessage::QueryReply { op, record }),
+        Err(Error::Corrupt { reason, .. }) => ctx.send(from, StrongMessage::Corrupt { op, reason }),
+        Err(other) => return Err(other),
+    }
     Ok(())
 }
 
@@ -31,7 +34,13 @@ pub(super) fn on_store(
     key: &[u8],
     record: &Record,
 ) -> Result<()> {
-    ctx.store().put_if_newer(key, record)?;
+    match ctx.store().put_if_newer(key, record) {
+        Ok(_) => {}
+        // A store carries a version a healthy majority agreed on; it
+        // replaces an unreadable record (repair).
+        Err(Error::Corrupt { .. }) => ctx.store().put_record(key, record)?,
+        Err(other) => return Err(other),
+    }
     ctx.send(from, StrongMessage::StoreAck { op });
     Ok(())
 }
