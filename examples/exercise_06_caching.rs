@@ -3,8 +3,8 @@
 //! Two application servers sit in front of a strongly consistent cluster:
 //! one updates product prices, the other reads them for customers. Each
 //! keeps a read cache so most reads never reach the cluster. A write through
-//! a server invalidates the entry in *that server's* cache; an entry
-//! otherwise answers reads until its time-to-live (TTL) runs out.
+//! a server updates the entry in *that server's* cache (write-through); an
+//! entry otherwise answers reads until its time-to-live (TTL) runs out.
 //!
 //! **Your task:** change `answer()` so that customers never see an
 //! outdated price from a cache, while at least half of all reads are still

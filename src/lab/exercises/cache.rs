@@ -3,8 +3,9 @@
 //! A cache answers reads from a copy, and a copy goes out of date the
 //! moment someone else writes. A time-to-live bounds *how* out of date, but
 //! within the TTL every read of an overwritten entry is stale. What keeps a
-//! cache correct for its clients is *invalidation*: a write through a client
-//! drops the entry from that client's cache — so the writer and the readers
+//! cache correct for its clients is that writes go *through* it: a write
+//! through a client invalidates the entry in that client's cache and, once
+//! acknowledged, stores the new value there — so the writer and the readers
 //! must share one cache for a write to reach the readers' copies.
 //!
 //! The scenario: two application servers — one writes, one reads — in front
@@ -100,8 +101,8 @@ fn run(choice: CacheChoice) -> Result<Grade> {
         report.stale_hits
     );
     let explanation = if passed {
-        "every write invalidated the copy the readers use, so no cache hit was ever older than \
-         the latest write, and most reads still never reached the cluster"
+        "every write went through the cache the readers use, so no cache hit was ever older \
+         than the latest write, and most reads still never reached the cluster"
     } else if report.stale_hits > 0 {
         "the reader's cache kept answering with the old price after the writer had changed \
          it: within the TTL a copy is trusted whether or not it is still true"
