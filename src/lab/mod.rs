@@ -5,6 +5,7 @@
 //! model's prediction. The `replikv` command and the examples are thin layers over
 //! this module, so everything they print can also be computed in a test.
 
+pub mod exercises;
 mod experiment;
 mod nemesis;
 pub mod pbs;

@@ -1,0 +1,115 @@
+//! Exercise 6, caching: cache reads without serving stale data.
+//!
+//! A cache answers reads from a copy, and a copy goes out of date the
+//! moment someone else writes. A time-to-live bounds *how* out of date, but
+//! within the TTL every read of an overwritten entry is stale. What keeps a
+//! cache correct for its clients is *invalidation*: a write through a client
+//! drops the entry from that client's cache — so the writer and the readers
+//! must share one cache for a write to reach the readers' copies.
+//!
+//! The scenario: two application servers — one writes, one reads — in front
+//! of a strongly consistent 3-node cluster, each with a 64-entry read cache
+//! (or one shared cache). They take turns: the writer updates a key and
+//! both then read it a few times. The grader counts stale cache hits with
+//! the [`StalenessReport`](crate::history::StalenessReport) and the hit rate.
+//! Passing: no stale hit at all, and at least half the reads answered from a
+//! cache (a cache turned off is consistent and useless).
+//!
+//! The turns are sequential, so the outcome does not depend on timing as
+//! long as the TTL is far longer or far shorter than one turn (microseconds).
+
+use super::{Grade, ratio};
+use crate::cache::CacheConfig;
+use crate::cluster::{Cluster, Consistency, StorageKind};
+use crate::error::Result;
+use crate::history::StalenessReport;
+use std::time::Duration;
+
+const EXERCISE: &str = "exercise 6: caching";
+const MIN_HIT_RATE: f64 = 0.5;
+
+/// How the two application servers cache reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheChoice {
+    /// How long a cached entry may answer reads (zero turns caching off).
+    pub ttl: Duration,
+    /// `true`: both servers use one cache; `false`: each has its own.
+    pub shared: bool,
+}
+
+/// Grades a cache configuration by its stale hits and hit rate.
+///
+/// ```no_run
+/// use replikv::lab::exercises::{CacheChoice, grade_cache};
+/// use std::time::Duration;
+/// let off = CacheChoice { ttl: Duration::ZERO, shared: false };
+/// assert!(!grade_cache(off).passed); // consistent, but no hits
+/// ```
+pub fn grade_cache(choice: CacheChoice) -> Grade {
+    match run(choice) {
+        Ok(grade) => grade,
+        Err(e) => Grade::could_not_run(EXERCISE, &e, "a cache needs a valid configuration"),
+    }
+}
+
+fn run(choice: CacheChoice) -> Result<Grade> {
+    let cluster = Cluster::builder()
+        .nodes(3)
+        .storage(StorageKind::Memory)
+        .consistency(Consistency::Strong)
+        .seed(6)
+        .build()?;
+    let config = CacheConfig::new(64, choice.ttl);
+    let mut writer = cluster.client()?;
+    let mut reader = cluster.client()?;
+    let cache = cluster.shared_cache(config)?;
+    writer.set_cache(Some(cache.clone()));
+    reader.set_cache(Some(if choice.shared {
+        cache
+    } else {
+        cluster.shared_cache(config)?
+    }));
+    for round in 0..8 {
+        for k in 0..5 {
+            let key = format!("product-{k}");
+            writer.put(&key, format!("price-{round}"))?;
+            for _ in 0..3 {
+                reader.get(&key)?;
+            }
+            writer.get(&key)?;
+        }
+    }
+    let report = StalenessReport::from_history(&cluster.history());
+    let hit_rate = ratio(report.cached_reads as f64, report.reads as f64);
+    let passed = report.stale_hits == 0 && hit_rate >= MIN_HIT_RATE;
+    let measured = format!(
+        "TTL {:?}, {} cache: {} reads, {} answered from a cache ({:.0} %, floor {:.0} %), \
+         {} of them stale",
+        choice.ttl,
+        if choice.shared { "one shared" } else { "a separate" },
+        report.reads,
+        report.cached_reads,
+        100.0 * hit_rate,
+        100.0 * MIN_HIT_RATE,
+        report.stale_hits
+    );
+    let explanation = if passed {
+        "every write invalidated the copy the readers use, so no cache hit was ever older than \
+         the latest write, and most reads still never reached the cluster"
+    } else if report.stale_hits > 0 {
+        "the reader's cache kept answering with the old price after the writer had changed \
+         it: within the TTL a copy is trusted whether or not it is still true"
+    } else {
+        "no stale hits, but the cache hardly ever answered: all the consistency, none of the \
+         speed-up"
+    };
+    Ok(Grade {
+        exercise: EXERCISE,
+        passed,
+        measured,
+        explanation: explanation.into(),
+        hint: "a short TTL only shortens staleness (and the hit rate with it); what removes it \
+               is a write reaching the copy the readers use"
+            .into(),
+    })
+}

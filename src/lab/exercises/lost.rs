@@ -1,0 +1,154 @@
+//! Exercise 9, no global clock: find the acknowledged writes that clock
+//! skew made disappear.
+//!
+//! Eventual mode resolves conflicts by last-writer-wins on timestamps from
+//! each coordinator's own clock. Clocks drift: a coordinator whose clock
+//! runs behind stamps its writes in the past, and a write it makes *after*
+//! another — by the global observer's clock — loses to it. The client was
+//! told "done", and the write is gone.
+//!
+//! The learner writes the detector: given the recorded [`History`] and the
+//! value each key converged to, return the history positions of the
+//! acknowledged writes that were lost. The definition is the one
+//! [`lost_writes`] documents: the *winner* is the write that produced the
+//! final value (the one that returned last if several did; the initial
+//! state if the key is missing and nothing deleted it), and an acknowledged
+//! write is lost iff it was **invoked after the winner returned** — it came
+//! later in real time and should have overwritten it. A write concurrent
+//! with the winner may legitimately lose.
+//!
+//! The grader compares the learner's answer with [`lost_writes`] on two
+//! histories: a real run of a 3-node eventual cluster with one node's clock
+//! 2 s behind and two clients writing concurrently, and a small hand-made
+//! history in which one write overlaps the winner.
+
+use super::Grade;
+use crate::client::CoordinatorPolicy;
+use crate::cluster::{Cluster, Consistency, StorageKind};
+use crate::error::Result;
+use crate::history::{History, OpKind, Operation, lost_writes};
+use crate::ids::{ClientId, NodeId};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+const EXERCISE: &str = "exercise 9: lost writes under clock skew";
+
+/// Final values: each key's converged value (`None`: missing).
+type Finals = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Grades a lost-write detector: `finder(history, final_values)` must return
+/// the positions in `history.ops` of the acknowledged writes that were lost
+/// (in any order).
+///
+/// ```no_run
+/// use replikv::lab::exercises::grade_lost_writes;
+/// // "Nothing is ever lost" is wrong once clocks are skewed.
+/// assert!(!grade_lost_writes(|_, _| Vec::new()).passed);
+/// ```
+pub fn grade_lost_writes<F>(finder: F) -> Grade
+where
+    F: Fn(&History, &Finals) -> Vec<usize>,
+{
+    let skewed = match skewed_run() {
+        Ok(run) => run,
+        Err(e) => {
+            return Grade::could_not_run(EXERCISE, &e, "the skewed cluster run failed to start");
+        }
+    };
+    let cases = [("skewed cluster run", skewed), ("overlapping writes", overlapping())];
+    let mut lines = Vec::new();
+    let mut passed = true;
+    let mut expected_total = 0;
+    for (name, (history, finals)) in &cases {
+        let expected: BTreeSet<usize> = lost_writes(history, finals).iter().map(|l| l.lost).collect();
+        let answered: BTreeSet<usize> = finder(history, finals).into_iter().collect();
+        expected_total += expected.len();
+        let missed: Vec<_> = expected.difference(&answered).collect();
+        let extra: Vec<_> = answered.difference(&expected).collect();
+        passed &= missed.is_empty() && extra.is_empty();
+        lines.push(format!(
+            "{name}: {} ops, {} acknowledged writes lost; you found {} — missed {missed:?}, \
+             wrongly flagged {extra:?}",
+            history.len(),
+            expected.len(),
+            answered.len()
+        ));
+    }
+    let explanation = if passed {
+        format!(
+            "you found exactly the {expected_total} acknowledged writes that came after the \
+             winner in real time yet lost to it: the price of ordering writes by clocks that \
+             disagree"
+        )
+    } else {
+        "a write is lost only if it started after the winning write had returned; earlier \
+         writes were legitimately overwritten, and writes that overlapped the winner may lose \
+         to it (no one can say which came first)"
+            .into()
+    };
+    Grade {
+        exercise: EXERCISE,
+        passed,
+        measured: lines.join("; "),
+        explanation,
+        hint: "per key: find the write that produced the final value (the latest to return), \
+               then flag the acknowledged writes whose call_ns is after its return_ns"
+            .into(),
+    }
+}
+
+/// Two clients write three keys concurrently on a 3-node eventual cluster
+/// whose node 0 runs 2 s behind; the history and converged values.
+fn skewed_run() -> Result<(History, Finals)> {
+    let cluster = Cluster::builder()
+        .nodes(3)
+        .storage(StorageKind::Memory)
+        .consistency(Consistency::Eventual { r: 2, w: 2 })
+        .coordinator(CoordinatorPolicy::Random)
+        .seed(9)
+        .build()?;
+    cluster.set_clock_skew(NodeId(0), -2_000_000_000)?;
+    let clients = (0..2)
+        .map(|_| cluster.client())
+        .collect::<Result<Vec<_>>>()?;
+    std::thread::scope(|s| {
+        for (c, mut client) in clients.into_iter().enumerate() {
+            s.spawn(move || {
+                for i in 0..15 {
+                    let _ = client.put(format!("key-{}", i % 3), format!("c{c}-{i}"));
+                }
+            });
+        }
+    });
+    cluster.wait_for_convergence(Duration::from_secs(5))?;
+    Ok((cluster.history(), cluster.final_values()?))
+}
+
+/// A hand-made history on one key: `a`, then `b` and `c` overlapping, `b`
+/// wins, then `d` after `b` returned (lost), plus a key that converged to
+/// missing although it was written (every acknowledged write lost).
+fn overlapping() -> (History, Finals) {
+    let put = |client, key: &str, v: &str, call_ns, return_ns| Operation {
+        client: ClientId(client),
+        key: key.as_bytes().to_vec(),
+        kind: OpKind::Put,
+        value: Some(v.as_bytes().to_vec()),
+        output: None,
+        ok: true,
+        call_ns,
+        return_ns: Some(return_ns),
+        cached: false,
+    };
+    let history = History::new(vec![
+        put(1, "x", "a", 0, 10),
+        put(2, "x", "b", 5, 30),
+        put(1, "x", "c", 20, 25),
+        put(3, "y", "p", 22, 28),
+        put(1, "x", "d", 40, 50),
+    ]);
+    let finals = BTreeMap::from([
+        (b"x".to_vec(), Some(b"b".to_vec())),
+        (b"y".to_vec(), None),
+    ]);
+    (history, finals)
+}

@@ -1,0 +1,176 @@
+//! Graded exercises for the introductory lesson on distributed systems.
+//!
+//! Each exercise is an example program (`examples/exercise_NN_*.rs`) with one
+//! function marked `// YOUR ANSWER`: a configuration to choose, a protocol to
+//! write, or an analysis to implement. Its `main` hands the answer to a
+//! *grader* from this module, which builds a cluster, runs a workload under
+//! faults, and measures the outcome with the global observer's tools — the
+//! linearizability [`Checker`](crate::history::Checker), the
+//! [`StalenessReport`](crate::history::StalenessReport), the convergence
+//! check, [`lost_writes`](crate::history::lost_writes), per-node load. The
+//! verdict is a [`Grade`]: passed or not, what was measured, why that
+//! matters, and a hint.
+//!
+//! | exercise | grader | topic |
+//! |---|---|---|
+//! | 1 | [`grade_quorums`] | replication: quorums R + W > N |
+//! | 2 | [`grade_partitioning`] | partitioning: consistent hashing |
+//! | 3 | [`grade_linearizable`] | strong consistency: write a linearizable protocol |
+//! | 4 | [`grade_converges`] | eventual consistency: converge despite message loss |
+//! | 5 | [`grade_load_balance`] | load balancing under a skewed workload |
+//! | 6 | [`grade_cache`] | caching and what it costs in consistency |
+//! | 7 | [`grade_survives_two_crashes`] | fault tolerance: independent failures |
+//! | 8 | [`grade_bank_balance`] | CAP: consistency or availability under a partition |
+//! | 9 | [`grade_lost_writes`] | no global clock: skew loses writes |
+//!
+//! # Why graders measure instead of comparing with an answer key
+//!
+//! A grader never checks the answer against a stored solution: it runs the
+//! answer and judges the *behaviour*, exactly as the lesson's claims are
+//! judged elsewhere in the crate. Any answer that behaves correctly passes
+//! (there are several right quorum choices, several right strategies,
+//! many right protocols), and a wrong answer fails with the number that
+//! shows it wrong — a stale read count, a counterexample, a load ratio.
+//!
+//! # Determinism and timing
+//!
+//! Every grader uses fixed seeds (network faults, coordinator choice,
+//! workload), in-memory storage and small clusters, so it runs in a few
+//! seconds even in a debug build. Where the outcome depends on timing
+//! (replication lag, partitions), the scenarios are built with wide margins:
+//! replication lag of 10 ms against reads that follow a write within
+//! microseconds; TTLs of seconds against operations of microseconds.
+//! `tests/exercises.rs` proves every grader fails the shipped starter
+//! answer and passes a reference solution.
+
+mod cache;
+mod cap;
+mod convergence;
+mod fault_tolerance;
+mod linearizable;
+mod load;
+mod lost;
+mod partitioning;
+mod quorums;
+
+pub use cache::{CacheChoice, grade_cache};
+pub use cap::grade_bank_balance;
+pub use convergence::grade_converges;
+pub use fault_tolerance::{ReplicationChoice, grade_survives_two_crashes};
+pub use linearizable::grade_linearizable;
+pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance};
+pub use lost::grade_lost_writes;
+pub use partitioning::grade_partitioning;
+pub use quorums::{QUORUM_REPLICAS, grade_quorums};
+
+use crate::cluster::Cluster;
+use crate::error::Error;
+use crate::ids::{Endpoint, NodeId};
+use crate::network::{EnvelopeInfo, Latency, Verdict};
+use std::fmt;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// A grader's verdict on one answer.
+///
+/// ```
+/// use replikv::lab::exercises::grade_partitioning;
+/// use replikv::partition::Strategy;
+/// let grade = grade_partitioning(Strategy::Modulo);
+/// assert!(!grade.passed);
+/// println!("{grade}"); // FAIL, what was measured, why, and a hint
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grade {
+    /// Which exercise, e.g. `"exercise 1: quorums"`.
+    pub exercise: &'static str,
+    /// Whether the answer passed.
+    pub passed: bool,
+    /// What the grader measured, with the numbers.
+    pub measured: String,
+    /// Why that passes or fails: the idea from the lesson behind it.
+    pub explanation: String,
+    /// What to try next (shown on a failure).
+    pub hint: String,
+}
+
+impl Grade {
+    /// A grade for an answer the grader could not even run (an invalid
+    /// configuration, a cluster that refused to start): a failure that says
+    /// what went wrong.
+    pub(crate) fn could_not_run(exercise: &'static str, error: &Error, hint: &str) -> Grade {
+        Grade {
+            exercise,
+            passed: false,
+            measured: format!("the grader could not run your answer: {error}"),
+            explanation: "an answer must at least be a valid configuration".into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// Prints the grade and turns it into the process exit code: success on
+    /// PASS, failure on FAIL — what an exercise's `main` returns.
+    pub fn report(&self) -> ExitCode {
+        println!("{self}");
+        if self.passed {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+}
+
+impl fmt::Display for Grade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verdict = if self.passed { "PASS" } else { "FAIL" };
+        writeln!(f, "{verdict} — {}", self.exercise)?;
+        writeln!(f, "  measured: {}", self.measured)?;
+        write!(f, "  why:      {}", self.explanation)?;
+        if !self.passed {
+            write!(f, "\n  hint:     {}", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+/// Sets `latency` on every node → node link (clients still reach nodes at
+/// once), so that replication lags while a client's own round trip does not.
+fn set_node_link_latency(cluster: &Cluster, latency: Latency) -> crate::Result<()> {
+    let nodes = cluster.nodes();
+    for &a in &nodes {
+        for &b in nodes.iter().filter(|&&b| b != a) {
+            cluster
+                .network()
+                .set_link_latency(Endpoint::Node(a), Endpoint::Node(b), latency)?;
+        }
+    }
+    Ok(())
+}
+
+/// A fault hook that keeps client ↔ node links perfect (instant, lossless),
+/// so the network's drop knob only hits node ↔ node messages: the faults
+/// are then the protocol's problem, not the client's.
+fn reliable_clients(cluster: &Cluster) {
+    cluster.network().set_fault_hook(|e: &EnvelopeInfo| {
+        let client = matches!(e.from, Endpoint::Client(_)) || matches!(e.to, Endpoint::Client(_));
+        client.then_some(Verdict::Deliver(Duration::ZERO))
+    });
+}
+
+/// `numerator / denominator`, 0 when the denominator is 0.
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    if denominator == 0.0 {
+        0.0
+    } else {
+        numerator / denominator
+    }
+}
+
+/// Node ids as text: `n0, n3`.
+fn node_list(nodes: &[NodeId]) -> String {
+    nodes
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
