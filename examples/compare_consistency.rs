@@ -38,7 +38,11 @@ fn main() -> Result<(), Error> {
         eprint!("running {consistency} … ");
         let experiment = Experiment {
             nodes: 5,
-            replicas: if consistency == Consistency::SingleCopy { 1 } else { 3 },
+            replicas: if consistency == Consistency::SingleCopy {
+                1
+            } else {
+                3
+            },
             consistency,
             workload: Workload {
                 clients: 4,

@@ -157,11 +157,11 @@ fn live() -> Result<(), Error> {
     }
     println!("{table}");
     if !incomplete.is_empty() {
-        println!(
-            "WARNING: under {} some keys did not read back after the move. That is a\n\
-             bug in replikv's membership change, not a property of the strategy.",
+        return Err(Error::Protocol(format!(
+            "under {} some keys did not read back after the move: a bug in replikv's \
+             membership change, not a property of the strategy",
             incomplete.join(", ")
-        );
+        )));
     }
     println!(
         "\"keys moved\" counts keys whose set of {N} replicas changed: with {} nodes a\n\

@@ -147,3 +147,120 @@ fn a_cache_returns_an_overwritten_value_within_its_ttl() {
     reader.cache().unwrap().clear();
     assert!(reader.cache().unwrap().is_empty());
 }
+
+fn strong_cluster(seed: u64) -> Cluster {
+    Cluster::builder()
+        .nodes(3)
+        .consistency(replikv::Consistency::Strong)
+        .storage(StorageKind::Memory)
+        .seed(seed)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn with_a_cache_strong_mode_is_no_longer_linearizable_when_others_write_within_the_ttl() {
+    use replikv::history::{Checker, StalenessReport};
+    let cluster = strong_cluster(31);
+    let mut writer = cluster.client().unwrap();
+    let mut reader = cluster.client().unwrap();
+    reader.set_cache(Some(
+        cluster.shared_cache(CacheConfig::new(100, HOUR)).unwrap(),
+    ));
+    writer.put("balance", "100").unwrap();
+    assert_eq!(reader.get("balance").unwrap(), Some(b"100".to_vec()));
+    writer.put("balance", "40").unwrap();
+    assert_eq!(
+        reader.get("balance").unwrap(),
+        Some(b"100".to_vec()),
+        "the cache answers"
+    );
+    let history = cluster.history();
+    let verdict = Checker::new().check(&history);
+    assert!(
+        !verdict.is_linearizable(),
+        "the checker missed a stale cached read: {verdict}"
+    );
+    let staleness = StalenessReport::from_history(&history);
+    assert_eq!((staleness.stale_hits, staleness.cached_reads), (1, 1));
+}
+
+#[test]
+fn with_ttl_zero_or_no_cache_strong_mode_stays_linearizable_under_concurrency() {
+    use replikv::history::Checker;
+    for (seed, cache) in [
+        (32, Some(CacheConfig::new(100, Duration::ZERO))),
+        (33, None),
+    ] {
+        let cluster = strong_cluster(seed);
+        cluster
+            .network()
+            .set_latency(replikv::network::Latency::Uniform {
+                min: Duration::ZERO,
+                max: Duration::from_millis(1),
+            })
+            .unwrap();
+        std::thread::scope(|s| {
+            for c in 0..4 {
+                let mut client = cluster.client().unwrap();
+                client.set_cache(cache.map(|config| cluster.shared_cache(config).unwrap()));
+                s.spawn(move || {
+                    for i in 0..60 {
+                        let key = format!("k{}", i % 3);
+                        if (i + c) % 2 == 0 {
+                            let _ = client.put(&key, format!("c{c}-{i}"));
+                        } else {
+                            let _ = client.get(&key);
+                        }
+                    }
+                });
+            }
+        });
+        let verdict = Checker::new().check(&cluster.history());
+        assert!(
+            verdict.is_linearizable(),
+            "seed {seed}, cache {cache:?}: {verdict}"
+        );
+    }
+}
+
+#[test]
+fn a_single_client_reads_its_own_writes_in_both_modes_with_and_without_a_cache() {
+    let modes = [
+        replikv::Consistency::Strong,
+        replikv::Consistency::Eventual { r: 1, w: 1 },
+    ];
+    for (seed, mode) in modes.into_iter().enumerate() {
+        for cache in [None, Some(CacheConfig::new(10, HOUR))] {
+            let mut builder = Cluster::builder()
+                .nodes(3)
+                .consistency(mode)
+                .storage(StorageKind::Memory)
+                .seed(seed as u64);
+            if let Some(config) = cache {
+                builder = builder.read_cache(config);
+            }
+            let cluster = builder.build().unwrap();
+            // Replication between nodes lags; the client's own link is fast.
+            cluster
+                .network()
+                .set_fault_hook(|e: &replikv::network::EnvelopeInfo| {
+                    matches!(
+                        (e.from, e.to),
+                        (replikv::Endpoint::Node(_), replikv::Endpoint::Node(_))
+                    )
+                    .then_some(replikv::network::Verdict::Deliver(Duration::from_millis(5)))
+                });
+            let mut client = cluster.client().unwrap();
+            for i in 0..10 {
+                let value = format!("v{i}");
+                client.put("mine", &value).unwrap();
+                assert_eq!(
+                    client.get("mine").unwrap(),
+                    Some(value.into_bytes()),
+                    "{mode} with cache {cache:?}: own write not read back"
+                );
+            }
+        }
+    }
+}

@@ -166,3 +166,98 @@ fn removing_below_the_replication_factor_is_refused() {
         Err(Error::UnknownNode(_))
     ));
 }
+
+/// Several clients on a small key space (so operations collide) while nodes
+/// join and leave; returns the recorded history.
+fn contended_history(cluster: &Cluster, seed: u64) -> replikv::history::History {
+    let stop = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| {
+        for c in 0..4 {
+            let mut client = cluster.client().unwrap();
+            let stop = stop.clone();
+            s.spawn(move || {
+                let mut i = 0u64;
+                while i < 100 || !stop.load(Ordering::Relaxed) {
+                    let key = format!("k{}", (i + c) % 4);
+                    let _ = if i.is_multiple_of(2) {
+                        client.put(&key, format!("c{c}-{i}"))
+                    } else {
+                        client.get(&key).map(|_| ())
+                    };
+                    i += 1;
+                }
+            });
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while cluster.metrics().ok < 200 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let added = cluster
+            .add_node()
+            .unwrap_or_else(|e| panic!("add (seed {seed}): {e}"));
+        assert!(added.keys_moved > 0, "seed {seed}");
+        let target = cluster.metrics().ok + 200;
+        while cluster.metrics().ok < target && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        cluster
+            .remove_node(NodeId(0))
+            .unwrap_or_else(|e| panic!("remove (seed {seed}): {e}"));
+        stop.store(true, Ordering::Relaxed);
+    });
+    cluster.history()
+}
+
+#[test]
+fn strong_mode_stays_linearizable_through_a_node_joining_and_leaving() {
+    use replikv::history::Checker;
+    for seed in [11, 12] {
+        let cluster = cluster(Consistency::Strong, Strategy::Ring { vnodes: 32 }, seed);
+        cluster
+            .network()
+            .set_latency(replikv::network::Latency::Uniform {
+                min: Duration::ZERO,
+                max: Duration::from_micros(500),
+            })
+            .unwrap();
+        let history = contended_history(&cluster, seed);
+        let verdict = Checker::new().check(&history);
+        assert!(verdict.is_linearizable(), "seed {seed}: {verdict}");
+        assert_eq!(
+            cluster.nodes(),
+            vec![NodeId(1), NodeId(2), NodeId(3), NodeId(4)]
+        );
+    }
+}
+
+#[test]
+fn eventual_mode_converges_after_a_node_joins_and_leaves_losing_nothing_acknowledged() {
+    use replikv::history::lost_writes;
+    for seed in [13, 14] {
+        let cluster = cluster(
+            Consistency::Eventual { r: 2, w: 2 },
+            Strategy::Rendezvous,
+            seed,
+        );
+        cluster
+            .network()
+            .set_latency(replikv::network::Latency::Uniform {
+                min: Duration::ZERO,
+                max: Duration::from_micros(500),
+            })
+            .unwrap();
+        let history = contended_history(&cluster, seed);
+        assert!(
+            cluster
+                .wait_for_convergence(Duration::from_secs(20))
+                .unwrap(),
+            "seed {seed}: no convergence"
+        );
+        let lost = lost_writes(&history, &cluster.final_values().unwrap());
+        assert!(
+            lost.is_empty(),
+            "seed {seed}: {} acknowledged writes lost: {lost:?}",
+            lost.len()
+        );
+    }
+}

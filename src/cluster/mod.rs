@@ -240,7 +240,25 @@ impl Cluster {
     }
 
     /// Restarts a crashed node with a fresh protocol built from its storage.
+    ///
+    /// With [`StorageKind::Directory`] the node's database is closed and
+    /// opened again from disk, so a restart exercises recovery as a process
+    /// restart would (keep no [`NodeStore`] handle from [`Cluster::store`]
+    /// across a restart: it would hold the database open). Temporary and
+    /// in-memory storage cannot be reopened; they are kept as they are.
     pub fn restart(&self, node: NodeId) -> Result<()> {
+        if let StorageKind::Directory(_) = &self.storage_kind {
+            let mut nodes = self.nodes.lock();
+            let slot = slot_mut(&mut nodes, node)?;
+            if slot.running.is_some() {
+                return Err(Error::NodeNotCrashed(node));
+            }
+            // Close our handle first so sled releases its lock, then reopen.
+            let closed = NodeStore::new(node, Arc::new(MemoryStorage::new()), self.durability);
+            drop(std::mem::replace(&mut slot.store, closed));
+            let engine = open_engine(&self.storage_kind, node)?;
+            slot.store = NodeStore::new(node, engine, self.durability);
+        }
         self.start_node(node)
     }
 

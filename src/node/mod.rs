@@ -6,6 +6,18 @@
 //! does in between is a synchronous call into the protocol, followed by
 //! carrying out the effects the protocol wrote into its context.
 //!
+//! # Client requests run at most once per node incarnation
+//!
+//! The network may duplicate a client's request, or deliver a copy long
+//! after the client gave up on it. A client sends its next request only
+//! after the previous one returned, so its request numbers grow; a node
+//! drops any request not numbered above the last it saw from that client.
+//! Without this, a late duplicate of an old put could overwrite a newer
+//! value. The memory is volatile: a duplicate delayed across a crash of the
+//! coordinator can still run twice (the built-in protocols guard against
+//! that where it matters). Peer messages are never deduplicated: protocols
+//! must tolerate duplicates of their own messages.
+//!
 //! # Crash and restart
 //!
 //! A crash ends the thread: the protocol value, its timers and every message

@@ -3,12 +3,13 @@
 use super::timers::Timers;
 use crate::clock::Clock;
 use crate::codec;
-use crate::ids::{Endpoint, NodeId};
+use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::network::{Envelope, Network, Payload};
 use crate::placement::Placement;
 use crate::protocol::{Context, Effect, NodeSetup, Protocol, ReplyTo, Response};
 use crate::storage::NodeStore;
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
+use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,6 +35,7 @@ pub(crate) struct NodeCounters {
     pub peer_messages: AtomicU64,
     pub handler_errors: AtomicU64,
     pub garbled_messages: AtomicU64,
+    pub duplicate_requests: AtomicU64,
 }
 
 /// Everything a node thread needs.
@@ -96,6 +98,8 @@ struct NodeLoop<P: Protocol> {
     ctx: Context<P::Message>,
     effects: Vec<Effect<P::Message>>,
     timers: Timers,
+    /// Highest request number seen from each client (volatile).
+    last_request: HashMap<ClientId, u64>,
     env: NodeEnv,
 }
 
@@ -117,6 +121,7 @@ impl<P: Protocol> NodeLoop<P> {
             ctx,
             effects: Vec::new(),
             timers: Timers::default(),
+            last_request: HashMap::new(),
             env,
         }
     }
@@ -125,6 +130,9 @@ impl<P: Protocol> NodeLoop<P> {
         let started = self.protocol.on_start(&mut self.ctx);
         self.after_handler(started, None);
         loop {
+            // Due timers first: a node whose inbox never empties must still
+            // retransmit and give up on time.
+            self.fire_timers();
             let wait = self.timers.until_next().unwrap_or(IDLE_WAIT);
             select! {
                 recv(self.env.control) -> order => match order {
@@ -156,6 +164,19 @@ impl<P: Protocol> NodeLoop<P> {
     fn handle(&mut self, envelope: Envelope) {
         match (envelope.from, envelope.payload) {
             (Endpoint::Client(client), Payload::Request { id, request }) => {
+                // A client waits for each request before the next, so request
+                // numbers only grow: anything not above the last one seen is a
+                // network duplicate or a late copy of a request the client
+                // gave up on. Running it again could undo a later write.
+                let last = self.last_request.entry(client).or_insert(0);
+                if id <= *last {
+                    self.env
+                        .counters
+                        .duplicate_requests
+                        .fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                *last = id;
                 self.env.counters.requests.fetch_add(1, Ordering::Relaxed);
                 let reply_to = ReplyTo {
                     client,
