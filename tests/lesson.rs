@@ -259,7 +259,11 @@ fn judge(command: &LessonCommand, ran: &Ran) -> Option<String> {
 fn front_matter_has_the_seed_lessons_fields() {
     let text = lesson();
     let mut parts = text.splitn(3, "---\n");
-    assert_eq!(parts.next(), Some(""), "LESSON.md must start with `---` front matter");
+    assert_eq!(
+        parts.next(),
+        Some(""),
+        "LESSON.md must start with `---` front matter"
+    );
     let front = parts.next().expect("front matter closed by `---`");
     let keys: BTreeSet<&str> = front
         .lines()
@@ -364,7 +368,11 @@ fn every_command_in_the_lesson_runs_as_the_lesson_says() {
         .flatten()
         .filter_map(|c| executable(&c.program).err())
         .collect();
-    assert!(missing.is_empty(), "{}", missing.into_iter().collect::<Vec<_>>().join("\n"));
+    assert!(
+        missing.is_empty(),
+        "{}",
+        missing.into_iter().collect::<Vec<_>>().join("\n")
+    );
 
     let scratch = tempfile::tempdir().expect("scratch directory");
     let workers = std::thread::available_parallelism()
@@ -408,7 +416,10 @@ fn every_command_in_the_lesson_runs_as_the_lesson_says() {
     let mut timings = timings.into_inner().unwrap();
     timings.sort();
     for (line_no, line, elapsed) in &timings {
-        eprintln!("{:>7.2} s  LESSON.md:{line_no}  {line}", elapsed.as_secs_f64());
+        eprintln!(
+            "{:>7.2} s  LESSON.md:{line_no}  {line}",
+            elapsed.as_secs_f64()
+        );
     }
     eprintln!(
         "{} commands in {:.1} s with {workers} workers",
