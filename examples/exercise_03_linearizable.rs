@@ -61,7 +61,10 @@ impl MyProtocol {
     /// Stores a write locally with the next version and copies it to the
     /// other replicas, without waiting for them.
     fn write(ctx: &mut Context<Message>, key: Vec<u8>, value: Option<Vec<u8>>) -> Result<()> {
-        let counter = ctx.store().get_record(&key)?.map_or(0, |r| r.version.counter);
+        let counter = ctx
+            .store()
+            .get_record(&key)?
+            .map_or(0, |r| r.version.counter);
         let record = Record {
             version: Version::new(counter + 1, ctx.node()),
             value,
@@ -103,7 +106,12 @@ impl Protocol for MyProtocol {
         Ok(())
     }
 
-    fn on_message(&mut self, ctx: &mut Context<Message>, _from: NodeId, message: Message) -> Result<()> {
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<Message>,
+        _from: NodeId,
+        message: Message,
+    ) -> Result<()> {
         let Message::Replicate { key, record } = message;
         ctx.store().put_if_newer(&key, &record)?;
         Ok(())

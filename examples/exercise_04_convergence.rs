@@ -73,7 +73,10 @@ impl Protocol for MyProtocol {
             Request::Put { key, value } => (key, Some(value)),
             Request::Delete { key } => (key, None),
         };
-        let counter = ctx.store().get_record(&key)?.map_or(0, |r| r.version.counter);
+        let counter = ctx
+            .store()
+            .get_record(&key)?
+            .map_or(0, |r| r.version.counter);
         let record = Record {
             version: Version::new(counter + 1, ctx.node()),
             value,
@@ -90,7 +93,12 @@ impl Protocol for MyProtocol {
         Ok(())
     }
 
-    fn on_message(&mut self, ctx: &mut Context<Message>, _from: NodeId, message: Message) -> Result<()> {
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<Message>,
+        _from: NodeId,
+        message: Message,
+    ) -> Result<()> {
         let Message::Replicate { key, record } = message;
         ctx.store().put_if_newer(&key, &record)?;
         Ok(())

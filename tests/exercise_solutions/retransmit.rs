@@ -82,7 +82,10 @@ impl Protocol for Retransmit {
             Request::Put { key, value } => (key, Some(value)),
             Request::Delete { key } => (key, None),
         };
-        let counter = ctx.store().get_record(&key)?.map_or(0, |r| r.version.counter);
+        let counter = ctx
+            .store()
+            .get_record(&key)?
+            .map_or(0, |r| r.version.counter);
         let record = Record {
             version: Version::new(counter + 1, ctx.node()),
             value,
@@ -110,7 +113,12 @@ impl Protocol for Retransmit {
         Ok(())
     }
 
-    fn on_message(&mut self, ctx: &mut Context<Message>, from: NodeId, message: Message) -> Result<()> {
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<Message>,
+        from: NodeId,
+        message: Message,
+    ) -> Result<()> {
         match message {
             Message::Replicate { op, key, record } => {
                 ctx.store().put_if_newer(&key, &record)?;

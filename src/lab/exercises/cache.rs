@@ -26,6 +26,8 @@ use crate::history::StalenessReport;
 use std::time::Duration;
 
 const EXERCISE: &str = "exercise 6: caching";
+/// Seed of the cluster (network faults, coordinator choice) and workload.
+const SEED: u64 = 6;
 const MIN_HIT_RATE: f64 = 0.5;
 
 /// How the two application servers cache reads.
@@ -57,7 +59,7 @@ fn run(choice: CacheChoice) -> Result<Grade> {
         .nodes(3)
         .storage(StorageKind::Memory)
         .consistency(Consistency::Strong)
-        .seed(6)
+        .seed(SEED)
         .build()?;
     let config = CacheConfig::new(64, choice.ttl);
     let mut writer = cluster.client()?;
@@ -86,7 +88,11 @@ fn run(choice: CacheChoice) -> Result<Grade> {
         "TTL {:?}, {} cache: {} reads, {} answered from a cache ({:.0} %, floor {:.0} %), \
          {} of them stale",
         choice.ttl,
-        if choice.shared { "one shared" } else { "a separate" },
+        if choice.shared {
+            "one shared"
+        } else {
+            "a separate"
+        },
         report.reads,
         report.cached_reads,
         100.0 * hit_rate,
@@ -106,7 +112,7 @@ fn run(choice: CacheChoice) -> Result<Grade> {
     Ok(Grade {
         exercise: EXERCISE,
         passed,
-        measured,
+        measured: format!("{measured} [seed {SEED}]"),
         explanation: explanation.into(),
         hint: "a short TTL only shortens staleness (and the hit rate with it); what removes it \
                is a write reaching the copy the readers use"

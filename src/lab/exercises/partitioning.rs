@@ -9,7 +9,7 @@
 //! The grader measures both halves on 20,000 sample keys with
 //! [`crate::partition::analysis`]: the fraction of owners that move when an
 //! 11th node joins (at most 1.1 × 1/11 to pass) and the balance before
-//! (the busiest node at most 1.2 × the mean).
+//! (the busiest node at most 1.25 × the mean).
 
 use super::Grade;
 use crate::ids::NodeId;
@@ -21,8 +21,10 @@ const NODES: u32 = 10;
 const KEYS: u64 = 20_000;
 /// How much more than the ideal `1/(m+1)` may move.
 const MOVEMENT_SLACK: f64 = 1.1;
-/// The busiest node's share over the mean share.
-const BALANCE_LIMIT: f64 = 1.2;
+/// The busiest node's share over the mean share. Measured on these keys:
+/// jump and rendezvous 1.03, ring with 256 points per node 1.19 (each node's
+/// arc wobbles by about 1/√256), ring with 1 point per node far above.
+const BALANCE_LIMIT: f64 = 1.25;
 
 /// Grades a placement strategy for a 10-node cluster that grows to 11.
 ///
@@ -57,9 +59,11 @@ pub fn grade_partitioning(strategy: Strategy) -> Grade {
         spread.max_over_mean
     );
     let explanation = match (few_moved, balanced) {
-        (true, true) => "only the new node's fair share of keys moved, and keys are spread evenly: \
+        (true, true) => {
+            "only the new node's fair share of keys moved, and keys are spread evenly: \
                          scaling out copies as little data as possible"
-            .to_string(),
+                .to_string()
+        }
         (false, _) => "most keys changed owner: each must be copied to its new node before it \
                        can be served, so growing the cluster costs a near-full reshuffle"
             .to_string(),
