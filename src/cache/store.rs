@@ -91,8 +91,10 @@ struct Inner {
 ///     .storage(StorageKind::Memory)
 ///     .read_cache(CacheConfig::new(1000, Duration::from_secs(60)))
 ///     .build()?;
+/// let mut writer = cluster.client()?;
+/// writer.set_cache(None);
+/// writer.put("k", "v")?;
 /// let mut client = cluster.client()?;
-/// client.put("k", "v")?;
 /// client.get("k")?; // miss: goes to the cluster, fills the cache
 /// client.get("k")?; // hit
 /// let stats = client.cache().expect("configured").stats();
