@@ -38,6 +38,7 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::protocol::{Request, Response};
+use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use delay::DelayLine;
 use faults::Faults;
@@ -101,7 +102,9 @@ impl Envelope {
 pub struct NetworkStats {
     /// Envelopes handed to [`Network::send`].
     pub sent: u64,
-    /// Copies put into a receiver's inbox.
+    /// Copies put into a receiver's inbox. Derived rather than counted:
+    /// `sent + duplicated − dropped − waiting in the delay line`, exact
+    /// whenever no send is half-way through.
     pub delivered: u64,
     /// Copies lost: dropped by a fault, a cut link, or a dead receiver.
     pub dropped: u64,
@@ -121,18 +124,28 @@ impl NetworkStats {
 #[derive(Default)]
 struct Counters {
     sent: AtomicU64,
-    delivered: AtomicU64,
     dropped: AtomicU64,
     duplicated: AtomicU64,
     bytes: AtomicU64,
 }
 
-/// Routes and fault state shared by every handle.
-pub(crate) struct Shared {
+/// Where envelopes go. Read on every send, changed only when a node crashes,
+/// restarts, joins or leaves, or a client comes or goes — so it is an
+/// immutable value swapped whole (read-copy-update through `arc-swap`): a
+/// send reads it without taking a lock.
+#[derive(Clone, Default)]
+struct Routes {
     /// Inbox of each node, `None` while crashed; the outer `Option` is `None`
     /// for ids that are not (or no longer) in the cluster.
-    nodes: RwLock<Vec<Option<Option<Sender<Envelope>>>>>,
-    clients: RwLock<HashMap<ClientId, Sender<Envelope>>>,
+    nodes: Vec<Option<Option<Sender<Envelope>>>>,
+    clients: HashMap<ClientId, Sender<Envelope>>,
+}
+
+/// Routes and fault state shared by every handle.
+pub(crate) struct Shared {
+    routes: ArcSwap<Routes>,
+    /// Serializes route changes (each copies, edits and swaps the routes).
+    route_changes: Mutex<()>,
     faults: RwLock<Faults>,
     quiet: AtomicBool,
     rng: Mutex<ChaCha8Rng>,
@@ -180,8 +193,11 @@ impl Network {
     /// ```
     pub fn new(nodes: usize, seed: u64, clock: Arc<Clock>) -> Result<Self> {
         let shared = Arc::new(Shared {
-            nodes: RwLock::new(vec![Some(None); nodes]),
-            clients: RwLock::new(HashMap::new()),
+            routes: ArcSwap::from_pointee(Routes {
+                nodes: vec![Some(None); nodes],
+                clients: HashMap::new(),
+            }),
+            route_changes: Mutex::new(()),
             faults: RwLock::new(Faults::default()),
             quiet: AtomicBool::new(true),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
@@ -253,66 +269,75 @@ impl Network {
     /// Attaches a node's inbox (at start and at restart); returns its receiver.
     pub fn attach_node(&self, node: NodeId) -> Result<Receiver<Envelope>> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let mut nodes = self.shared.nodes.write();
-        match nodes.get_mut(node.index()) {
-            Some(Some(slot)) => {
-                *slot = Some(tx);
-                Ok(rx)
-            }
-            _ => Err(Error::UnknownNode(node)),
-        }
+        self.shared
+            .change_routes(|routes| match routes.nodes.get_mut(node.index()) {
+                Some(Some(slot)) => {
+                    *slot = Some(tx);
+                    Ok(rx)
+                }
+                _ => Err(Error::UnknownNode(node)),
+            })
     }
 
     /// Detaches a node's inbox (crash): messages to it are dropped until it
     /// is attached again.
     pub fn detach_node(&self, node: NodeId) -> Result<()> {
-        let mut nodes = self.shared.nodes.write();
-        match nodes.get_mut(node.index()) {
-            Some(Some(slot)) => {
-                *slot = None;
-                Ok(())
-            }
-            _ => Err(Error::UnknownNode(node)),
-        }
+        self.shared
+            .change_routes(|routes| match routes.nodes.get_mut(node.index()) {
+                Some(Some(slot)) => {
+                    *slot = None;
+                    Ok(())
+                }
+                _ => Err(Error::UnknownNode(node)),
+            })
     }
 
     /// Makes room for a new node id (detached until attached).
     pub(crate) fn add_node(&self, node: NodeId) {
-        let mut nodes = self.shared.nodes.write();
-        if nodes.len() <= node.index() {
-            nodes.resize(node.index() + 1, None);
-        }
-        nodes[node.index()] = Some(None);
+        self.shared.change_routes(|routes| {
+            if routes.nodes.len() <= node.index() {
+                routes.nodes.resize(node.index() + 1, None);
+            }
+            routes.nodes[node.index()] = Some(None);
+        });
     }
 
     /// Forgets a node id entirely (the node left the cluster): messages to
     /// it are dropped and fault calls naming it are refused.
     pub(crate) fn remove_node(&self, node: NodeId) {
-        if let Some(slot) = self.shared.nodes.write().get_mut(node.index()) {
-            *slot = None;
-        }
+        self.shared.change_routes(|routes| {
+            if let Some(slot) = routes.nodes.get_mut(node.index()) {
+                *slot = None;
+            }
+        });
         self.update(|f| f.cut.retain(|&(a, b)| a != node && b != node));
     }
 
     /// Attaches a client's inbox.
     pub fn attach_client(&self, client: ClientId) -> Result<Receiver<Envelope>> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let mut clients = self.shared.clients.write();
-        if clients.contains_key(&client) {
-            return Err(Error::DuplicateClient(client));
-        }
-        clients.insert(client, tx);
-        Ok(rx)
+        self.shared.change_routes(|routes| {
+            if routes.clients.contains_key(&client) {
+                return Err(Error::DuplicateClient(client));
+            }
+            routes.clients.insert(client, tx);
+            Ok(rx)
+        })
     }
 
     /// Detaches a client's inbox.
     pub fn detach_client(&self, client: ClientId) {
-        self.shared.clients.write().remove(&client);
+        self.shared.change_routes(|routes| {
+            routes.clients.remove(&client);
+        });
     }
 
     /// True when `node` is a member id of this network.
     pub fn knows(&self, node: NodeId) -> bool {
-        matches!(self.shared.nodes.read().get(node.index()), Some(Some(_)))
+        matches!(
+            self.shared.routes.load().nodes.get(node.index()),
+            Some(Some(_))
+        )
     }
 
     fn check_node(&self, node: NodeId) -> Result<()> {
@@ -475,11 +500,17 @@ impl Network {
     /// Counters so far.
     pub fn stats(&self) -> NetworkStats {
         let c = &self.shared.counters;
+        let (sent, dropped, duplicated) = (
+            c.sent.load(Ordering::Relaxed),
+            c.dropped.load(Ordering::Relaxed),
+            c.duplicated.load(Ordering::Relaxed),
+        );
+        let waiting = self.delay.len() as u64;
         NetworkStats {
-            sent: c.sent.load(Ordering::Relaxed),
-            delivered: c.delivered.load(Ordering::Relaxed),
-            dropped: c.dropped.load(Ordering::Relaxed),
-            duplicated: c.duplicated.load(Ordering::Relaxed),
+            sent,
+            delivered: (sent + duplicated).saturating_sub(dropped + waiting),
+            dropped,
+            duplicated,
             bytes: c.bytes.load(Ordering::Relaxed),
         }
     }
@@ -497,8 +528,9 @@ impl Network {
 
     fn node_ids(&self) -> Vec<NodeId> {
         self.shared
+            .routes
+            .load()
             .nodes
-            .read()
             .iter()
             .enumerate()
             .filter(|(_, slot)| slot.is_some())
@@ -510,24 +542,32 @@ impl Network {
 impl Shared {
     /// Puts an envelope into its receiver's inbox now, or counts it dropped.
     fn deliver(&self, envelope: Envelope) {
-        // Send while holding the read lock: an unbounded send never blocks,
-        // and it saves cloning (and dropping) the sender for every message.
+        let routes = self.routes.load();
         let sent = match envelope.to {
-            Endpoint::Node(n) => match self.nodes.read().get(n.index()) {
+            Endpoint::Node(n) => match routes.nodes.get(n.index()) {
                 Some(Some(Some(inbox))) => inbox.send(envelope).is_ok(),
                 _ => false,
             },
-            Endpoint::Client(c) => match self.clients.read().get(&c) {
+            Endpoint::Client(c) => match routes.clients.get(&c) {
                 Some(inbox) => inbox.send(envelope).is_ok(),
                 None => false,
             },
         };
-        let counter = if sent {
-            &self.counters.delivered
-        } else {
-            &self.counters.dropped
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        // Deliveries are not counted one by one (that would be one more
+        // shared atomic per message): `stats` derives them from the copies
+        // sent, dropped and still waiting in the delay line.
+        if !sent {
+            self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Applies `change` to a copy of the routes and installs the copy.
+    fn change_routes<T>(&self, change: impl FnOnce(&mut Routes) -> T) -> T {
+        let _one_at_a_time = self.route_changes.lock();
+        let mut routes = Routes::clone(&self.routes.load());
+        let result = change(&mut routes);
+        self.routes.store(Arc::new(routes));
+        result
     }
 
     /// Counts one envelope as dropped.
