@@ -25,14 +25,27 @@
 //! - `node` (internal): one OS thread per replica, a `select!` loop that
 //!   feeds the protocol and carries out its effects; crash and restart.
 //! - [`protocol`]: the [`protocol::Protocol`] trait — a synchronous state
-//!   machine — and the built-in protocols.
+//!   machine — and the built-in protocols: single-copy, strong (ABD
+//!   majority quorums, linearizable) and eventual (Dynamo-style N/R/W with
+//!   last-writer-wins, read repair, hinted handoff and anti-entropy).
 //! - [`storage`]: a narrow engine trait with sled and in-memory engines, and
 //!   versioned records with tombstones.
 //! - [`partition`]: which nodes hold which key.
 //! - [`cache`]: the client-side read cache, and what it costs in consistency.
-//! - [`history`]: what every client did and saw, on one global clock.
+//! - [`history`]: what every client did and saw, on one global clock; the
+//!   linearizability checker, the staleness oracle and lost writes.
 //! - [`metrics`]: latencies, message counts, per-node load.
-//! - [`Cluster`]: builds it all, owns every thread, injects faults.
+//! - [`lab`]: workloads, a nemesis, experiments with stable JSON reports,
+//!   and the PBS/WARS staleness model — what the `replikv` command and the
+//!   examples are made of — plus the graded exercises of LESSON.md.
+//! - [`Cluster`]: builds it all, owns every thread, injects faults, adds
+//!   and removes nodes while clients run.
+//!
+//! | mode | guarantee | judged by |
+//! |---|---|---|
+//! | [`Consistency::SingleCopy`] | one copy, no fault tolerance | the baseline |
+//! | [`Consistency::Strong`] | linearizable per key while a majority of its replicas is reachable | [`history::Checker`] |
+//! | [`Consistency::Eventual`] | every replica converges once faults heal; reads may be stale | [`Cluster::wait_for_convergence`], [`history::StalenessReport`] |
 //!
 //! # Bad input
 //!

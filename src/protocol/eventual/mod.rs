@@ -44,7 +44,7 @@
 //!
 //! A read that sees older versions (or nothing) on some replicas sends them
 //! the newest record: **read repair**. Keys that are never read again are
-//! repaired by **anti-entropy** ([`anti_entropy`]): every
+//! repaired by **anti-entropy** (`anti_entropy.rs`): every
 //! [`EventualConfig::anti_entropy`] each node compares a digest of the keys it
 //! shares with one peer and exchanges the newer records. Once faults heal,
 //! every replica of every key converges to the same version
