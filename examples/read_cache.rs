@@ -11,8 +11,9 @@
 //!    are answered by the cache;
 //! 2. a stale answer: a writer's write has completed, yet the reader's cache
 //!    still answers with the old value, until the entry's time-to-live runs out;
-//! 3. read-your-writes: a client's own write invalidates its own cache, so
-//!    it always sees what it wrote (other clients' caches are not told);
+//! 3. read-your-writes: a client's own write goes through its own cache
+//!    (the old entry is dropped, the acknowledged value stored), so it
+//!    always sees what it wrote (other clients' caches are not told);
 //! 4. a short Zipf-skewed workload per TTL (0, 1 ms, 10 ms, 100 ms): the
 //!    longer entries live, the more reads hit the cache — and the more of
 //!    them are stale.
@@ -80,13 +81,14 @@ fn main() -> Result<(), Error> {
     writer.set_cache(Some(cluster.shared_cache(CacheConfig::new(100, TTL))?));
     read(&cluster, &mut writer, "writer", "price")?;
     writer.put("price", "15")?;
-    println!("writer: put price = \"15\"  (its own cache entry is invalidated)");
+    println!("writer: put price = \"15\"  (its own cache entry now holds \"15\")");
     read(&cluster, &mut writer, "writer", "price")?;
     read(&cluster, &mut reader, "reader", "price")?;
     print_stats("writer's cache", stats(&writer));
     println!(
-        "The writer sees its own write: a write through a client drops that client's\n\
-         entry. The reader's cache is a different cache, and nobody told it."
+        "The writer sees its own write: a write through a client replaces that\n\
+         client's entry with the value written. The reader's cache is a different\n\
+         cache, and nobody told it."
     );
 
     println!(
