@@ -216,6 +216,48 @@ fn partitions_prints_every_strategy() {
 }
 
 #[test]
+fn partitions_shows_weighted_shares_for_vertical_scaling() {
+    let out = replikv(&[
+        "partitions",
+        "--nodes",
+        "3",
+        "--keys",
+        "6000",
+        "--weights",
+        "1,1,2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let row = text
+        .lines()
+        .find(|l| l.contains("n2") && l.contains("50.0 %"))
+        .expect("n2's row with its fair share");
+    let shares: Vec<f64> = row
+        .split('┆')
+        .skip(3)
+        .map(|cell| {
+            cell.trim()
+                .trim_end_matches('│')
+                .trim()
+                .trim_end_matches(" %")
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(shares.len(), 2, "{row}");
+    assert!(
+        shares.iter().all(|s| (44.0..56.0).contains(s)),
+        "the weight-2 node holds about half: {row}"
+    );
+    let bad = replikv(&["partitions", "--nodes", "3", "--weights", "1,2"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
 fn staleness_prints_measured_beside_predicted_and_writes_csv() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("curve.csv");

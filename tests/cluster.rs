@@ -16,6 +16,18 @@ fn each_invalid_builder_setting_yields_its_error() {
     invalid(Cluster::builder().replication(0), "at least 1");
     invalid(Cluster::builder().client_timeout(Duration::ZERO), "timeout");
     invalid(
+        Cluster::builder().nodes(3).weights(&[1.0, 2.0]),
+        "one per node",
+    );
+    invalid(Cluster::builder().nodes(2).weights(&[1.0, -2.0]), "weight");
+    invalid(
+        Cluster::builder()
+            .nodes(2)
+            .weights(&[1.0, 2.0])
+            .partitioning(replikv::partition::Strategy::Jump),
+        "weight",
+    );
+    invalid(
         Cluster::builder().latency(replikv::network::Latency::Uniform {
             min: Duration::from_millis(3),
             max: Duration::from_millis(1),

@@ -41,6 +41,7 @@ pub struct ClusterBuilder {
     pub(super) latency: Latency,
     pub(super) record_history: bool,
     pub(super) read_cache: Option<CacheConfig>,
+    pub(super) weights: Option<Vec<f64>>,
     pub(super) protocol: ProtocolChoice,
 }
 
@@ -75,6 +76,7 @@ impl Default for ClusterBuilder {
             latency: Latency::Zero,
             record_history: true,
             read_cache: None,
+            weights: None,
             protocol: ProtocolChoice::Builtin(Consistency::default()),
         }
     }
@@ -159,6 +161,31 @@ impl ClusterBuilder {
         self
     }
 
+    /// Relative capacities of the nodes, one per node (default: all 1).
+    /// Strategies that support weights (ring, rendezvous) give a node a
+    /// share of keys in proportion — vertical scaling: a bigger machine
+    /// takes more keys. Modulo and jump hash refuse weights other than 1.
+    ///
+    /// ```
+    /// use replikv::partition::Strategy;
+    /// use replikv::{Cluster, NodeId, StorageKind};
+    /// let cluster = Cluster::builder()
+    ///     .nodes(3)
+    ///     .replication(1)
+    ///     .weights(&[1.0, 1.0, 2.0])
+    ///     .partitioning(Strategy::Rendezvous)
+    ///     .storage(StorageKind::Memory)
+    ///     .build()?;
+    /// let p = cluster.placement().partitioner();
+    /// let on_big = (0..4000).filter(|i| p.owner(format!("k{i}").as_bytes()) == NodeId(2)).count();
+    /// assert!((1800..2200).contains(&on_big), "about half the keys: {on_big}");
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn weights(mut self, weights: &[f64]) -> Self {
+        self.weights = Some(weights.to_vec());
+        self
+    }
+
     /// Gives every client made by [`Cluster::client`] its own read cache.
     /// See [`crate::cache`] for what that does to consistency.
     pub fn read_cache(mut self, config: CacheConfig) -> Self {
@@ -202,6 +229,15 @@ impl ClusterBuilder {
             ));
         }
         self.latency.validate()?;
+        if let Some(weights) = &self.weights
+            && weights.len() != self.nodes
+        {
+            return Err(Error::InvalidConfig(format!(
+                "{} weights given for {} nodes: give one per node",
+                weights.len(),
+                self.nodes
+            )));
+        }
         if let ProtocolChoice::Builtin(Consistency::Eventual { r, w }) = self.protocol {
             for (name, quorum) in [("read quorum R", r), ("write quorum W", w)] {
                 if quorum == 0 || quorum > n {

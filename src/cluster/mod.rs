@@ -109,7 +109,17 @@ impl Cluster {
     fn start(builder: ClusterBuilder) -> Result<Cluster> {
         let replication = builder.effective_replication();
         let ids: Vec<NodeId> = (0..builder.nodes as u32).map(NodeId).collect();
-        let members: Vec<Member> = ids.iter().map(|&id| Member::new(id)).collect();
+        let members: Vec<Member> = ids
+            .iter()
+            .map(|&node| Member {
+                node,
+                weight: builder
+                    .weights
+                    .as_ref()
+                    .and_then(|w| w.get(node.index()).copied())
+                    .unwrap_or(1.0),
+            })
+            .collect();
         let partitioner = builder.strategy.build(&members)?;
         let placement = Arc::new(Placement::new(partitioner, replication));
         let clock = Arc::new(Clock::new(ids.len()));

@@ -209,4 +209,8 @@ pub struct PartitionsArgs {
     /// Virtual nodes per node for the ring.
     #[arg(long, default_value_t = 256)]
     pub vnodes: u32,
+    /// Relative capacities, one per node (e.g. 1,1,1,3): also print each
+    /// node's share of keys under the strategies that honour weights.
+    #[arg(long, value_delimiter = ',')]
+    pub weights: Option<Vec<f64>>,
 }

@@ -285,5 +285,55 @@ fn partitions(args: PartitionsArgs) -> Result<ExitCode> {
         "{} keys on {} nodes, then one node added (N = {} for replica sets)\n{table}",
         args.keys, args.nodes, args.replicas
     );
+    if let Some(weights) = &args.weights {
+        print_weighted_shares(&args, weights)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Vertical scaling: each node's share of keys when nodes have capacities.
+fn print_weighted_shares(args: &PartitionsArgs, weights: &[f64]) -> Result<()> {
+    if weights.len() != args.nodes as usize {
+        return Err(Error::InvalidConfig(format!(
+            "{} weights given for {} nodes: give one per node",
+            weights.len(),
+            args.nodes
+        )));
+    }
+    let members: Vec<Member> = (0..args.nodes)
+        .map(|i| Member {
+            node: NodeId(i),
+            weight: weights[i as usize],
+        })
+        .collect();
+    let total_weight: f64 = weights.iter().sum();
+    let mut table = Table::new();
+    table.load_style(UTF8_FULL);
+    let mut header = vec!["node".to_string(), "weight".into(), "fair share".into()];
+    let strategies = [
+        Strategy::Ring {
+            vnodes: args.vnodes,
+        },
+        Strategy::Rendezvous,
+    ];
+    header.extend(strategies.iter().map(|s| format!("{s} share")));
+    table.set_header(header);
+    let shares = strategies
+        .iter()
+        .map(|s| Ok(balance(s.build(&members)?.as_ref(), sample_keys(args.keys))))
+        .collect::<Result<Vec<_>>>()?;
+    for member in &members {
+        let mut row = vec![
+            member.node.to_string(),
+            format!("{}", member.weight),
+            format!("{:.1} %", 100.0 * member.weight / total_weight),
+        ];
+        for b in &shares {
+            let keys = b.per_node.get(&member.node).copied().unwrap_or(0);
+            row.push(format!("{:.1} %", 100.0 * keys as f64 / args.keys as f64));
+        }
+        table.add_row(row);
+    }
+    println!("\nwith weights (vertical scaling: a bigger node takes more keys)\n{table}");
+    Ok(())
 }
