@@ -182,7 +182,9 @@ impl Client {
         let key = key.as_ref();
         validate_key(key)?;
         let fill_epoch = match self.env.cache.as_ref().map(|cache| cache.lookup(key)) {
-            Some(Lookup::Hit(value)) => return Ok(self.record_cache_hit(key, value)),
+            Some(Lookup::Hit { value, at_ns }) => {
+                return Ok(self.record_cache_hit(key, value, at_ns));
+            }
             Some(Lookup::Miss { epoch, at_ns }) => {
                 self.env.metrics.record_cache_miss();
                 Some((epoch, at_ns))
@@ -228,8 +230,12 @@ impl Client {
 
     /// Records a read the cache answered: it is in the history like any
     /// other read, marked `cached`.
-    fn record_cache_hit(&self, key: &[u8], value: Option<Vec<u8>>) -> Option<Vec<u8>> {
-        let call_ns = self.env.clock.now_ns();
+    fn record_cache_hit(
+        &self,
+        key: &[u8],
+        value: Option<Vec<u8>>,
+        call_ns: u64,
+    ) -> Option<Vec<u8>> {
         self.env.metrics.record_cache_hit();
         self.env
             .metrics

@@ -119,8 +119,9 @@ impl std::fmt::Debug for ReadCache {
 
 /// What a lookup found.
 pub(crate) enum Lookup {
-    /// A fresh entry: the value (or `None`, a cached "missing").
-    Hit(Option<Vec<u8>>),
+    /// A fresh entry: the value (or `None`, a cached "missing"), and the
+    /// instant of the lookup (the read's invocation in the history).
+    Hit { value: Option<Vec<u8>>, at_ns: u64 },
     /// Nothing usable; fill with [`ReadCache::fill`] passing these.
     Miss { epoch: u64, at_ns: u64 },
 }
@@ -174,7 +175,7 @@ impl ReadCache {
         match fresh {
             Some(value) => {
                 inner.stats.hits += 1;
-                Lookup::Hit(value)
+                Lookup::Hit { value, at_ns: now }
             }
             None => {
                 inner.stats.misses += 1;
