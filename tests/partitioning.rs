@@ -722,3 +722,58 @@ fn expected_fractions() {
         Some(0.75)
     );
 }
+
+/// A node joining a ring takes exactly its fair share — so exactly
+/// `1/(m+1)` of the keys move — on 5, 10 and 50 nodes, and removing it again
+/// restores the ring it joined.
+#[test]
+fn a_joining_ring_node_takes_its_fair_share_and_leaving_restores_the_ring() {
+    let keys: Vec<Vec<u8>> = sample_keys(40_000).collect();
+    for m in [5u32, 10, 50] {
+        let members: Vec<Member> = (0..m).map(|i| Member::new(NodeId(i))).collect();
+        let before = Strategy::Ring { vnodes: 256 }
+            .build(&members)
+            .expect("ring builds");
+        let after = before.with_node(Member::new(NodeId(m))).expect("joins");
+        let moved = movement(before.as_ref(), after.as_ref(), 3, keys.iter()).owner_moved_fraction;
+        let fair = 1.0 / f64::from(m + 1);
+        // Only sampling noise is left: 40,000 keys give a standard error of
+        // about √(fair/40000), well under 5 % of fair for these m.
+        assert!(
+            (moved / fair - 1.0).abs() < 0.05,
+            "{m} nodes: moved {moved:.4}, fair {fair:.4}"
+        );
+        // Replica sets: the newcomer enters about N/(m+1) of them, like any node.
+        let lists = movement(before.as_ref(), after.as_ref(), 3, keys.iter()).list_changed_fraction;
+        let expected = 3.0 / f64::from(m + 1);
+        assert!(
+            (lists / expected - 1.0).abs() < 0.15,
+            "{m} nodes: lists changed {lists:.4}, expected {expected:.4}"
+        );
+        let back = after.without_node(NodeId(m)).expect("leaves");
+        for key in keys.iter().take(2000) {
+            assert_eq!(back.preference_list(key, 3), before.preference_list(key, 3));
+        }
+    }
+}
+
+#[test]
+fn a_heavier_joining_ring_node_takes_a_proportional_share() {
+    let keys: Vec<Vec<u8>> = sample_keys(40_000).collect();
+    let members: Vec<Member> = (0..8).map(|i| Member::new(NodeId(i))).collect();
+    let before = Strategy::Ring { vnodes: 128 }
+        .build(&members)
+        .expect("ring builds");
+    let after = before
+        .with_node(Member {
+            node: NodeId(8),
+            weight: 2.0,
+        })
+        .expect("joins");
+    let share =
+        balance(after.as_ref(), keys.iter()).per_node[&NodeId(8)] as f64 / keys.len() as f64;
+    assert!(
+        (share - 0.2).abs() < 0.01,
+        "weight 2 of 10: share {share:.4}"
+    );
+}

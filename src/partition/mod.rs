@@ -49,6 +49,7 @@ mod members;
 mod modulo;
 mod rendezvous;
 mod ring;
+mod ring_allocation;
 mod strategy;
 
 pub use hash::key_hash;
