@@ -577,6 +577,17 @@ fn survives_a_crashed_minority_and_restarts_without_going_back_in_time() -> repl
     let key = key_with_primary(&cluster, NodeId(0));
     let mut client = cluster.client()?; // coordinator: n0, the primary
     client.put(&key, "v1")?;
+    // The put returned after a majority stored v1; n1's copy may still be
+    // on its way. Wait for it (bounded) before crashing n1.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while cluster
+        .store(NodeId(1))?
+        .get_record(key.as_bytes())?
+        .is_none()
+    {
+        assert!(std::time::Instant::now() < deadline, "v1 never reached n1");
+        std::thread::yield_now();
+    }
 
     cluster.crash(NodeId(1))?;
     client.put(&key, "v2")?; // n0 and n2 store it; n1 misses it
