@@ -88,6 +88,36 @@ fn run_reports_json_with_the_stable_field_names() {
 }
 
 #[test]
+fn faults_on_nodes_spares_the_client_links() {
+    // With R = W = 1 the coordinator answers from its own copy, so when only
+    // node-to-node messages are lost no client operation can time out.
+    let out = replikv(&[
+        "run",
+        "--consistency",
+        "eventual",
+        "--drop",
+        "0.3",
+        "--faults-on",
+        "nodes",
+        "--ops",
+        "40",
+        "--keys",
+        "4",
+        "--report",
+        "json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(json["config"]["faults_on"], "nodes");
+    assert_eq!(json["errors"]["timeout"], 0, "{json}");
+    assert!(json["messages"]["dropped"].as_u64().unwrap() > 0);
+}
+
+#[test]
 fn a_history_written_by_run_is_judged_by_check() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.json");

@@ -274,3 +274,28 @@ fn messages_to_a_detached_node_are_dropped_and_counted() {
     assert_eq!(net.stats().dropped, 1);
     net.shutdown();
 }
+
+#[test]
+fn node_links_scope_spares_client_links_only() {
+    let net = network(2, 14);
+    let node_inbox = net.attach_node(NodeId(1)).expect("attach");
+    let client_inbox = net.attach_client(replikv::ClientId(7)).expect("attach");
+    net.set_fault_scope(replikv::network::FaultScope::NodeLinks);
+    net.set_drop_probability(1.0).unwrap();
+    for _ in 0..50 {
+        net.send(envelope(0, 1));
+        net.send(Envelope {
+            from: Endpoint::Node(NodeId(0)),
+            to: Endpoint::Client(replikv::ClientId(7)),
+            payload: Payload::Peer(vec![1]),
+        });
+    }
+    assert_eq!(node_inbox.len(), 0, "every node-to-node message is lost");
+    assert_eq!(
+        client_inbox.len(),
+        50,
+        "every message to the client arrives"
+    );
+    assert_eq!(net.stats().dropped, 50);
+    net.shutdown();
+}

@@ -9,7 +9,7 @@ use crate::client::CoordinatorPolicy;
 use crate::cluster::{Cluster, Consistency, StorageKind};
 use crate::error::Result;
 use crate::history::{CheckResult, Checker, StalenessReport, lost_writes};
-use crate::network::Latency;
+use crate::network::{FaultScope, Latency};
 use crate::partition::Strategy;
 use std::time::Duration;
 
@@ -33,6 +33,9 @@ pub struct Experiment {
     pub drop: f64,
     /// Message duplication probability on every link.
     pub duplicate: f64,
+    /// Which links drop, duplicate and latency act on (default: all,
+    /// client links too).
+    pub fault_scope: FaultScope,
     /// Faults injected on a schedule.
     pub nemesis: Nemesis,
     /// A read cache in front of every client.
@@ -67,6 +70,7 @@ impl Default for Experiment {
             latency: Latency::Zero,
             drop: 0.0,
             duplicate: 0.0,
+            fault_scope: FaultScope::AllLinks,
             nemesis: Nemesis::default(),
             cache: None,
             storage: StorageKind::Temporary,
@@ -124,6 +128,7 @@ impl Experiment {
         cluster
             .network()
             .set_duplicate_probability(self.duplicate)?;
+        cluster.network().set_fault_scope(self.fault_scope);
 
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
         let (outcome, faults) = std::thread::scope(|s| {

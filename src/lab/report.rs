@@ -112,6 +112,8 @@ pub struct ReportConfig {
     pub drop: f64,
     /// Duplicate probability.
     pub duplicate: f64,
+    /// Links the random faults act on: `all` or `nodes`.
+    pub faults_on: String,
     /// Nemesis.
     pub nemesis: String,
     /// Nemesis interval, ms.
@@ -271,6 +273,10 @@ impl ExperimentReport {
                 latency: e.latency.to_string(),
                 drop: e.drop,
                 duplicate: e.duplicate,
+                faults_on: match e.fault_scope {
+                    crate::network::FaultScope::AllLinks => "all".into(),
+                    crate::network::FaultScope::NodeLinks => "nodes".into(),
+                },
                 nemesis: e.nemesis.kind.to_string(),
                 nemesis_interval_ms: e.nemesis.interval.as_secs_f64() * 1e3,
                 cache_capacity: e.cache.map(|c| c.capacity),

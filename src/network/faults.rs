@@ -50,6 +50,20 @@ where
     }
 }
 
+/// Which links the random knobs — drop and duplicate probability, and the
+/// global latency — act on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FaultScope {
+    /// Every link, client ↔ node included: a lost request or reply makes
+    /// the client time out, as on a real network.
+    #[default]
+    AllLinks,
+    /// Only node ↔ node links: clients reach nodes at once and reliably, so
+    /// every fault lands on the protocol and none on the client's view.
+    /// Link-specific latencies, cuts and the fault hook still apply.
+    NodeLinks,
+}
+
 /// The current fault settings.
 #[derive(Clone, Default)]
 pub(crate) struct Faults {
@@ -60,6 +74,7 @@ pub(crate) struct Faults {
     /// Directed node-to-node links that are cut.
     pub cut: BTreeSet<(NodeId, NodeId)>,
     pub hook: Option<Arc<dyn FaultHook>>,
+    pub scope: FaultScope,
 }
 
 impl fmt::Debug for Faults {
@@ -71,6 +86,7 @@ impl fmt::Debug for Faults {
             .field("link_latency", &self.link_latency)
             .field("cut", &self.cut)
             .field("hook", &self.hook.is_some())
+            .field("scope", &self.scope)
             .finish()
     }
 }
@@ -93,6 +109,12 @@ impl Faults {
             (Endpoint::Node(a), Endpoint::Node(b)) => self.cut.contains(&(a, b)),
             _ => false,
         }
+    }
+
+    /// True when the random knobs leave this link alone.
+    pub fn spares(&self, from: Endpoint, to: Endpoint) -> bool {
+        self.scope == FaultScope::NodeLinks
+            && (matches!(from, Endpoint::Client(_)) || matches!(to, Endpoint::Client(_)))
     }
 
     /// The latency distribution of a link.

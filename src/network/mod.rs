@@ -31,7 +31,7 @@ mod delay;
 mod faults;
 mod latency;
 
-pub use faults::{EnvelopeInfo, FaultHook, Verdict};
+pub use faults::{EnvelopeInfo, FaultHook, FaultScope, Verdict};
 pub use latency::{Latency, parse_duration};
 
 use crate::clock::Clock;
@@ -246,6 +246,11 @@ impl Network {
         if let Some(verdict) = faults.hook.as_ref().and_then(|hook| hook.decide(info)) {
             return verdict;
         }
+        if faults.spares(info.from, info.to) {
+            let latency = faults.link_latency.get(&(info.from, info.to)).copied();
+            let mut rng = self.shared.rng.lock();
+            return Verdict::Deliver(latency.map_or(Duration::ZERO, |l| l.sample(&mut rng)));
+        }
         let latency = faults.latency_of(info.from, info.to);
         let mut rng = self.shared.rng.lock();
         if faults.drop > 0.0 && rng.random_bool(faults.drop) {
@@ -389,6 +394,22 @@ impl Network {
             f.link_latency.insert((from, to), latency);
         });
         Ok(())
+    }
+
+    /// Chooses which links drop, duplicate and the global latency act on.
+    ///
+    /// ```
+    /// # use replikv::{Cluster, StorageKind};
+    /// use replikv::network::FaultScope;
+    /// let cluster = Cluster::builder().nodes(1).storage(StorageKind::Memory).build()?;
+    /// cluster.network().set_fault_scope(FaultScope::NodeLinks);
+    /// cluster.network().set_drop_probability(1.0)?; // every node-to-node message is lost…
+    /// let mut client = cluster.client()?;
+    /// client.put("k", "v")?; // …but clients still reach the (single) node
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn set_fault_scope(&self, scope: FaultScope) {
+        self.update(|f| f.scope = scope);
     }
 
     /// Removes every link-specific latency.

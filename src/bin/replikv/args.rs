@@ -33,6 +33,12 @@ pub enum Mode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FaultsOn {
+    All,
+    Nodes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Coordinator {
     First,
     Random,
@@ -87,6 +93,10 @@ pub struct WorkloadArgs {
     /// Probability that a message is delivered twice.
     #[arg(long, default_value_t = 0.0)]
     pub duplicate: f64,
+    /// Which links --drop, --duplicate and --latency act on: all of them, or
+    /// only node-to-node links (clients then never time out because of them).
+    #[arg(long, value_enum, default_value_t = FaultsOn::All)]
+    pub faults_on: FaultsOn,
     /// Faults on a schedule: none, partition, crash, skew, all.
     #[arg(long, default_value = "none")]
     pub nemesis: String,

@@ -1,8 +1,8 @@
 //! The subcommands.
 
 use crate::args::{
-    CheckArgs, Cli, Command, CompareArgs, Coordinator, Mode, PartitionsArgs, ReportFormat, RunArgs,
-    StalenessArgs, WorkloadArgs,
+    CheckArgs, Cli, Command, CompareArgs, Coordinator, FaultsOn, Mode, PartitionsArgs,
+    ReportFormat, RunArgs, StalenessArgs, WorkloadArgs,
 };
 use comfy_table::{Table, presets::UTF8_FULL};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -10,7 +10,7 @@ use replikv::cache::CacheConfig;
 use replikv::history::{CheckResult, Checker, History};
 use replikv::lab::pbs::StalenessExperiment;
 use replikv::lab::{Experiment, ExperimentReport, Nemesis, Workload};
-use replikv::network::{Latency, parse_duration};
+use replikv::network::{FaultScope, Latency, parse_duration};
 use replikv::partition::analysis::{Change, balance, expected_owner_moved, movement, sample_keys};
 use replikv::partition::{Member, Strategy};
 use replikv::{Consistency, CoordinatorPolicy, Error, NodeId, Result, StorageKind};
@@ -82,6 +82,10 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
         latency: args.latency.parse::<Latency>()?,
         drop: args.drop,
         duplicate: args.duplicate,
+        fault_scope: match args.faults_on {
+            FaultsOn::All => FaultScope::AllLinks,
+            FaultsOn::Nodes => FaultScope::NodeLinks,
+        },
         nemesis: Nemesis {
             kind: args.nemesis.parse()?,
             interval: parse_duration(&args.nemesis_interval)?,
