@@ -85,6 +85,31 @@ pub(super) struct PendingRead {
 }
 
 impl PendingRead {
+    /// Asks `node` for the key: this node's own copy is read at once, any
+    /// other replica gets a message.
+    fn ask(
+        &mut self,
+        ctx: &mut Context<Msg>,
+        replica: &super::replica::Replica,
+        op: u64,
+        node: NodeId,
+    ) -> Result<()> {
+        self.asked.insert(node);
+        if node == ctx.node() {
+            let local = replica.get(ctx, &self.key)?;
+            self.answers.insert(node, local);
+        } else {
+            ctx.send(
+                node,
+                Msg::Read {
+                    op,
+                    key: self.key.clone(),
+                },
+            );
+        }
+        Ok(())
+    }
+
     fn newest(&self) -> Option<&Record> {
         self.answers
             .values()
@@ -204,19 +229,7 @@ impl Eventual {
             .copied()
             .collect();
         for node in first {
-            read.asked.insert(node);
-            if node == me {
-                let local = self.replica.get(ctx, &read.key)?;
-                read.answers.insert(me, local);
-            } else {
-                ctx.send(
-                    node,
-                    Msg::Read {
-                        op,
-                        key: read.key.clone(),
-                    },
-                );
-            }
+            read.ask(ctx, &self.replica, op, node)?;
         }
         self.settle_read(ctx, op, read)
     }
@@ -357,19 +370,7 @@ impl Eventual {
                     if read.answers.contains_key(&node) {
                         continue;
                     }
-                    read.asked.insert(node);
-                    if node == me {
-                        let local = self.replica.get(ctx, &read.key)?;
-                        read.answers.insert(me, local);
-                    } else {
-                        ctx.send(
-                            node,
-                            Msg::Read {
-                                op,
-                                key: read.key.clone(),
-                            },
-                        );
-                    }
+                    read.ask(ctx, &self.replica, op, node)?;
                 }
             }
             self.settle_read(ctx, op, read)?;
