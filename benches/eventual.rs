@@ -7,16 +7,24 @@
 //! cargo bench --bench eventual -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
-//! Each iteration is one blocking client operation on a 3-node cluster with
-//! N = 3 and temporary sled storage (the default), 100-byte values over 1024
-//! keys; the baseline is one `sled::Tree::insert` of the same size. The ratio
+//! In `eventual_put` and `eventual_get` each iteration is one blocking
+//! client operation on a 3-node cluster with N = 3 and temporary sled storage
+//! (the default), 100-byte values over 1024 keys; the baseline is one
+//! `sled::Tree::insert` (or `get`) of the same size. The ratio
 //! `bare sled time / replicated time` says what fraction of a bare storage
 //! engine's throughput survives replication, the network hop, and the
 //! thread hand-offs.
+//!
+//! One blocking client measures latency as much as throughput: it leaves the
+//! cluster idle while its answer travels back. `eventual_put_8_clients`
+//! therefore runs eight client threads at once, each in its own closed loop,
+//! and reports their combined operations per second — the most the public
+//! API can push through the cluster on this machine.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use replikv::{Cluster, Consistency};
 use std::hint::black_box;
+use std::time::Instant;
 
 const KEYS: usize = 1024;
 const VALUE: [u8; 100] = [b'x'; 100];
@@ -76,6 +84,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
+    concurrent_puts(c, &keys);
 
     let mut group = c.benchmark_group("eventual_get");
     group.throughput(Throughput::Elements(1));
@@ -106,6 +115,51 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % KEYS;
                 black_box(client.get(&keys[i]).map(|v| v.map(|v| v.len())))
+            });
+        });
+    }
+    group.finish();
+}
+
+/// Client threads in `eventual_put_8_clients`.
+const CLIENTS: usize = 8;
+
+/// Combined put throughput of [`CLIENTS`] client threads, each doing its
+/// share of the iteration's puts in a closed loop.
+fn concurrent_puts(c: &mut Criterion, keys: &[Vec<u8>]) {
+    let mut group = c.benchmark_group("eventual_put_8_clients");
+    group.throughput(Throughput::Elements(1));
+    for (name, consistency) in [
+        ("single_copy", Consistency::SingleCopy),
+        ("r1_w1", Consistency::Eventual { r: 1, w: 1 }),
+    ] {
+        let cluster = cluster(consistency);
+        let mut clients: Vec<_> = (0..CLIENTS)
+            .map(|_| match cluster.client() {
+                Ok(client) => client,
+                Err(e) => panic!("no client: {e}"),
+            })
+            .collect();
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let share = iters.div_ceil(CLIENTS as u64);
+                let started = Instant::now();
+                std::thread::scope(|scope| {
+                    for (offset, client) in clients.iter_mut().enumerate() {
+                        scope.spawn(move || {
+                            for i in 0..share {
+                                let key = &keys[(i as usize * CLIENTS + offset) % KEYS];
+                                if let Err(e) = client.put(key, VALUE) {
+                                    panic!("put failed: {e}");
+                                }
+                            }
+                        });
+                    }
+                });
+                // Time per put, as if the `share × CLIENTS` puts were `iters`.
+                started
+                    .elapsed()
+                    .mul_f64(iters as f64 / (share * CLIENTS as u64) as f64)
             });
         });
     }

@@ -13,6 +13,8 @@
 //! ```text
 //! cargo test --release --test strong_faults -- --ignored --nocapture
 //! ```
+//!
+//! and set `REPLIKV_SWEEP_SEEDS=2000..2100` to sweep other seeds.
 
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
@@ -326,12 +328,29 @@ fn linearizable_under_all_faults_at_once() {
     }
 }
 
-/// The long sweep: 208 schedules, every fault kind with 26 seeds each.
+/// The seeds of the long sweep: `REPLIKV_SWEEP_SEEDS` (`first..end`) if set,
+/// else `1000..1026`.
+fn sweep_seeds() -> std::ops::Range<u64> {
+    let Ok(range) = std::env::var("REPLIKV_SWEEP_SEEDS") else {
+        return 1000..1026;
+    };
+    let parsed = range
+        .split_once("..")
+        .and_then(|(first, end)| Some(first.trim().parse().ok()?..end.trim().parse().ok()?));
+    match parsed {
+        Some(seeds) if !seeds.is_empty() => seeds,
+        _ => panic!("REPLIKV_SWEEP_SEEDS must look like 1000..1026, not {range:?}"),
+    }
+}
+
+/// The long sweep: by default 208 schedules, every fault kind with 26 seeds
+/// each. More seeds: `REPLIKV_SWEEP_SEEDS=2000..2100 cargo test --release
+/// --test strong_faults -- --ignored --nocapture`.
 #[test]
 #[ignore = "long: run with --release -- --ignored"]
 fn sweep_of_many_schedules() {
     let mut runs = 0;
-    for seed in 1000..1026 {
+    for seed in sweep_seeds() {
         for fault in FAULTS {
             replay(seed, fault);
             runs += 1;
