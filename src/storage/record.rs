@@ -35,7 +35,9 @@ impl Version {
 pub struct Record {
     /// The version of this write.
     pub version: Version,
-    /// The value, or `None` for a delete.
+    /// The value, or `None` for a delete. (Encoded as one byte string, not
+    /// byte by byte: the encoding is the same, the work is a copy.)
+    #[serde(with = "serde_bytes")]
     pub value: Option<Vec<u8>>,
 }
 
@@ -59,5 +61,39 @@ impl Record {
     /// True for a delete marker.
     pub fn is_tombstone(&self) -> bool {
         self.value.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec;
+
+    /// `Record` as it was declared before its value became a byte string:
+    /// records written by older builds are encoded like this.
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct RecordBeforeByteStrings {
+        version: Version,
+        value: Option<Vec<u8>>,
+    }
+
+    #[test]
+    fn byte_string_values_encode_exactly_as_byte_sequences_did() {
+        let version = Version::new(0x0123_4567_89AB, NodeId(7));
+        for value in [
+            None,
+            Some(vec![]),
+            Some(b"blue".to_vec()),
+            Some(vec![0xFF; 300]),
+        ] {
+            let old = RecordBeforeByteStrings {
+                version,
+                value: value.clone(),
+            };
+            let new = Record { version, value };
+            let old_bytes = codec::encode(&old).unwrap();
+            assert_eq!(codec::encode(&new).unwrap(), old_bytes, "{new:?}");
+            assert_eq!(codec::decode::<Record>(&old_bytes).unwrap(), new);
+        }
     }
 }

@@ -37,6 +37,7 @@ pub struct Hint {
     /// The replica the write is meant for.
     pub target: NodeId,
     /// The key.
+    #[serde(with = "serde_bytes")]
     pub key: Vec<u8>,
     /// The record to hand over.
     pub record: Record,

@@ -18,6 +18,7 @@ pub enum EventualMessage {
         /// The coordinator's operation id, echoed in the ack.
         op: u64,
         /// The key.
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
         /// The versioned value or tombstone.
         record: Record,
@@ -35,6 +36,7 @@ pub enum EventualMessage {
         /// The coordinator's operation id, echoed in the reply.
         op: u64,
         /// The key.
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
     },
     /// Replica → coordinator: what it holds (`None`: nothing, not even a tombstone).
@@ -47,6 +49,7 @@ pub enum EventualMessage {
     /// Coordinator → stale replica (read repair): store this newer record. Not acknowledged.
     Repair {
         /// The key.
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
         /// The newest record the read saw.
         record: Record,

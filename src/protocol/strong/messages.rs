@@ -38,6 +38,7 @@ pub enum StrongMessage {
         /// The operation asking.
         op: OpId,
         /// The key.
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
     },
     /// A replica's answer to [`StrongMessage::Query`]: its record, if any.
@@ -53,6 +54,7 @@ pub enum StrongMessage {
         /// The operation asking.
         op: OpId,
         /// The key.
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
         /// The record to store.
         record: Record,
