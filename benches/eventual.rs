@@ -10,7 +10,9 @@
 //! In `eventual_put` and `eventual_get` each iteration is one blocking
 //! client operation on a 3-node cluster with N = 3 and temporary sled storage
 //! (the default), 100-byte values over 1024 keys; the baseline is one
-//! `sled::Tree::insert` (or `get`) of the same size. The ratio
+//! `sled::Tree::insert` (or `get`) of the same size, and
+//! `bare_sled_insert_x3` the same insert into three databases — the storage
+//! work three replicas cannot avoid. The ratio
 //! `bare sled time / replicated time` says what fraction of a bare storage
 //! engine's throughput survives replication, the network hop, and the
 //! thread hand-offs.
@@ -72,6 +74,25 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % KEYS;
             black_box(db.insert(&keys[i], &VALUE[..]).map(|_| ()))
+        });
+    });
+    // What three copies cost the storage engine alone: the same insert into
+    // three databases, as the three replicas of a key must do.
+    group.bench_function("bare_sled_insert_x3", |b| {
+        let dbs: Vec<sled::Db> = (0..3)
+            .map(|_| match sled::Config::new().temporary(true).open() {
+                Ok(db) => db,
+                Err(e) => panic!("cannot open sled: {e}"),
+            })
+            .collect();
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            for db in &dbs {
+                if let Err(e) = black_box(db.insert(&keys[i], &VALUE[..])) {
+                    panic!("sled insert failed: {e}");
+                }
+            }
         });
     });
     // Single-copy (one node, no replication) is the runtime's floor: one
