@@ -14,7 +14,10 @@
 //! - the version table: every replica holds `"monday"`, stamped by the
 //!   healthy node's clock, and nothing remembers `"tuesday"`;
 //! - the lost-write list: an acknowledged write that no replica kept;
-//! - the epilogue: with the clock fixed, the same node's next write wins.
+//! - the epilogue: with the clock fixed, the same node's next write wins;
+//! - the hybrid logical clock part: the skewed node's later write now wins,
+//!   because it had stored the earlier one — until a partition keeps the
+//!   earlier write from it, and its write is lost again.
 //!
 //! Run it with:
 //!
@@ -25,7 +28,8 @@
 use comfy_table::{Table, presets::UTF8_FULL};
 use replikv::history::{History, OpKind, Version, lost_writes};
 use replikv::protocol::eventual::hlc;
-use replikv::{Client, Cluster, Consistency, CoordinatorPolicy, Error, NodeId, StorageKind};
+use replikv::protocol::{Eventual, EventualConfig};
+use replikv::{Client, Cluster, CoordinatorPolicy, Error, NodeId, StorageKind};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -35,13 +39,7 @@ const KEY: &str = "meeting-day";
 const SKEW_NS: i64 = -10_000_000_000;
 
 fn main() -> Result<(), Error> {
-    let cluster = Cluster::builder()
-        .nodes(3)
-        .replication(3)
-        .consistency(Consistency::Eventual { r: 1, w: 1 })
-        .storage(StorageKind::Memory)
-        .seed(11)
-        .build()?;
+    let cluster = skewed_cluster(false)?;
     let replicas = cluster.placement().replicas(KEY.as_bytes());
     // The key's primary stays healthy; its last replica gets the bad clock.
     let healthy = replicas[0];
@@ -55,10 +53,7 @@ fn main() -> Result<(), Error> {
     cluster.set_clock_skew(skewed, SKEW_NS)?;
     print_clocks(&cluster)?;
 
-    // The client API cannot name a coordinator, so `put_via` walks the
-    // replicas in turn (round-robin) and checks each write went where meant.
     let mut client = cluster.client()?;
-
     println!("\n== two writes, one after the other");
     put_via(&cluster, &mut client, healthy, "monday")?;
     // Give "monday" time to reach every replica: "tuesday" really comes later.
@@ -68,7 +63,110 @@ fn main() -> Result<(), Error> {
         "Each write is stamped with its coordinator's clock: \"tuesday\" got a stamp\n\
          about 10 s *older* than \"monday\", although it happened 50 ms later."
     );
+    converge(&cluster)?;
+    print_replicas(&cluster)?;
+    println!(
+        "\nread {KEY:?} → {}   (\"tuesday\" was acknowledged later, yet \"monday\" won)",
+        read(&mut client)?
+    );
+    print_lost_writes(&cluster.history(), &cluster.final_values()?);
 
+    println!("\n== epilogue: fix the clock, write again through {skewed}");
+    cluster.set_clock_skew(skewed, 0)?;
+    put_via(&cluster, &mut client, skewed, "wednesday")?;
+    converge(&cluster)?;
+    println!(
+        "read {KEY:?} → {}   (with an honest clock the later write wins)",
+        read(&mut client)?
+    );
+
+    hybrid_clock(healthy, skewed)?;
+    println!(
+        "\nLast-writer-wins orders writes by their coordinators' clocks, not by when\n\
+         they happened. A node whose clock runs behind makes writes that are\n\
+         acknowledged and then silently discarded. A hybrid logical clock saves the\n\
+         writes made after their coordinator heard of the others, and only those.\n\
+         Real systems also bound clock error (NTP, TrueTime), or keep conflicting\n\
+         versions (vector clocks) instead."
+    );
+    Ok(())
+}
+
+/// The same story with [`EventualConfig::hybrid_clock`]: every record a node
+/// receives moves its write clock past the record's stamp.
+fn hybrid_clock(healthy: NodeId, skewed: NodeId) -> Result<(), Error> {
+    println!("\n== the same, with a hybrid logical clock (EventualConfig::hybrid_clock)");
+    let cluster = skewed_cluster(true)?;
+    cluster.set_clock_skew(skewed, SKEW_NS)?;
+    let mut client = cluster.client()?;
+    put_via(&cluster, &mut client, healthy, "monday")?;
+    std::thread::sleep(Duration::from_millis(50));
+    put_via(&cluster, &mut client, skewed, "tuesday")?;
+    converge(&cluster)?;
+    print_replicas(&cluster)?;
+    println!(
+        "read {KEY:?} → {}   ({skewed} had stored \"monday\", so its clock moved past it)",
+        read(&mut client)?
+    );
+
+    println!("\nNow {skewed} is cut off from the others while both sides write.");
+    let others: Vec<NodeId> = cluster
+        .nodes()
+        .into_iter()
+        .filter(|&n| n != skewed)
+        .collect();
+    cluster.network().partition(&[&others, &[skewed]])?;
+    put_via(&cluster, &mut client, healthy, "thursday")?;
+    put_via(&cluster, &mut client, skewed, "friday")?;
+    cluster.network().heal();
+    converge(&cluster)?;
+    println!(
+        "read {KEY:?} → {}   ({skewed} never heard of \"thursday\": its \"friday\" is stamped 10 s back)",
+        read(&mut client)?
+    );
+    print_lost_writes(&cluster.history(), &cluster.final_values()?);
+    Ok(())
+}
+
+/// Three nodes, N = 3, R = W = 1, with or without a hybrid logical clock.
+fn skewed_cluster(hybrid_clock: bool) -> Result<Cluster, Error> {
+    let config = EventualConfig {
+        hybrid_clock,
+        ..EventualConfig::new(1, 1)
+    };
+    Cluster::builder()
+        .nodes(3)
+        .replication(3)
+        .protocol(move |_| Eventual::with_config(config.clone()))
+        .storage(StorageKind::Memory)
+        .seed(11)
+        .build()
+}
+
+/// Puts `value` under [`KEY`] with `node` as coordinator, and prints a
+/// timeline line.
+fn put_via(cluster: &Cluster, client: &mut Client, node: NodeId, value: &str) -> Result<(), Error> {
+    let node_clock = cluster.clock().node_now_ns(node);
+    client.set_policy(CoordinatorPolicy::Fixed(node));
+    client.put(KEY, value)?;
+    let op = cluster
+        .history()
+        .ops
+        .into_iter()
+        .rfind(|op| op.kind == OpKind::Put)
+        .ok_or_else(|| Error::Protocol("the write is missing from the history".into()))?;
+    println!(
+        "t = {:>7}  put {:<11} via {node} (its clock reads {})  → acknowledged at t = {}",
+        ms(op.call_ns),
+        format!("{value:?}"),
+        secs(node_clock),
+        op.return_ns.map_or("?".into(), ms),
+    );
+    Ok(())
+}
+
+/// Waits for every replica to agree, and says how long it took.
+fn converge(cluster: &Cluster) -> Result<(), Error> {
     let started = Instant::now();
     let converged = cluster.wait_for_convergence(Duration::from_secs(5))?;
     println!(
@@ -80,98 +178,13 @@ fn main() -> Result<(), Error> {
         },
         started.elapsed()
     );
-    print_replicas(&cluster)?;
-
-    client.set_policy(CoordinatorPolicy::First);
-    let read = client.get(KEY)?;
-    println!(
-        "\nread {KEY:?} → {}   (\"tuesday\" was acknowledged later, yet \"monday\" won)",
-        show(read.as_deref())
-    );
-
-    let history = cluster.history();
-    let finals = cluster.final_values()?;
-    print_lost_writes(&history, &finals);
-
-    println!("\n== epilogue: fix the clock, write again through {skewed}");
-    cluster.set_clock_skew(skewed, 0)?;
-    put_via(&cluster, &mut client, skewed, "wednesday")?;
-    cluster.wait_for_convergence(Duration::from_secs(5))?;
-    client.set_policy(CoordinatorPolicy::First);
-    println!(
-        "read {KEY:?} → {}   (with an honest clock the later write wins)",
-        show(client.get(KEY)?.as_deref())
-    );
-    println!(
-        "\nLast-writer-wins orders writes by their coordinators' clocks, not by when\n\
-         they happened. A node whose clock runs behind makes writes that are\n\
-         acknowledged and then silently discarded. Real systems bound clock error\n\
-         (NTP, TrueTime), or keep conflicting versions (vector clocks) instead."
-    );
     Ok(())
 }
 
-/// Puts `value` under [`KEY`] with `node` as coordinator, and prints a
-/// timeline line. Switches `client` to [`CoordinatorPolicy::RoundRobin`]
-/// and advances it with harmless reads until `node` is next in turn.
-fn put_via(cluster: &Cluster, client: &mut Client, node: NodeId, value: &str) -> Result<(), Error> {
-    client.set_policy(CoordinatorPolicy::RoundRobin);
-    let replicas = cluster.placement().replicas(KEY.as_bytes());
-    for _ in 0..=replicas.len() {
-        let (read, used) = coordinated(cluster, || client.get(KEY));
-        read?;
-        let next = used
-            .and_then(|u| replicas.iter().position(|&r| r == u))
-            .map(|i| replicas[(i + 1) % replicas.len()]);
-        if next == Some(node) {
-            break;
-        }
-    }
-    let node_clock = cluster.clock().node_now_ns(node);
-    let (result, used) = coordinated(cluster, || client.put(KEY, value));
-    result?;
-    let used = used.ok_or_else(|| Error::Protocol("no node saw the write".into()))?;
-    if used != node {
-        return Err(Error::Protocol(format!(
-            "wanted {node} to coordinate, but {used} did"
-        )));
-    }
-    let op = cluster
-        .history()
-        .ops
-        .into_iter()
-        .rfind(|op| op.kind == OpKind::Put)
-        .ok_or_else(|| Error::Protocol("the write is missing from the history".into()))?;
-    println!(
-        "t = {:>7}  put {:<11} via {used} (its clock reads {})  → acknowledged at t = {}",
-        ms(op.call_ns),
-        format!("{value:?}"),
-        secs(node_clock),
-        op.return_ns.map_or("?".into(), ms),
-    );
-    Ok(())
-}
-
-/// Runs `op` and reports which node's client-request counter moved: the
-/// coordinator. (Nothing else sends requests while the example runs.)
-fn coordinated<T>(cluster: &Cluster, op: impl FnOnce() -> T) -> (T, Option<NodeId>) {
-    let before = requests(cluster);
-    let result = op();
-    let after = requests(cluster);
-    let used = after
-        .iter()
-        .find(|(node, n)| before.get(node).is_some_and(|b| b < n))
-        .map(|(&node, _)| node);
-    (result, used)
-}
-
-fn requests(cluster: &Cluster) -> BTreeMap<NodeId, u64> {
-    cluster
-        .metrics()
-        .nodes
-        .iter()
-        .map(|load| (load.node, load.requests))
-        .collect()
+/// Reads [`KEY`] through the key's primary.
+fn read(client: &mut Client) -> Result<String, Error> {
+    client.set_policy(CoordinatorPolicy::First);
+    Ok(show(client.get(KEY)?.as_deref()))
 }
 
 fn print_clocks(cluster: &Cluster) -> Result<(), Error> {

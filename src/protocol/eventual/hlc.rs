@@ -20,18 +20,25 @@
 //! coordinator's [`NodeId`](crate::NodeId) sits in [`Version::node`](crate::storage::Version)
 //! and breaks ties between coordinators.
 //!
-//! # Why received timestamps are *not* merged
+//! # Why received timestamps are not merged by default
 //!
 //! A full hybrid logical clock (Kulkarni et al., *Logical Physical Clocks*,
-//! 2014) also advances on every message received (`last = max(last, remote)`),
-//! which makes timestamps respect causality: a write issued after seeing
-//! another would always be stamped later. Cassandra's write timestamps do not
-//! do that — they are the coordinator's (or client's) wall clock, full stop —
-//! and neither does this module, deliberately. With a node whose clock is set
-//! ten seconds back, its writes are stamped ten seconds in the past, and
-//! last-writer-wins silently throws them away whenever an "earlier" (by the
-//! global observer's clock) write from a correct node exists. That lost write
-//! is the lesson: LWW is only as good as the clocks behind it.
+//! 2014) also advances on every message received (`last = max(last, remote)`,
+//! [`WriteClock::observe`]), which makes timestamps respect causality: a write
+//! issued after its coordinator has *seen* another is always stamped later.
+//! Cassandra's write timestamps do not do that — they are the coordinator's
+//! (or client's) wall clock, full stop — and by default neither does the
+//! eventual protocol. With a node whose clock is set ten seconds back, its
+//! writes are stamped ten seconds in the past, and last-writer-wins silently
+//! throws them away whenever an "earlier" (by the global observer's clock)
+//! write from a correct node exists. That lost write is the lesson: LWW is
+//! only as good as the clocks behind it.
+//!
+//! [`EventualConfig::hybrid_clock`](super::EventualConfig::hybrid_clock)
+//! switches the merge on, which makes the second half of the lesson visible:
+//! the skewed node's write now wins whenever the node had already stored the
+//! earlier write, yet still loses when the earlier write had not reached it —
+//! a hybrid clock orders what a node has heard of, not what happened first.
 //!
 //! # Surviving a crash
 //!
@@ -101,6 +108,21 @@ impl WriteClock {
         let physical = pack((now_ns / 1_000).min(u64::MAX >> LOGICAL_BITS), 0);
         self.last = physical.max(self.last.saturating_add(1));
         self.last
+    }
+
+    /// Takes in a stamp received from another node: every later stamp is
+    /// above it (the receive rule of a hybrid logical clock).
+    ///
+    /// ```
+    /// use replikv::protocol::eventual::hlc::WriteClock;
+    /// let mut clock = WriteClock::starting_after(0);
+    /// let remote = WriteClock::starting_after(0).stamp(9_000_000_000);
+    /// clock.observe(remote);
+    /// // The local clock reads 1 s, far behind the remote 9 s: still later.
+    /// assert!(clock.stamp(1_000_000_000) > remote);
+    /// ```
+    pub fn observe(&mut self, remote: u64) {
+        self.last = self.last.max(remote);
     }
 
     /// The last stamp issued (or the starting point).

@@ -59,10 +59,13 @@
 //! and lets the application merge them; Cassandra, like this module, picks
 //! the highest timestamp. LWW is simple and converges, but it *discards*
 //! writes: of two concurrent writes, one disappears. Worse, timestamps are
-//! not merged on receipt (see [`hlc`] for why), so a coordinator whose clock
-//! runs behind — [`crate::Cluster::set_clock_skew`] — stamps its writes in the
-//! past. A write it makes *after* another write (by the global observer's
-//! clock) loses to it: acknowledged, then silently gone. That is the lesson.
+//! by default not merged on receipt (see [`hlc`] for why), so a coordinator
+//! whose clock runs behind — [`crate::Cluster::set_clock_skew`] — stamps its
+//! writes in the past. A write it makes *after* another write (by the global
+//! observer's clock) loses to it: acknowledged, then silently gone. That is
+//! the lesson. [`EventualConfig::hybrid_clock`] merges received stamps (a
+//! full hybrid logical clock), which saves the writes made after their
+//! coordinator had heard of the other one — and only those.
 //!
 //! Deletes are **tombstones**: a record with no value and its own version,
 //! so that an older value on a lagging replica cannot resurrect the key.
@@ -125,6 +128,7 @@ pub use messages::EventualMessage;
 use super::{Context, Protocol, ReplyTo, Request};
 use crate::error::Result;
 use crate::ids::NodeId;
+use crate::storage::Record;
 use coordinator::{PendingRead, PendingWrite};
 use hlc::WriteClock;
 use rand::RngExt;
@@ -166,6 +170,13 @@ pub struct EventualConfig {
     pub anti_entropy: Option<Duration>,
     /// Period of hinted-handoff rounds (default 100 ms).
     pub handoff: Duration,
+    /// Merge the version of every record received into the write clock, as
+    /// a full hybrid logical clock does ([`hlc::WriteClock::observe`]): a
+    /// write is then stamped above every write its coordinator has stored,
+    /// read or been sent. Default `false`: stamps come from the
+    /// coordinator's own clock alone, as Cassandra's do, so a node whose
+    /// clock runs behind loses even writes it knew were older. See [`hlc`].
+    pub hybrid_clock: bool,
 }
 
 impl EventualConfig {
@@ -179,6 +190,7 @@ impl EventualConfig {
             op_deadline: Duration::from_millis(300),
             anti_entropy: Some(Duration::from_millis(100)),
             handoff: Duration::from_millis(100),
+            hybrid_clock: false,
         }
     }
 }
@@ -288,6 +300,27 @@ impl Eventual {
         true
     }
 
+    /// The hybrid clock's receive rule: take in the version of every record
+    /// `message` carries.
+    fn observe_stamps(&mut self, message: &EventualMessage) {
+        let clock = &mut self.clock;
+        let mut observe = |record: &Record| clock.observe(record.version.counter);
+        match message {
+            EventualMessage::Store { record, .. } | EventualMessage::Repair { record, .. } => {
+                observe(record);
+            }
+            EventualMessage::ReadReply { record, .. } => record.iter().for_each(observe),
+            EventualMessage::Handoff { records } | EventualMessage::SyncPush { records, .. } => {
+                records.iter().for_each(|(_, record)| observe(record));
+            }
+            EventualMessage::StoreAck { .. }
+            | EventualMessage::Read { .. }
+            | EventualMessage::HandoffAck { .. }
+            | EventualMessage::SyncDigest { .. }
+            | EventualMessage::SyncKeys { .. } => {}
+        }
+    }
+
     fn every(&self, period: Duration, offset: u64) -> bool {
         let n = u64::from(ticks(period, self.config.tick));
         self.ticks.wrapping_add(offset).is_multiple_of(n)
@@ -299,7 +332,13 @@ impl Protocol for Eventual {
 
     fn on_start(&mut self, ctx: &mut Context<EventualMessage>) -> Result<()> {
         self.replica = Replica::load(ctx)?;
-        self.clock = WriteClock::starting_after(self.replica.highest_own_stamp(ctx.node()));
+        let restart_above = if self.config.hybrid_clock {
+            // Everything stored was seen before the crash.
+            self.replica.highest_stamp()
+        } else {
+            self.replica.highest_own_stamp(ctx.node())
+        };
+        self.clock = WriteClock::starting_after(restart_above);
         self.seen.clear();
         self.seen_order.clear();
         // Operation ids start at a random point per incarnation, so a late
@@ -335,6 +374,9 @@ impl Protocol for Eventual {
         message: EventualMessage,
     ) -> Result<()> {
         self.suspects.remove(&from);
+        if self.config.hybrid_clock {
+            self.observe_stamps(&message);
+        }
         match message {
             EventualMessage::Store {
                 op,

@@ -45,6 +45,11 @@ impl Replica {
             .unwrap_or(0)
     }
 
+    /// The highest version counter among all records on this node.
+    pub(super) fn highest_stamp(&self) -> u64 {
+        self.versions.values().map(|v| v.counter).max().unwrap_or(0)
+    }
+
     /// The version stored for `key`.
     pub(super) fn version(&self, key: &[u8]) -> Option<Version> {
         self.versions.get(key).copied()

@@ -373,6 +373,77 @@ fn skewed_coordinator_loses_to_an_earlier_write() {
     }
 }
 
+fn hybrid(r: usize, w: usize) -> EventualConfig {
+    EventualConfig {
+        hybrid_clock: true,
+        ..quiet(r, w)
+    }
+}
+
+#[test]
+fn hybrid_clock_stamps_a_write_above_the_write_its_coordinator_stored() {
+    let mut bus = Bus::new(3, 3, hybrid(3, 3));
+    let replicas = bus.replicas(b"k");
+    let (good, skewed) = (replicas[0], replicas[1]);
+    bus.clock.set_skew(skewed, -10_000_000_000);
+    bus.request(good, 1, put("k", "first"));
+    bus.deliver();
+    let first = bus.record(skewed, b"k").unwrap().version;
+    let late = bus.request(skewed, 2, put("k", "second"));
+    bus.deliver();
+    assert_eq!(bus.reply_to(late), Some(&Response::Done));
+    // The skewed node had stored "first", so "second" is stamped above it,
+    // ten seconds of skew notwithstanding, and wins everywhere.
+    for node in replicas {
+        let record = bus.record(node, b"k").unwrap();
+        assert_eq!(record.value, Some(b"second".to_vec()), "{node}");
+        assert!(record.version > first, "{node}");
+    }
+}
+
+#[test]
+fn hybrid_clock_still_loses_a_write_whose_coordinator_had_not_heard_of_the_earlier_one() {
+    let mut bus = Bus::new(3, 3, hybrid(1, 1));
+    let replicas = bus.replicas(b"k");
+    let (good, skewed) = (replicas[0], replicas[1]);
+    bus.clock.set_skew(skewed, -10_000_000_000);
+    // "first" never reaches the skewed node.
+    bus.down.push(skewed);
+    bus.request(good, 1, put("k", "first"));
+    bus.deliver();
+    bus.down.clear();
+    assert_eq!(bus.record(skewed, b"k"), None);
+    let late = bus.request(skewed, 2, put("k", "second"));
+    bus.deliver();
+    assert_eq!(bus.reply_to(late), Some(&Response::Done));
+    // Later in real time, stamped ten seconds earlier: the replicas that
+    // hold "first" keep it.
+    assert_eq!(
+        bus.record(good, b"k").unwrap().value,
+        Some(b"first".to_vec())
+    );
+    assert!(bus.record(skewed, b"k").unwrap().version < bus.record(good, b"k").unwrap().version);
+}
+
+#[test]
+fn hybrid_clock_restarts_above_every_stored_stamp() {
+    let mut bus = Bus::new(3, 3, hybrid(3, 3));
+    let replicas = bus.replicas(b"k");
+    let (good, skewed) = (replicas[0], replicas[1]);
+    bus.clock.set_skew(skewed, -10_000_000_000);
+    bus.request(good, 1, put("k", "first"));
+    bus.deliver();
+    let first = bus.record(skewed, b"k").unwrap().version;
+    // "Crash" the skewed node: a fresh protocol over the same storage.
+    let (proto, ctx) = &mut bus.nodes[skewed.index()];
+    *proto = Eventual::with_config(hybrid(3, 3));
+    proto.on_start(ctx).unwrap();
+    bus.collect(skewed);
+    bus.request(skewed, 2, put("k", "second"));
+    bus.deliver();
+    assert!(bus.record(good, b"k").unwrap().version > first);
+}
+
 #[test]
 fn late_ack_from_a_previous_incarnation_matches_nothing() {
     let mut bus = Bus::new(3, 3, quiet(1, 2));
