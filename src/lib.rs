@@ -58,7 +58,7 @@
 //! | empty key | [`Error::EmptyKey`] |
 //! | key over [`MAX_KEY_LEN`] bytes | [`Error::KeyTooLong`] |
 //! | value over [`MAX_VALUE_LEN`] bytes | [`Error::ValueTooLong`] |
-//! | zero nodes, N = 0, N above the node count, zero timeout, bad latency, probability outside 0..=1 | [`Error::InvalidConfig`] |
+//! | zero nodes, N = 0, N above the node count, zero timeout, bad latency, probability outside 0..=1, a hybrid clock outside eventual mode | [`Error::InvalidConfig`] |
 //! | unknown node id in a fault call | [`Error::UnknownNode`] |
 //! | crashing (or pausing) a crashed node | [`Error::NodeAlreadyCrashed`] |
 //! | restarting a running node | [`Error::NodeNotCrashed`] |

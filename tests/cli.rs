@@ -188,6 +188,7 @@ fn bad_input_gets_a_clear_error_and_exit_code_two() {
         (vec!["run", "--nemesis", "meteor"], "unknown nemesis"),
         (vec!["run", "--partitioning", "ring:0"], "vnodes"),
         (vec!["compare", "--modes", "paxos"], "unknown mode"),
+        (vec!["run", "--hybrid-clock"], "--hybrid-clock"),
     ] {
         let out = replikv(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -316,4 +317,37 @@ fn staleness_prints_measured_beside_predicted_and_writes_csv() {
     let csv = std::fs::read_to_string(csv).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and one line per t: {csv}");
     assert!(std::fs::read_to_string(svg).unwrap().contains("<svg"));
+}
+
+#[test]
+fn hybrid_clock_flag_is_reported_in_the_config_and_the_mode_label() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--consistency",
+            "eventual",
+            "--ops",
+            "20",
+            "--keys",
+            "3",
+        ];
+        args.extend_from_slice(extra);
+        let out = replikv(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(&out)
+    };
+    let json = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
+    assert_eq!(
+        json(run(&["--report", "json"]))["config"]["hybrid_clock"],
+        false
+    );
+    assert_eq!(
+        json(run(&["--hybrid-clock", "--report", "json"]))["config"]["hybrid_clock"],
+        true
+    );
+    assert!(run(&["--hybrid-clock"]).contains("eventual R=1 W=1 HLC"));
 }

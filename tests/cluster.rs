@@ -34,6 +34,12 @@ fn each_invalid_builder_setting_yields_its_error() {
         }),
         "min",
     );
+    invalid(
+        Cluster::builder()
+            .consistency(replikv::Consistency::Strong)
+            .hybrid_clock(true),
+        "hybrid clock",
+    );
 }
 
 #[test]

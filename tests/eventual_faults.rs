@@ -9,7 +9,6 @@ use eventual_support::{SeedGuard, check_no_lost_writes, reliable_clients, seeds}
 use replikv::history::{OpKind, lost_writes};
 use replikv::network::Latency;
 use replikv::protocol::eventual::hints::pending_hints;
-use replikv::protocol::{Eventual, EventualConfig};
 use replikv::{Cluster, Consistency, CoordinatorPolicy, Error, NodeId, StorageKind};
 use std::time::{Duration, Instant};
 
@@ -291,15 +290,12 @@ fn clock_skew_loses_a_later_write() {
 /// acknowledged write is on every replica before the next one starts.
 /// Returns how many acknowledged writes the converged values lost.
 fn skewed_sequential_writes(hybrid_clock: bool, seed: u64) -> usize {
-    let config = EventualConfig {
-        hybrid_clock,
-        ..EventualConfig::new(1, 3)
-    };
     let cluster = Cluster::builder()
         .nodes(3)
         .replication(3)
         .storage(StorageKind::Memory)
-        .protocol(move |_| Eventual::with_config(config.clone()))
+        .consistency(Consistency::Eventual { r: 1, w: 3 })
+        .hybrid_clock(hybrid_clock)
         .coordinator(CoordinatorPolicy::Random)
         .seed(seed)
         .build()

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::network::Latency;
 use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
-use crate::protocol::{Eventual, NodeSetup, Protocol, SingleCopy, Strong};
+use crate::protocol::{Eventual, EventualConfig, NodeSetup, Protocol, SingleCopy, Strong};
 use crate::storage::Durability;
 use std::time::Duration;
 
@@ -42,6 +42,7 @@ pub struct ClusterBuilder {
     pub(super) record_history: bool,
     pub(super) read_cache: Option<CacheConfig>,
     pub(super) weights: Option<Vec<f64>>,
+    pub(super) hybrid_clock: bool,
     pub(super) protocol: ProtocolChoice,
 }
 
@@ -77,6 +78,7 @@ impl Default for ClusterBuilder {
             record_history: true,
             read_cache: None,
             weights: None,
+            hybrid_clock: false,
             protocol: ProtocolChoice::Builtin(Consistency::default()),
         }
     }
@@ -105,6 +107,28 @@ impl ClusterBuilder {
     /// A built-in consistency mode (default single-copy).
     pub fn consistency(mut self, consistency: Consistency) -> Self {
         self.protocol = ProtocolChoice::Builtin(consistency);
+        self
+    }
+
+    /// Gives the built-in eventual mode a hybrid logical clock: every record
+    /// a node receives moves its write clock past the record's version
+    /// ([`EventualConfig::hybrid_clock`](crate::protocol::EventualConfig::hybrid_clock);
+    /// default off). Building fails with [`Error::InvalidConfig`] when the
+    /// mode is not [`Consistency::Eventual`]; a protocol of your own sets it
+    /// in its own configuration.
+    ///
+    /// ```
+    /// use replikv::{Cluster, Consistency, Error};
+    /// let eventual = Cluster::builder()
+    ///     .consistency(Consistency::Eventual { r: 1, w: 1 })
+    ///     .hybrid_clock(true)
+    ///     .build();
+    /// assert!(eventual.is_ok());
+    /// let strong = Cluster::builder().consistency(Consistency::Strong).hybrid_clock(true).build();
+    /// assert!(matches!(strong, Err(Error::InvalidConfig(_))));
+    /// ```
+    pub fn hybrid_clock(mut self, on: bool) -> Self {
+        self.hybrid_clock = on;
         self
     }
 
@@ -247,6 +271,18 @@ impl ClusterBuilder {
                 }
             }
         }
+        if self.hybrid_clock
+            && !matches!(
+                self.protocol,
+                ProtocolChoice::Builtin(Consistency::Eventual { .. })
+            )
+        {
+            return Err(Error::InvalidConfig(
+                "a hybrid clock is a setting of the built-in eventual mode: \
+                 choose Consistency::Eventual (a protocol of your own configures its own clock)"
+                    .into(),
+            ));
+        }
         if self.read_cache.is_some_and(|c| c.capacity == 0) {
             return Err(Error::InvalidConfig(
                 "cache capacity must be at least 1 entry".into(),
@@ -262,11 +298,17 @@ impl ClusterBuilder {
     }
 }
 
-/// The spawner for a built-in mode.
-pub(super) fn builtin_spawner(consistency: Consistency) -> Box<dyn Spawner> {
+/// The spawner for a built-in mode (`hybrid_clock` applies to eventual).
+pub(super) fn builtin_spawner(consistency: Consistency, hybrid_clock: bool) -> Box<dyn Spawner> {
     match consistency {
         Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
         Consistency::Strong => spawner(|setup: &NodeSetup| Strong::new(setup.incarnation)),
-        Consistency::Eventual { r, w } => spawner(move |_: &NodeSetup| Eventual::new(r, w)),
+        Consistency::Eventual { r, w } => {
+            let config = EventualConfig {
+                hybrid_clock,
+                ..EventualConfig::new(r, w)
+            };
+            spawner(move |_: &NodeSetup| Eventual::with_config(config.clone()))
+        }
     }
 }

@@ -137,7 +137,9 @@ impl Cluster {
             });
         }
         let spawner = match builder.protocol {
-            ProtocolChoice::Builtin(consistency) => builtin_spawner(consistency),
+            ProtocolChoice::Builtin(consistency) => {
+                builtin_spawner(consistency, builder.hybrid_clock)
+            }
             ProtocolChoice::Custom(spawner) => spawner,
         };
         let cluster = Cluster {

@@ -23,6 +23,9 @@ pub struct Experiment {
     pub replicas: usize,
     /// Consistency mode.
     pub consistency: Consistency,
+    /// A hybrid logical clock for eventual mode
+    /// ([`crate::ClusterBuilder::hybrid_clock`]; default off).
+    pub hybrid_clock: bool,
     /// Placement strategy.
     pub partitioning: Strategy,
     /// What the clients do.
@@ -65,6 +68,7 @@ impl Default for Experiment {
             nodes: 3,
             replicas: 3,
             consistency: Consistency::Strong,
+            hybrid_clock: false,
             partitioning: Strategy::default(),
             workload: Workload::default(),
             latency: Latency::Zero,
@@ -114,6 +118,7 @@ impl Experiment {
             .nodes(self.nodes)
             .replication(self.replicas)
             .consistency(self.consistency)
+            .hybrid_clock(self.hybrid_clock)
             .partitioning(self.partitioning)
             .storage(self.storage.clone())
             .client_timeout(self.client_timeout)

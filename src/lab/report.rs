@@ -92,6 +92,8 @@ pub struct ReportConfig {
     pub r: Option<usize>,
     /// Write quorum (eventual mode).
     pub w: Option<usize>,
+    /// Whether eventual mode ran with a hybrid logical clock.
+    pub hybrid_clock: bool,
     /// Placement strategy.
     pub partitioning: String,
     /// Client threads.
@@ -259,6 +261,7 @@ impl ExperimentReport {
                 consistency,
                 r,
                 w,
+                hybrid_clock: e.hybrid_clock,
                 partitioning: e.partitioning.to_string(),
                 clients: e.workload.clients,
                 ops_per_client: e
@@ -307,11 +310,13 @@ impl ExperimentReport {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
-    /// A short label for the mode, e.g. `eventual R=1 W=1`.
+    /// A short label for the mode, e.g. `eventual R=1 W=1` (and ` HLC` with
+    /// a hybrid logical clock).
     pub fn mode_label(&self) -> String {
+        let clock = if self.config.hybrid_clock { " HLC" } else { "" };
         match (self.config.r, self.config.w) {
-            (Some(r), Some(w)) => format!("{} R={r} W={w}", self.config.consistency),
-            _ => self.config.consistency.clone(),
+            (Some(r), Some(w)) => format!("{} R={r} W={w}{clock}", self.config.consistency),
+            _ => format!("{}{clock}", self.config.consistency),
         }
     }
 

@@ -97,6 +97,11 @@ pub struct WorkloadArgs {
     /// only node-to-node links (clients then never time out because of them).
     #[arg(long, value_enum, default_value_t = FaultsOn::All)]
     pub faults_on: FaultsOn,
+    /// Eventual mode stamps writes with a hybrid logical clock: a node's
+    /// clock moves past every version it receives (compare --nemesis skew
+    /// with and without). In `compare`, applies to the eventual modes only.
+    #[arg(long)]
+    pub hybrid_clock: bool,
     /// Faults on a schedule: none, partition, crash, skew, all.
     #[arg(long, default_value = "none")]
     pub nemesis: String,

@@ -68,6 +68,7 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
         nodes: args.nodes,
         replicas,
         consistency,
+        hybrid_clock: args.hybrid_clock,
         partitioning,
         workload: Workload {
             clients: args.clients,
@@ -135,6 +136,11 @@ fn run_one(experiment: &Experiment, label: &str) -> Result<(ExperimentReport, Hi
 }
 
 fn run(args: RunArgs) -> Result<ExitCode> {
+    if args.workload.hybrid_clock && args.consistency != Mode::Eventual {
+        return Err(Error::InvalidConfig(
+            "--hybrid-clock is a setting of --consistency eventual".into(),
+        ));
+    }
     let experiment = experiment(
         &args.workload,
         consistency(args.consistency, args.r, args.w),
@@ -159,7 +165,9 @@ fn run(args: RunArgs) -> Result<ExitCode> {
 fn compare(args: CompareArgs) -> Result<ExitCode> {
     let mut reports = Vec::new();
     for mode in &args.modes {
-        let experiment = experiment(&args.workload, parse_mode(mode)?)?;
+        let mut experiment = experiment(&args.workload, parse_mode(mode)?)?;
+        // A setting of eventual mode: the other modes of the table run as usual.
+        experiment.hybrid_clock &= matches!(experiment.consistency, Consistency::Eventual { .. });
         let (report, _) = run_one(&experiment, mode)?;
         reports.push(report);
     }
