@@ -1,5 +1,6 @@
-//! Write timestamps: a hybrid-logical-clock-style stamp from the coordinator's
-//! own (skewable) clock, packed into [`Version::counter`](crate::storage::Version).
+//! Write timestamps: a hybrid-logical-clock stamp from the coordinator's own
+//! (skewable) clock, packed into [`Version::counter`](crate::storage::Version);
+//! received stamps are merged only when the protocol asks for it.
 //!
 //! # Packing
 //!
@@ -102,8 +103,9 @@ impl WriteClock {
     }
 
     /// The next stamp, given the node clock reading `now_ns` (nanoseconds):
-    /// `max(physical, last + 1)`. Never merges anything received from other
-    /// nodes: see the module docs.
+    /// `max(physical, last + 1)`, where `last` includes whatever
+    /// [`WriteClock::observe`] took in (nothing, unless the protocol runs
+    /// with a hybrid clock: see the module docs).
     pub fn stamp(&mut self, now_ns: u64) -> u64 {
         let physical = pack((now_ns / 1_000).min(u64::MAX >> LOGICAL_BITS), 0);
         self.last = physical.max(self.last.saturating_add(1));
