@@ -15,11 +15,16 @@ use std::time::{Duration, Instant};
 const CONVERGE: Duration = Duration::from_secs(15);
 
 fn cluster(nodes: usize, r: usize, w: usize, seed: u64) -> Cluster {
+    cluster_with_clock(nodes, r, w, seed, false)
+}
+
+fn cluster_with_clock(nodes: usize, r: usize, w: usize, seed: u64, hybrid_clock: bool) -> Cluster {
     Cluster::builder()
         .nodes(nodes)
         .replication(3)
         .storage(StorageKind::Memory)
         .consistency(Consistency::Eventual { r, w })
+        .hybrid_clock(hybrid_clock)
         .coordinator(CoordinatorPolicy::Random)
         // Above the protocol's 300 ms operation deadline; short, because
         // requests sent to a crashed coordinator can only time out.
@@ -59,7 +64,9 @@ fn seeded_faults_converge_without_losing_acknowledged_writes() {
     for seed in seeds(&[1, 2, 3, 4]) {
         let _guard = SeedGuard(seed);
         let (r, w) = if seed % 2 == 0 { (1, 1) } else { (2, 2) };
-        let cluster = cluster(5, r, w, seed);
+        // Seeds 1 to 4 cover both quorums with and without a hybrid clock.
+        let hybrid_clock = seed % 4 >= 2;
+        let cluster = cluster_with_clock(5, r, w, seed, hybrid_clock);
         let net = cluster.network();
         reliable_clients(&cluster);
 
@@ -93,7 +100,7 @@ fn seeded_faults_converge_without_losing_acknowledged_writes() {
             "did not converge"
         );
         eprintln!(
-            "seed {seed} (R = {r}, W = {w}): converged {:?} after healing",
+            "seed {seed} (R = {r}, W = {w}, hybrid clock {hybrid_clock}): converged {:?} after healing",
             started.elapsed()
         );
 
