@@ -1,10 +1,12 @@
 //! # Exercise 7 — Fault tolerance: two nodes down at once
 //!
 //! Nodes fail independently — and now and then two of them fail together.
-//! A 5-node cluster stores 20 orders; then the two nodes whose loss hurts
-//! your configuration the most crash at the same moment, and every order
-//! that was acknowledged is read back (through each of its replicas in
-//! turn, if need be).
+//! In a 5-node cluster, the two nodes whose loss hurts your configuration
+//! the most lose their link to the other three (a failing switch; clients
+//! still reach them) while 20 orders are written, each through its replicas
+//! in turn until one confirms it. Then the two crash (the power goes too),
+//! and every order that was acknowledged is read back (through each of its
+//! replicas in turn, if need be).
 //!
 //! **Your task:** change `answer()` to a replication factor N (copies of
 //! each key, 1 to 5) and a consistency mode (`Consistency::SingleCopy`,

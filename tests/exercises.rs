@@ -174,6 +174,19 @@ fn exercise_07_fault_tolerance() {
         })
         .passed
     );
+    // Three copies, but a write the cut-off pair alone confirmed dies with it.
+    for w in [1, 2] {
+        let grade = grade_survives_two_crashes(ReplicationChoice {
+            replication: 3,
+            consistency: Consistency::Eventual { r: 1, w },
+        });
+        assert!(!grade.passed, "W = {w}: {}", grade.measured);
+        assert!(
+            grade.measured.contains("20 of 20 writes acknowledged"),
+            "{}",
+            grade.measured
+        );
+    }
 }
 
 #[test]
