@@ -49,6 +49,14 @@ fn keys() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A bare sled database in temporary files: the baseline's engine.
+fn temporary_sled() -> sled::Db {
+    match sled::Config::new().temporary(true).open() {
+        Ok(db) => db,
+        Err(e) => panic!("cannot open sled: {e}"),
+    }
+}
+
 fn cluster(consistency: Consistency) -> Cluster {
     match Cluster::builder()
         .nodes(3)
@@ -66,10 +74,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("eventual_put");
     group.throughput(Throughput::Elements(1));
     group.bench_function("bare_sled_insert", |b| {
-        let db = match sled::Config::new().temporary(true).open() {
-            Ok(db) => db,
-            Err(e) => panic!("cannot open sled: {e}"),
-        };
+        let db = temporary_sled();
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % KEYS;
@@ -79,12 +84,7 @@ fn bench(c: &mut Criterion) {
     // What three copies cost the storage engine alone: the same insert into
     // three databases, as the three replicas of a key must do.
     group.bench_function("bare_sled_insert_x3", |b| {
-        let dbs: Vec<sled::Db> = (0..3)
-            .map(|_| match sled::Config::new().temporary(true).open() {
-                Ok(db) => db,
-                Err(e) => panic!("cannot open sled: {e}"),
-            })
-            .collect();
+        let dbs: Vec<sled::Db> = (0..3).map(|_| temporary_sled()).collect();
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % KEYS;
@@ -123,10 +123,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("eventual_get");
     group.throughput(Throughput::Elements(1));
     group.bench_function("bare_sled_get", |b| {
-        let db = match sled::Config::new().temporary(true).open() {
-            Ok(db) => db,
-            Err(e) => panic!("cannot open sled: {e}"),
-        };
+        let db = temporary_sled();
         for key in &keys {
             let _ = db.insert(key, &VALUE[..]);
         }

@@ -336,8 +336,7 @@ fn skewed_sequential_writes(hybrid_clock: bool, seed: u64) -> usize {
     }
     net.heal();
     assert!(cluster.wait_for_convergence(CONVERGE).unwrap());
-    let lost = lost_writes(&cluster.history(), &cluster.final_values().unwrap());
-    lost.len()
+    lost_writes(&cluster.history(), &cluster.final_values().unwrap()).len()
 }
 
 #[test]

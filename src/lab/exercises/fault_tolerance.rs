@@ -6,10 +6,10 @@
 //! loss hurts the most (the most keys with all their copies on the pair),
 //! cuts them off from the other three — clients still reach them — and
 //! writes 20 keys at once, each through the key's replicas in turn (primary
-//! first) until one acknowledges it. Then the pair crashes, and every acknowledged key is
-//! read back, trying each of its replicas as coordinator. Passing: every
-//! acknowledged write reads back, and at least 18 of the 20 were
-//! acknowledged.
+//! first) until one acknowledges it. Then the pair crashes, and every
+//! acknowledged key is read back, trying each of its replicas as
+//! coordinator. Passing: every acknowledged write reads back, and at least
+//! 18 of the 20 were acknowledged.
 //!
 //! Two numbers decide it. **N**: enough copies that two crashes leave one
 //! (and, for strong mode, a majority to read from). **W**: enough
@@ -18,6 +18,7 @@
 //! write confirmed there dies with it. Writes coordinated on the healthy
 //! side reach W through hint holders when replicas are unreachable
 //! (sloppy quorum), so a large W costs little here.
+
 use super::{Grade, node_list};
 use crate::client::CoordinatorPolicy;
 use crate::cluster::{Cluster, Consistency, StorageKind};

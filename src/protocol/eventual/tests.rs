@@ -352,12 +352,20 @@ fn anti_entropy_copies_newer_records_both_ways() {
     assert_eq!(sent, 0);
 }
 
-#[test]
-fn skewed_coordinator_loses_to_an_earlier_write() {
-    let mut bus = Bus::new(3, 3, quiet(3, 3));
+/// A 3-node bus (N = 3) in which the second replica of key `k` runs its
+/// clock ten seconds behind. Returns the bus, the key's replicas, its
+/// healthy primary and the skewed replica.
+fn bus_with_skewed_replica(config: EventualConfig) -> (Bus, Vec<NodeId>, NodeId, NodeId) {
+    let bus = Bus::new(3, 3, config);
     let replicas = bus.replicas(b"k");
     let (good, skewed) = (replicas[0], replicas[1]);
     bus.clock.set_skew(skewed, -10_000_000_000);
+    (bus, replicas, good, skewed)
+}
+
+#[test]
+fn skewed_coordinator_loses_to_an_earlier_write() {
+    let (mut bus, replicas, good, skewed) = bus_with_skewed_replica(quiet(3, 3));
     bus.request(good, 1, put("k", "first"));
     bus.deliver();
     let late = bus.request(skewed, 2, put("k", "second"));
@@ -382,10 +390,7 @@ fn hybrid(r: usize, w: usize) -> EventualConfig {
 
 #[test]
 fn hybrid_clock_stamps_a_write_above_the_write_its_coordinator_stored() {
-    let mut bus = Bus::new(3, 3, hybrid(3, 3));
-    let replicas = bus.replicas(b"k");
-    let (good, skewed) = (replicas[0], replicas[1]);
-    bus.clock.set_skew(skewed, -10_000_000_000);
+    let (mut bus, replicas, good, skewed) = bus_with_skewed_replica(hybrid(3, 3));
     bus.request(good, 1, put("k", "first"));
     bus.deliver();
     let first = bus.record(skewed, b"k").unwrap().version;
@@ -403,10 +408,7 @@ fn hybrid_clock_stamps_a_write_above_the_write_its_coordinator_stored() {
 
 #[test]
 fn hybrid_clock_still_loses_a_write_whose_coordinator_had_not_heard_of_the_earlier_one() {
-    let mut bus = Bus::new(3, 3, hybrid(1, 1));
-    let replicas = bus.replicas(b"k");
-    let (good, skewed) = (replicas[0], replicas[1]);
-    bus.clock.set_skew(skewed, -10_000_000_000);
+    let (mut bus, _, good, skewed) = bus_with_skewed_replica(hybrid(1, 1));
     // "first" never reaches the skewed node.
     bus.down.push(skewed);
     bus.request(good, 1, put("k", "first"));
@@ -427,10 +429,7 @@ fn hybrid_clock_still_loses_a_write_whose_coordinator_had_not_heard_of_the_earli
 
 #[test]
 fn hybrid_clock_restarts_above_every_stored_stamp() {
-    let mut bus = Bus::new(3, 3, hybrid(3, 3));
-    let replicas = bus.replicas(b"k");
-    let (good, skewed) = (replicas[0], replicas[1]);
-    bus.clock.set_skew(skewed, -10_000_000_000);
+    let (mut bus, _, good, skewed) = bus_with_skewed_replica(hybrid(3, 3));
     bus.request(good, 1, put("k", "first"));
     bus.deliver();
     let first = bus.record(skewed, b"k").unwrap().version;
