@@ -23,6 +23,11 @@
 //! and reports their combined operations per second — the most the public
 //! API can push through the cluster on this machine.
 //!
+//! `bare_sled_insert_on_another_thread` puts the baseline's insert on a
+//! second thread and waits for its answer over a crossbeam channel: the cost
+//! of one hand-off there and back on this machine, the floor under every
+//! blocking client call whatever the protocol.
+//!
 //! `eventual_put_handlers/r1_w1` takes the threads away: three `Eventual`
 //! state machines with sled storage run back to back on the bench thread,
 //! their messages encoded and decoded as the network would but carried by a
@@ -94,6 +99,37 @@ fn bench(c: &mut Criterion) {
                 }
             }
         });
+    });
+    // What one thread hand-off there and back costs on this machine: the
+    // same insert, done by another thread that owns the database and answers
+    // over a crossbeam channel — the bare shape of a client → node → client
+    // round trip, without the network, the protocol or the runtime.
+    group.bench_function("bare_sled_insert_on_another_thread", |b| {
+        let (requests, inbox) = crossbeam_channel::unbounded::<usize>();
+        let (answers, answered) = crossbeam_channel::unbounded::<()>();
+        let db = temporary_sled();
+        let owner = keys.clone();
+        let worker = std::thread::spawn(move || {
+            while let Ok(i) = inbox.recv() {
+                if let Err(e) = db.insert(&owner[i], &VALUE[..]) {
+                    panic!("sled insert failed: {e}");
+                }
+                if answers.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % KEYS;
+            if requests.send(i).is_err() || answered.recv().is_err() {
+                panic!("the storage thread stopped");
+            }
+        });
+        drop(requests);
+        if worker.join().is_err() {
+            panic!("the storage thread panicked");
+        }
     });
     // Single-copy (one node, no replication) is the runtime's floor: one
     // client → node → client round trip through the simulated network.

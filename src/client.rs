@@ -12,6 +12,7 @@ use crate::cache::{Lookup, ReadCache};
 use crate::clock::Clock;
 use crate::codec;
 use crate::error::{Error, Result};
+use crate::hand_off;
 use crate::history::{OpKind, Operation};
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::metrics::{OpMetrics, Outcome};
@@ -357,7 +358,14 @@ impl Client {
 
     fn wait_for(&self, id: u64, deadline: Instant) -> Result<Response> {
         loop {
-            match self.inbox.recv_deadline(deadline) {
+            // Poll briefly first: the answer usually comes within
+            // microseconds, and sleeping costs more than that (see
+            // `hand_off`).
+            let received = match hand_off::poll_briefly(&self.inbox, |now| now >= deadline) {
+                Some(envelope) => Ok(envelope),
+                None => self.inbox.recv_deadline(deadline),
+            };
+            match received {
                 Ok(Envelope {
                     payload:
                         Payload::Response {

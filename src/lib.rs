@@ -84,6 +84,7 @@ mod clock;
 mod cluster;
 pub mod codec;
 mod error;
+mod hand_off;
 pub mod history;
 mod ids;
 pub mod lab;

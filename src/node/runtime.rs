@@ -3,6 +3,7 @@
 use super::timers::Timers;
 use crate::clock::Clock;
 use crate::codec;
+use crate::hand_off;
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::network::{Envelope, Network, Payload};
 use crate::placement::Placement;
@@ -14,7 +15,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long the loop sleeps when no timer is pending (it wakes on any message).
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
@@ -133,23 +134,58 @@ impl<P: Protocol> NodeLoop<P> {
             // Due timers first: a node whose inbox never empties must still
             // retransmit and give up on time.
             self.fire_timers();
-            let wait = self.timers.until_next().unwrap_or(IDLE_WAIT);
-            select! {
-                recv(self.env.control) -> order => match order {
-                    Ok(Control::Pause(pause)) => {
-                        if !self.pause(pause) {
-                            return;
+            let envelope = match self.poll_inbox_briefly() {
+                Some(envelope) => envelope,
+                None => {
+                    let wait = self.timers.until_next().unwrap_or(IDLE_WAIT);
+                    select! {
+                        recv(self.env.control) -> order => {
+                            if !order.is_ok_and(|order| self.obey(order)) {
+                                return;
+                            }
+                            continue;
                         }
+                        recv(self.env.inbox) -> envelope => match envelope {
+                            Ok(envelope) => envelope,
+                            Err(_) => return,
+                        },
+                        // Timers fire at the top of the loop.
+                        default(wait) => continue,
                     }
-                    Ok(Control::Crash) | Err(_) => return,
-                },
-                recv(self.env.inbox) -> envelope => match envelope {
-                    Ok(envelope) => self.handle(envelope),
-                    Err(_) => return,
-                },
-                default(wait) => self.fire_timers(),
+                }
+            };
+            // An order given before this message was sent (a pause, then a
+            // request) takes effect first, however the two were received.
+            if let Ok(order) = self.env.control.try_recv()
+                && !self.obey(order)
+            {
+                return;
             }
+            self.handle(envelope);
         }
+    }
+
+    /// Carries out an order from the cluster; false when told to stop.
+    fn obey(&self, order: Control) -> bool {
+        match order {
+            Control::Pause(pause) => self.pause(pause),
+            Control::Crash => false,
+        }
+    }
+
+    /// A message that arrives within [`hand_off::SPIN_WINDOW`], before the
+    /// loop goes to sleep in `select!`. Gives up at once when an order is
+    /// waiting on the control channel (so a crash is obeyed even while the
+    /// inbox never empties) or a timer falls due.
+    fn poll_inbox_briefly(&mut self) -> Option<Envelope> {
+        let control = &self.env.control;
+        if !control.is_empty() {
+            return None;
+        }
+        let due = self.timers.until_next().map(|wait| Instant::now() + wait);
+        hand_off::poll_briefly(&self.env.inbox, |now| {
+            due.is_some_and(|due| now >= due) || !control.is_empty()
+        })
     }
 
     /// Sleeps for `pause`, still obeying a crash; false when told to stop.
