@@ -12,7 +12,14 @@
 //! (the default), 100-byte values over 1024 keys; the baseline is one
 //! `sled::Tree::insert` (or `get`) of the same size, and
 //! `bare_sled_insert_x3` the same insert into three databases — the storage
-//! work three replicas cannot avoid. The ratio
+//! work three replicas cannot avoid.
+//!
+//! Every baseline insert writes a value the key does not already hold (a
+//! counter is stamped into its first bytes). sled skips an insert whose value
+//! equals the stored one (`Tree::insert_inner` short-circuits a no-op set),
+//! so a loop rewriting one constant value would time a lookup, about a
+//! quarter of a real insert on this machine. A replica never gets that
+//! discount: each put stores a record with a new version. The ratio
 //! `bare sled time / replicated time` says what fraction of a bare storage
 //! engine's throughput survives replication, the network hop, and the
 //! thread hand-offs.
@@ -26,7 +33,10 @@
 //! `bare_sled_insert_on_another_thread` puts the baseline's insert on a
 //! second thread and waits for its answer over a crossbeam channel: the cost
 //! of one hand-off there and back on this machine, the floor under every
-//! blocking client call whatever the protocol.
+//! blocking client call whatever the protocol. Both threads poll and never
+//! sleep, as replikv's nodes and clients poll before they sleep
+//! (`src/hand_off.rs`): a plain `recv` would park while the insert runs, and
+//! the figure would be the kernel's wake-up instead of the hand-off.
 //!
 //! `eventual_put_handlers/r1_w1` takes the threads away: three `Eventual`
 //! state machines with sled storage run back to back on the bench thread,
@@ -52,6 +62,44 @@ fn keys() -> Vec<Vec<u8>> {
     (0..KEYS)
         .map(|i| format!("key-{i:05}").into_bytes())
         .collect()
+}
+
+/// Baseline values: [`VALUE`] with a counter stamped into its first eight
+/// bytes, so no insert rewrites the bytes its key already holds (which sled
+/// would skip).
+struct FreshValues {
+    written: u64,
+    value: [u8; 100],
+}
+
+impl Default for FreshValues {
+    fn default() -> Self {
+        FreshValues {
+            written: 0,
+            value: VALUE,
+        }
+    }
+}
+
+impl FreshValues {
+    fn next(&mut self) -> &[u8] {
+        self.written += 1;
+        self.value[..8].copy_from_slice(&self.written.to_le_bytes());
+        &self.value
+    }
+}
+
+/// The next message on `inbox`, polled for without ever sleeping; `None`
+/// once every sender is gone.
+fn receive_awake<T>(inbox: &crossbeam_channel::Receiver<T>) -> Option<T> {
+    let backoff = crossbeam_utils::Backoff::new();
+    loop {
+        match inbox.try_recv() {
+            Ok(message) => return Some(message),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
+            Err(crossbeam_channel::TryRecvError::Empty) => backoff.snooze(),
+        }
+    }
 }
 
 /// A bare sled database in temporary files: the baseline's engine.
@@ -80,21 +128,24 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("bare_sled_insert", |b| {
         let db = temporary_sled();
+        let mut values = FreshValues::default();
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % KEYS;
-            black_box(db.insert(&keys[i], &VALUE[..]).map(|_| ()))
+            black_box(db.insert(&keys[i], values.next()).map(|_| ()))
         });
     });
     // What three copies cost the storage engine alone: the same insert into
     // three databases, as the three replicas of a key must do.
     group.bench_function("bare_sled_insert_x3", |b| {
         let dbs: Vec<sled::Db> = (0..3).map(|_| temporary_sled()).collect();
+        let mut values = FreshValues::default();
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % KEYS;
+            let value = values.next();
             for db in &dbs {
-                if let Err(e) = black_box(db.insert(&keys[i], &VALUE[..])) {
+                if let Err(e) = black_box(db.insert(&keys[i], value)) {
                     panic!("sled insert failed: {e}");
                 }
             }
@@ -110,8 +161,9 @@ fn bench(c: &mut Criterion) {
         let db = temporary_sled();
         let owner = keys.clone();
         let worker = std::thread::spawn(move || {
-            while let Ok(i) = inbox.recv() {
-                if let Err(e) = db.insert(&owner[i], &VALUE[..]) {
+            let mut values = FreshValues::default();
+            while let Some(i) = receive_awake(&inbox) {
+                if let Err(e) = db.insert(&owner[i], values.next()) {
                     panic!("sled insert failed: {e}");
                 }
                 if answers.send(()).is_err() {
@@ -122,7 +174,7 @@ fn bench(c: &mut Criterion) {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % KEYS;
-            if requests.send(i).is_err() || answered.recv().is_err() {
+            if requests.send(i).is_err() || receive_awake(&answered).is_none() {
                 panic!("the storage thread stopped");
             }
         });

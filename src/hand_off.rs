@@ -4,10 +4,11 @@
 //! a crossbeam channel. When the receiver is asleep, the sender pays for a
 //! futex wake and the receiver for a context switch. On the 2-core virtual
 //! machine this crate is measured on, that costs 15–20 µs each way, while a
-//! put's handler runs in 1–3 µs. `benches/eventual.rs` shows it side by side:
-//! `bare_sled_insert_on_another_thread`, a hand-off to a thread that is still
-//! awake, took 1.5 µs; a single-copy put, 34 µs while both ends slept between
-//! messages and 8.7 µs with the polling below.
+//! put's handler runs in a few µs. `benches/eventual.rs` shows it side by
+//! side: `bare_sled_insert_on_another_thread`, a real ~1 µs sled insert done
+//! by a thread that is still awake, took 1.9–2.9 µs there and back; a
+//! single-copy put, 34 µs while both ends slept between messages and
+//! 8–9 µs with the polling below.
 //!
 //! The next message usually comes within microseconds: the answer to a
 //! request just sent, the next request of a client in a loop, a replica's
