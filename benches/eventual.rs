@@ -12,17 +12,17 @@
 //! (the default), 100-byte values over 1024 keys; the baseline is one
 //! `sled::Tree::insert` (or `get`) of the same size, and
 //! `bare_sled_insert_x3` the same insert into three databases — the storage
-//! work three replicas cannot avoid.
+//! work three replicas cannot avoid. The ratio
+//! `bare sled time / replicated time` says what fraction of a bare storage
+//! engine's throughput survives replication, the network hop, and the
+//! thread hand-offs.
 //!
 //! Every baseline insert writes a value the key does not already hold (a
 //! counter is stamped into its first bytes). sled skips an insert whose value
 //! equals the stored one (`Tree::insert_inner` short-circuits a no-op set),
 //! so a loop rewriting one constant value would time a lookup, about a
 //! quarter of a real insert on this machine. A replica never gets that
-//! discount: each put stores a record with a new version. The ratio
-//! `bare sled time / replicated time` says what fraction of a bare storage
-//! engine's throughput survives replication, the network hop, and the
-//! thread hand-offs.
+//! discount: each put stores a record with a new version.
 //!
 //! One blocking client measures latency as much as throughput: it leaves the
 //! cluster idle while its answer travels back. `eventual_put_8_clients`
