@@ -33,10 +33,11 @@
 //! `bare_sled_insert_on_another_thread` puts the baseline's insert on a
 //! second thread and waits for its answer over a crossbeam channel: the cost
 //! of one hand-off there and back on this machine, the floor under every
-//! blocking client call whatever the protocol. Both threads poll and never
-//! sleep, as replikv's nodes and clients poll before they sleep
-//! (`src/hand_off.rs`): a plain `recv` would park while the insert runs, and
-//! the figure would be the kernel's wake-up instead of the hand-off.
+//! blocking client call whatever the protocol. Both threads poll, yielding
+//! their core between looks, and never sleep, as replikv's nodes and clients
+//! poll before they sleep (`src/hand_off.rs`): a plain `recv` would park
+//! while the insert runs, and the figure would be the kernel's wake-up
+//! instead of the hand-off.
 //!
 //! `eventual_put_handlers/r1_w1` takes the threads away: three `Eventual`
 //! state machines with sled storage run back to back on the bench thread,
@@ -89,15 +90,15 @@ impl FreshValues {
     }
 }
 
-/// The next message on `inbox`, polled for without ever sleeping; `None`
-/// once every sender is gone.
+/// The next message on `inbox`, polled for without ever sleeping, yielding
+/// the core between looks as replikv's pollers do; `None` once every sender
+/// is gone.
 fn receive_awake<T>(inbox: &crossbeam_channel::Receiver<T>) -> Option<T> {
-    let backoff = crossbeam_utils::Backoff::new();
     loop {
         match inbox.try_recv() {
             Ok(message) => return Some(message),
             Err(crossbeam_channel::TryRecvError::Disconnected) => return None,
-            Err(crossbeam_channel::TryRecvError::Empty) => backoff.snooze(),
+            Err(crossbeam_channel::TryRecvError::Empty) => std::thread::yield_now(),
         }
     }
 }

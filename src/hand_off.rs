@@ -6,29 +6,46 @@
 //! machine this crate is measured on, that costs 15–20 µs each way, while a
 //! put's handler runs in a few µs. `benches/eventual.rs` shows it side by
 //! side: `bare_sled_insert_on_another_thread`, a real ~1 µs sled insert done
-//! by a thread that is still awake, took 1.9–2.9 µs there and back; a
-//! single-copy put, 34 µs while both ends slept between messages and
-//! 8–9 µs with the polling below.
+//! by a thread that is still awake, takes 1.6 µs there and back; a
+//! single-copy put took 34 µs while both ends slept between messages.
 //!
 //! The next message usually comes within microseconds: the answer to a
 //! request just sent, the next request of a client in a loop, a replica's
-//! acknowledgement. So a receiver first polls for [`SPIN_WINDOW`] (spinning,
-//! then yielding its core, as crossbeam's `recv` does for a shorter while)
-//! and only then sleeps. `select!`, which a node waits in, parks at once.
-//! The window is bounded, so an idle cluster still sleeps and costs no CPU.
-//! This is the same trade as the adaptive mutexes of glibc and parking_lot:
-//! spend a little CPU waiting to save an expensive trip through the kernel.
+//! acknowledgement. So a receiver first polls for [`SPIN_WINDOW`] and only
+//! then sleeps. `select!`, which a node waits in, parks at once. The window
+//! is bounded, so an idle cluster still sleeps and costs no CPU. This is the
+//! same trade as the adaptive mutexes of glibc and parking_lot: spend a
+//! little CPU waiting to save an expensive trip through the kernel.
+//!
+//! # Yield, do not spin
+//!
+//! Between two looks at its inbox a poller gives its core away
+//! ([`std::thread::yield_now`]) instead of spinning on it. A cluster has more
+//! threads than most machines have cores — three nodes and a client already
+//! outnumber the two cores here — so the thread a poller waits for usually
+//! needs the very core the poller would spin on. Spinning first, as
+//! crossbeam's `Backoff::snooze` does (127 `pause` instructions before its
+//! first yield), held the core for microseconds each time a thread started
+//! waiting. Yielding at once cut most blocking figures of
+//! `benches/eventual.rs` by a third to a half on this machine (two runs of
+//! each build, interleaved): a single-copy put went from 8.0–11.2 µs to
+//! 4.9, an eventual (1,1) put from 14.4–19.0 µs to 9.1–9.2, a (1,1) get from
+//! 7.7–9.0 µs to 3.8–5.1, and eight clients' single-copy puts from 4.7–5.3 µs
+//! each to 2.6–2.8. On a machine with idle cores a yield returns at once
+//! (there is no one to give the core to), so a poller there still sees its
+//! message within a system call's time.
 
 use crossbeam_channel::{Receiver, TryRecvError};
-use crossbeam_utils::Backoff;
 use std::time::{Duration, Instant};
 
 /// How long a receiver polls before it sleeps. Longer than a wake-up on a
 /// busy virtual machine, short enough that an idle node costs nothing
-/// measurable. Tuned by hand with one client doing 100,000 single-copy puts
-/// on 3 nodes, 2 cores: a window of 10 µs gave 15 µs per put, 20 µs gave
-/// 11.4, 50 µs gave 9.2, and 100 µs gave 12.6, because the polling threads
-/// then crowd out the ones with work.
+/// measurable. Tuned by hand on 3 nodes, 2 cores, when pollers still spun
+/// before yielding (one client, 100,000 single-copy puts): a window of 10 µs
+/// gave 15 µs per put, 20 µs gave 11.4, 50 µs gave 9.2, and 100 µs gave 12.6,
+/// because the spinning threads then crowded out the ones with work. With
+/// yielding pollers, 50, 100 and 200 µs measure the same within noise, so
+/// the shortest stays.
 pub(crate) const SPIN_WINDOW: Duration = Duration::from_micros(50);
 
 /// Polls `inbox` for up to [`SPIN_WINDOW`]. Returns `None` when the window
@@ -49,7 +66,6 @@ fn poll_for<T>(
     mut give_up: impl FnMut(Instant) -> bool,
 ) -> Option<T> {
     let until = Instant::now() + window;
-    let backoff = Backoff::new();
     loop {
         match inbox.try_recv() {
             Ok(message) => return Some(message),
@@ -60,7 +76,8 @@ fn poll_for<T>(
         if now >= until || give_up(now) {
             return None;
         }
-        backoff.snooze();
+        // Give the core to a thread with work; see "Yield, do not spin".
+        std::thread::yield_now();
     }
 }
 

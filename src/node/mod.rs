@@ -5,7 +5,7 @@
 //! (client requests and peer messages) and its next timer. Everything it
 //! does in between is a synchronous call into the protocol, followed by
 //! carrying out the effects the protocol wrote into its context. Before it
-//! goes to sleep in `select!`, it polls its inbox for a few microseconds
+//! goes to sleep in `select!`, it polls its inbox for up to 50 µs
 //! (see `crate::hand_off`), because waking a sleeping thread costs far more
 //! than handling a message; an order from the cluster waiting on the control
 //! channel is always obeyed before the next message.
