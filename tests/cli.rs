@@ -14,9 +14,21 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Runs `replikv` with `args`, asserts that it succeeded (showing its stderr
+/// if not) and returns what it printed.
+fn replikv_ok(args: &[&str]) -> String {
+    let out = replikv(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout(&out)
+}
+
 #[test]
 fn run_reports_json_with_the_stable_field_names() {
-    let out = replikv(&[
+    let printed = replikv_ok(&[
         "run",
         "--consistency",
         "eventual",
@@ -35,12 +47,7 @@ fn run_reports_json_with_the_stable_field_names() {
         "--seed",
         "3",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+    let json: serde_json::Value = serde_json::from_str(&printed).expect("valid JSON");
     for field in [
         "ops",
         "duration_s",
@@ -91,7 +98,7 @@ fn run_reports_json_with_the_stable_field_names() {
 fn faults_on_nodes_spares_the_client_links() {
     // With R = W = 1 the coordinator answers from its own copy, so when only
     // node-to-node messages are lost no client operation can time out.
-    let out = replikv(&[
+    let printed = replikv_ok(&[
         "run",
         "--consistency",
         "eventual",
@@ -106,12 +113,7 @@ fn faults_on_nodes_spares_the_client_links() {
         "--report",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(json["config"]["faults_on"], "nodes");
     assert_eq!(json["errors"]["timeout"], 0, "{json}");
     assert!(json["messages"]["dropped"].as_u64().unwrap() > 0);
@@ -122,7 +124,7 @@ fn a_history_written_by_run_is_judged_by_check() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.json");
     let path = path.to_str().unwrap();
-    let out = replikv(&[
+    replikv_ok(&[
         "run",
         "--clients",
         "3",
@@ -133,11 +135,6 @@ fn a_history_written_by_run_is_judged_by_check() {
         "--history",
         path,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let out = replikv(&["check", path]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
@@ -202,7 +199,7 @@ fn bad_input_gets_a_clear_error_and_exit_code_two() {
 
 #[test]
 fn compare_runs_every_mode_side_by_side() {
-    let out = replikv(&[
+    let printed = replikv_ok(&[
         "compare",
         "--clients",
         "2",
@@ -211,12 +208,7 @@ fn compare_runs_every_mode_side_by_side() {
         "--report",
         "json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reports: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap();
+    let reports: Vec<serde_json::Value> = serde_json::from_str(&printed).unwrap();
     let modes: Vec<_> = reports
         .iter()
         .map(|r| r["config"]["consistency"].as_str().unwrap().to_string())
@@ -248,7 +240,7 @@ fn partitions_prints_every_strategy() {
 
 #[test]
 fn partitions_shows_weighted_shares_for_vertical_scaling() {
-    let out = replikv(&[
+    let text = replikv_ok(&[
         "partitions",
         "--nodes",
         "3",
@@ -257,12 +249,6 @@ fn partitions_shows_weighted_shares_for_vertical_scaling() {
         "--weights",
         "1,1,2",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = stdout(&out);
     let row = text
         .lines()
         .find(|l| l.contains("n2") && l.contains("50.0 %"))
@@ -293,7 +279,7 @@ fn staleness_prints_measured_beside_predicted_and_writes_csv() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("curve.csv");
     let svg = dir.path().join("curve.svg");
-    let out = replikv(&[
+    let text = replikv_ok(&[
         "staleness",
         "--trials",
         "30",
@@ -304,12 +290,6 @@ fn staleness_prints_measured_beside_predicted_and_writes_csv() {
         "--svg",
         svg.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = stdout(&out);
     assert!(
         text.contains("predicted") && text.contains("measured"),
         "{text}"
@@ -332,13 +312,7 @@ fn hybrid_clock_flag_is_reported_in_the_config_and_the_mode_label() {
             "3",
         ];
         args.extend_from_slice(extra);
-        let out = replikv(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout(&out)
+        replikv_ok(&args)
     };
     let json = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
     assert_eq!(
