@@ -276,10 +276,7 @@ impl ExperimentReport {
                 latency: e.latency.to_string(),
                 drop: e.drop,
                 duplicate: e.duplicate,
-                faults_on: match e.fault_scope {
-                    crate::network::FaultScope::AllLinks => "all".into(),
-                    crate::network::FaultScope::NodeLinks => "nodes".into(),
-                },
+                faults_on: e.fault_scope.to_string(),
                 nemesis: e.nemesis.kind.to_string(),
                 nemesis_interval_ms: e.nemesis.interval.as_secs_f64() * 1e3,
                 cache_capacity: e.cache.map(|c| c.capacity),

@@ -64,6 +64,21 @@ pub enum FaultScope {
     NodeLinks,
 }
 
+impl fmt::Display for FaultScope {
+    /// The name the command line and the report use: `all` or `nodes`.
+    ///
+    /// ```
+    /// use replikv::network::FaultScope;
+    /// assert_eq!(FaultScope::NodeLinks.to_string(), "nodes");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FaultScope::AllLinks => "all",
+            FaultScope::NodeLinks => "nodes",
+        })
+    }
+}
+
 /// The current fault settings.
 #[derive(Clone, Default)]
 pub(crate) struct Faults {
