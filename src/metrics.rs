@@ -155,6 +155,9 @@ pub struct NodeLoad {
     pub handler_errors: u64,
     /// Peer messages that did not decode.
     pub garbled_messages: u64,
+    /// Client requests not run because they were duplicates or late copies
+    /// ([`crate::protocol::RequestFilter`]).
+    pub duplicate_requests: u64,
     /// Whether it is up now.
     pub up: bool,
 }

@@ -287,33 +287,6 @@ fn concurrent_writes_through_one_coordinator_get_distinct_versions() -> replikv:
 }
 
 #[test]
-fn a_duplicated_client_request_runs_once() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 13);
-    let mut strong = Strong::new(0);
-    strong.on_request(&mut ctx, ReplyTo { request: 5, ..TO }, put("v"))?;
-    assert_eq!(out(&mut ctx).sends.len(), 3);
-    // The network delivers the same request again: no second write, which
-    // could land after the client's next write and undo it.
-    strong.on_request(&mut ctx, ReplyTo { request: 5, ..TO }, put("v"))?;
-    // An older request of the same client, arriving late, is abandoned too.
-    strong.on_request(&mut ctx, ReplyTo { request: 4, ..TO }, put("w"))?;
-    assert!(out(&mut ctx).sends.is_empty());
-    assert_eq!(strong.in_flight(), 1);
-    // Other clients, and this client's next request, go ahead.
-    strong.on_request(
-        &mut ctx,
-        ReplyTo {
-            client: ClientId(10),
-            request: 1,
-        },
-        get(),
-    )?;
-    strong.on_request(&mut ctx, ReplyTo { request: 6, ..TO }, get())?;
-    assert_eq!(out(&mut ctx).sends.len(), 6);
-    Ok(())
-}
-
-#[test]
 fn a_restarted_coordinator_never_reuses_a_version() -> replikv::Result<()> {
     let mut ctx = Ctx::for_test(NodeId(0), 3, 7);
     let mut versions = Vec::new();

@@ -46,9 +46,14 @@ enum Fault {
     Crash,
     /// All of the above at once (milder rates).
     All,
+    /// Heavy-tailed latency, half of all messages duplicated, and crashes:
+    /// a copy of a client request can arrive after its coordinator
+    /// restarted (the combination that once broke strong mode, and that no
+    /// fault alone finds).
+    LateDuplicatesAndCrashes,
 }
 
-const FAULTS: [Fault; 8] = [
+const FAULTS: [Fault; 9] = [
     Fault::Drop,
     Fault::DelayExp,
     Fault::DelayUniform,
@@ -57,6 +62,7 @@ const FAULTS: [Fault; 8] = [
     Fault::Partition,
     Fault::Crash,
     Fault::All,
+    Fault::LateDuplicatesAndCrashes,
 ];
 
 /// How a run is shaped.
@@ -108,6 +114,13 @@ fn apply_network_faults(cluster: &Cluster, fault: Fault) -> replikv::Result<()> 
             scale: Duration::from_micros(200),
             shape: 1.2,
         })?,
+        Fault::LateDuplicatesAndCrashes => {
+            net.set_duplicate_probability(0.5)?;
+            net.set_latency(Latency::Pareto {
+                scale: ms(1),
+                shape: 1.1,
+            })?;
+        }
         Fault::All => {
             net.set_drop_probability(0.05)?;
             net.set_duplicate_probability(0.05)?;
@@ -135,7 +148,7 @@ fn nemesis(cluster: &Cluster, fault: Fault, seed: u64, stop: &AtomicBool) -> rep
         round += 1;
         let victim = nodes[rng.random_range(0..nodes.len())];
         let crash = match fault {
-            Fault::Crash => true,
+            Fault::Crash | Fault::LateDuplicatesAndCrashes => true,
             Fault::Partition => false,
             Fault::All => round.is_multiple_of(2),
             _ => return Ok(0),
@@ -319,6 +332,13 @@ fn linearizable_across_minority_partitions() {
 #[test]
 fn linearizable_across_minority_crashes() {
     replay(7, Fault::Crash);
+}
+
+#[test]
+fn linearizable_with_late_duplicates_across_coordinator_restarts() {
+    for seed in [10, 11] {
+        replay(seed, Fault::LateDuplicatesAndCrashes);
+    }
 }
 
 #[test]

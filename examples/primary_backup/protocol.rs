@@ -9,8 +9,15 @@
 //! write. The price: a single slow or crashed backup blocks writes (the
 //! client times out), which is why real systems add failure detection and
 //! reconfiguration (view changes, as in Viewstamped Replication).
+//!
+//! Duplicates: the runtime runs each client request once, but a request
+//! this node hands on to the primary travels as a peer message, which the
+//! network may duplicate or delay: the primary admits each forward through
+//! a `RequestFilter` before running it, or a late copy of an old put would
+//! overwrite a newer value. Replication messages are idempotent (versions
+//! only move forward) and acks are counted once per backup.
 
-use replikv::protocol::{Context, Protocol, ReplyTo, Request, Response};
+use replikv::protocol::{Context, Protocol, ReplyTo, Request, RequestFilter, Response};
 use replikv::storage::{Record, Version};
 use replikv::{NodeId, Result};
 use serde::{Deserialize, Serialize};
@@ -46,6 +53,8 @@ struct Pending {
 /// The protocol state of one node.
 #[derive(Default)]
 pub struct PrimaryBackup {
+    /// Forwarded requests already run (or overtaken) at this primary.
+    forwarded: RequestFilter,
     next_op: u64,
     pending: HashMap<u64, Pending>,
 }
@@ -136,7 +145,12 @@ impl Protocol for PrimaryBackup {
         message: PbMessage,
     ) -> Result<()> {
         match message {
-            PbMessage::Forward { reply_to, request } => self.as_primary(ctx, reply_to, request),
+            PbMessage::Forward { reply_to, request } => {
+                if !self.forwarded.admit(reply_to) {
+                    return Ok(()); // a duplicate or a late copy
+                }
+                self.as_primary(ctx, reply_to, request)
+            }
             PbMessage::Replicate { op, key, record } => {
                 // Versions only move forward, so a duplicate or late copy is harmless.
                 ctx.store().put_if_newer(&key, &record)?;

@@ -342,6 +342,7 @@ impl Cluster {
                 peer_messages: slot.counters.peer_messages.load(Ordering::Relaxed),
                 handler_errors: slot.counters.handler_errors.load(Ordering::Relaxed),
                 garbled_messages: slot.counters.garbled_messages.load(Ordering::Relaxed),
+                duplicate_requests: slot.counters.duplicate_requests.load(Ordering::Relaxed),
                 up: slot.running.is_some(),
             })
             .collect();

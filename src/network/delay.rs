@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 enum Command {
-    Schedule(Instant, Envelope),
+    Schedule(Instant, Envelope, Option<u64>),
     Shutdown,
 }
 
@@ -22,6 +22,9 @@ struct Due {
     at: Instant,
     seq: u64,
     envelope: Envelope,
+    /// The receiver's connection when the message was sent (see
+    /// `Shared::deliver`).
+    connection: Option<u64>,
 }
 
 impl PartialEq for Due {
@@ -65,10 +68,14 @@ impl DelayLine {
         })
     }
 
-    pub(crate) fn schedule(&self, envelope: Envelope, delay: Duration) {
+    pub(crate) fn schedule(&self, envelope: Envelope, connection: Option<u64>, delay: Duration) {
         self.pending.fetch_add(1, Ordering::Relaxed);
         let at = Instant::now() + delay;
-        if self.commands.send(Command::Schedule(at, envelope)).is_err() {
+        if self
+            .commands
+            .send(Command::Schedule(at, envelope, connection))
+            .is_err()
+        {
             // The line is shut down: the message is lost like any other
             // message sent into a cluster that is going away.
             self.pending.fetch_sub(1, Ordering::Relaxed);
@@ -102,10 +109,10 @@ fn run(inbox: Receiver<Command>, shared: Arc<Shared>, pending: Arc<AtomicUsize>)
         while heap.peek().is_some_and(|due| due.at <= now) {
             if let Some(due) = heap.pop() {
                 pending.fetch_sub(1, Ordering::Relaxed);
-                shared.deliver(due.envelope);
+                shared.deliver(due.envelope, due.connection);
             }
         }
-        let command = match heap.peek() {
+        let first = match heap.peek() {
             Some(next) => match inbox.recv_timeout(next.at.saturating_duration_since(now)) {
                 Ok(command) => command,
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -113,15 +120,32 @@ fn run(inbox: Receiver<Command>, shared: Arc<Shared>, pending: Arc<AtomicUsize>)
             },
             None => inbox.recv().unwrap_or(Command::Shutdown),
         };
-        match command {
-            Command::Schedule(at, envelope) => {
-                seq += 1;
-                heap.push(Due { at, seq, envelope });
-            }
-            Command::Shutdown => {
-                shared.count_dropped(heap.len() as u64);
-                pending.fetch_sub(heap.len(), Ordering::Relaxed);
-                return;
+        // Take in everything already sent before releasing anything: when
+        // this thread was kept off the CPU, messages that are all due by now
+        // must still leave in the order of their due times, not one by one
+        // in the order they were sent.
+        for command in std::iter::once(first).chain(inbox.try_iter()) {
+            match command {
+                Command::Schedule(at, envelope, connection) => {
+                    seq += 1;
+                    heap.push(Due {
+                        at,
+                        seq,
+                        envelope,
+                        connection,
+                    });
+                }
+                Command::Shutdown => {
+                    // Whatever is still waiting, here or in the channel, is lost.
+                    let queued = inbox
+                        .try_iter()
+                        .filter(|c| matches!(c, Command::Schedule(..)))
+                        .count();
+                    let lost = heap.len() + queued;
+                    shared.count_dropped(lost as u64);
+                    pending.fetch_sub(lost, Ordering::Relaxed);
+                    return;
+                }
             }
         }
     }

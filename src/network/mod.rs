@@ -23,7 +23,21 @@
 //!
 //! Partitions are decided when a message is sent; a message already in flight
 //! when a partition starts is still delivered, as on a real network. A
-//! message to a crashed node is dropped. The network never looks inside a
+//! message to a crashed node is dropped.
+//!
+//! # Connections die with a restart
+//!
+//! A message is delivered only to the node *incarnation* it was sent to. Each
+//! time a node's inbox is attached (at start and at every restart) its
+//! connection number moves on; a message remembers the connection it was sent
+//! on, and a copy still in flight when the node restarts is dropped on
+//! arrival, as the bytes on a TCP connection die with the process at its
+//! end. Without this, a copy of a client request delayed across a crash and
+//! restart of its coordinator would run again on the new incarnation, which
+//! has forgotten that it ran the request before — a second write with a newer
+//! version, which breaks strong mode and loses acknowledged writes in
+//! eventual mode. The [`crate::protocol`] docs list which other duplicates
+//! the runtime removes and which a protocol must handle. The network never looks inside a
 //! message: peer messages are opaque bincode bytes, and a [`FaultHook`] sees
 //! only endpoints and sizes.
 
@@ -130,15 +144,25 @@ struct Counters {
     bytes: AtomicU64,
 }
 
+/// A member node's route.
+#[derive(Clone, Default)]
+struct NodeRoute {
+    /// The running incarnation's inbox; `None` while the node is crashed.
+    inbox: Option<Sender<Envelope>>,
+    /// Moves on at every attach: a delayed message is delivered only when
+    /// the connection it was sent on is still the node's current one.
+    connection: u64,
+}
+
 /// Where envelopes go. Read on every send, changed only when a node crashes,
 /// restarts, joins or leaves, or a client comes or goes — so it is an
 /// immutable value swapped whole (read-copy-update through `arc-swap`): a
 /// send reads it without taking a lock.
 #[derive(Clone, Default)]
 struct Routes {
-    /// Inbox of each node, `None` while crashed; the outer `Option` is `None`
-    /// for ids that are not (or no longer) in the cluster.
-    nodes: Vec<Option<Option<Sender<Envelope>>>>,
+    /// Route of each node; `None` for ids that are not (or no longer) in
+    /// the cluster.
+    nodes: Vec<Option<NodeRoute>>,
     clients: HashMap<ClientId, Sender<Envelope>>,
 }
 
@@ -195,7 +219,7 @@ impl Network {
     pub fn new(nodes: usize, seed: u64, clock: Arc<Clock>) -> Result<Self> {
         let shared = Arc::new(Shared {
             routes: ArcSwap::from_pointee(Routes {
-                nodes: vec![Some(None); nodes],
+                nodes: vec![Some(NodeRoute::default()); nodes],
                 clients: HashMap::new(),
             }),
             route_changes: Mutex::new(()),
@@ -217,7 +241,7 @@ impl Network {
             .bytes
             .fetch_add(envelope.size() as u64, Ordering::Relaxed);
         if self.shared.quiet.load(Ordering::Acquire) {
-            self.shared.deliver(envelope);
+            self.shared.deliver(envelope, None);
             return;
         }
         let info = EnvelopeInfo {
@@ -266,9 +290,10 @@ impl Network {
 
     fn deliver_after(&self, envelope: Envelope, delay: Duration) {
         if delay.is_zero() {
-            self.shared.deliver(envelope);
+            self.shared.deliver(envelope, None);
         } else {
-            self.delay.schedule(envelope, delay);
+            let connection = self.shared.connection(envelope.to);
+            self.delay.schedule(envelope, connection, delay);
         }
     }
 
@@ -277,8 +302,9 @@ impl Network {
         let (tx, rx) = crossbeam_channel::unbounded();
         self.shared
             .change_routes(|routes| match routes.nodes.get_mut(node.index()) {
-                Some(Some(slot)) => {
-                    *slot = Some(tx);
+                Some(Some(route)) => {
+                    route.inbox = Some(tx);
+                    route.connection += 1;
                     Ok(rx)
                 }
                 _ => Err(Error::UnknownNode(node)),
@@ -290,8 +316,8 @@ impl Network {
     pub fn detach_node(&self, node: NodeId) -> Result<()> {
         self.shared
             .change_routes(|routes| match routes.nodes.get_mut(node.index()) {
-                Some(Some(slot)) => {
-                    *slot = None;
+                Some(Some(route)) => {
+                    route.inbox = None;
                     Ok(())
                 }
                 _ => Err(Error::UnknownNode(node)),
@@ -304,7 +330,7 @@ impl Network {
             if routes.nodes.len() <= node.index() {
                 routes.nodes.resize(node.index() + 1, None);
             }
-            routes.nodes[node.index()] = Some(None);
+            routes.nodes[node.index()] = Some(NodeRoute::default());
         });
     }
 
@@ -397,12 +423,32 @@ impl Network {
 }
 
 impl Shared {
+    /// The connection a message to `to` is sent on now (`None` for clients,
+    /// whose connections never break).
+    fn connection(&self, to: Endpoint) -> Option<u64> {
+        match to {
+            Endpoint::Node(n) => {
+                let routes = self.routes.load();
+                let route = routes.nodes.get(n.index())?.as_ref()?;
+                Some(route.connection)
+            }
+            Endpoint::Client(_) => None,
+        }
+    }
+
     /// Puts an envelope into its receiver's inbox now, or counts it dropped.
-    fn deliver(&self, envelope: Envelope) {
+    /// `sent_on` is the connection a delayed message was sent on: when the
+    /// receiver has restarted since, the copy dies with the old connection.
+    fn deliver(&self, envelope: Envelope, sent_on: Option<u64>) {
         let routes = self.routes.load();
         let sent = match envelope.to {
             Endpoint::Node(n) => match routes.nodes.get(n.index()) {
-                Some(Some(Some(inbox))) => inbox.send(envelope).is_ok(),
+                Some(Some(NodeRoute {
+                    inbox: Some(inbox),
+                    connection,
+                })) if sent_on.is_none_or(|sent_on| sent_on == *connection) => {
+                    inbox.send(envelope).is_ok()
+                }
                 _ => false,
             },
             Endpoint::Client(c) => match routes.clients.get(&c) {

@@ -10,17 +10,18 @@
 //! than handling a message; an order from the cluster waiting on the control
 //! channel is always obeyed before the next message.
 //!
-//! # Client requests run at most once per node incarnation
+//! # Client requests run at most once
 //!
 //! The network may duplicate a client's request, or deliver a copy long
-//! after the client gave up on it. A client sends its next request only
-//! after the previous one returned, so its request numbers grow; a node
-//! drops any request not numbered above the last it saw from that client.
-//! Without this, a late duplicate of an old put could overwrite a newer
-//! value. The memory is volatile: a duplicate delayed across a crash of the
-//! coordinator can still run twice (the built-in protocols guard against
-//! that where it matters). Peer messages are never deduplicated: protocols
-//! must tolerate duplicates of their own messages.
+//! after the client gave up on it. The loop runs a client request only when
+//! [`crate::protocol::RequestFilter`] admits it (numbered above the last one
+//! seen from that client); anything else is dropped and counted. The memory
+//! is volatile, which is enough because the network delivers a message only
+//! to the incarnation it was sent to: no copy sent before a crash reaches the
+//! restarted node. Peer messages are never deduplicated by the runtime:
+//! protocols must tolerate duplicates of their own messages, forwarded
+//! client requests included (the [`crate::protocol`] docs list who removes
+//! which duplicates).
 //!
 //! # Crash and restart
 //!

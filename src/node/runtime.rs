@@ -4,13 +4,12 @@ use super::timers::Timers;
 use crate::clock::Clock;
 use crate::codec;
 use crate::hand_off;
-use crate::ids::{ClientId, Endpoint, NodeId};
+use crate::ids::{Endpoint, NodeId};
 use crate::network::{Envelope, Network, Payload};
 use crate::placement::Placement;
-use crate::protocol::{Context, Effect, NodeSetup, Protocol, ReplyTo, Response};
+use crate::protocol::{Context, Effect, NodeSetup, Protocol, ReplyTo, RequestFilter, Response};
 use crate::storage::NodeStore;
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,8 +98,8 @@ struct NodeLoop<P: Protocol> {
     ctx: Context<P::Message>,
     effects: Vec<Effect<P::Message>>,
     timers: Timers,
-    /// Highest request number seen from each client (volatile).
-    last_request: HashMap<ClientId, u64>,
+    /// The duplicate-request rule (volatile: see `crate::protocol::RequestFilter`).
+    requests: RequestFilter,
     env: NodeEnv,
 }
 
@@ -122,7 +121,7 @@ impl<P: Protocol> NodeLoop<P> {
             ctx,
             effects: Vec::new(),
             timers: Timers::default(),
-            last_request: HashMap::new(),
+            requests: RequestFilter::new(),
             env,
         }
     }
@@ -200,24 +199,20 @@ impl<P: Protocol> NodeLoop<P> {
     fn handle(&mut self, envelope: Envelope) {
         match (envelope.from, envelope.payload) {
             (Endpoint::Client(client), Payload::Request { id, request }) => {
-                // A client waits for each request before the next, so request
-                // numbers only grow: anything not above the last one seen is a
-                // network duplicate or a late copy of a request the client
-                // gave up on. Running it again could undo a later write.
-                let last = self.last_request.entry(client).or_insert(0);
-                if id <= *last {
+                let reply_to = ReplyTo {
+                    client,
+                    request: id,
+                };
+                // A duplicate, or a late copy of a request its client gave
+                // up on: running it again could undo a later write.
+                if !self.requests.admit(reply_to) {
                     self.env
                         .counters
                         .duplicate_requests
                         .fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                *last = id;
                 self.env.counters.requests.fetch_add(1, Ordering::Relaxed);
-                let reply_to = ReplyTo {
-                    client,
-                    request: id,
-                };
                 let result = self.protocol.on_request(&mut self.ctx, reply_to, request);
                 self.after_handler(result, Some(reply_to));
             }

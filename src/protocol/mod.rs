@@ -15,17 +15,47 @@
 //! (with a size limit) at the receiver. A message that fails to decode is
 //! dropped and counted, as a real node would drop a garbled packet.
 //!
+//! # Which duplicates the runtime removes, and which a protocol must
+//!
+//! The network may lose, delay, reorder and duplicate any message. The
+//! runtime removes two kinds of copies before a protocol sees them:
+//!
+//! - **Duplicate and late client requests.** A node runs a client's request
+//!   only when it is numbered above every request it ran for that client
+//!   ([`RequestFilter`], the one place the rule lives): a second copy, or a
+//!   copy of a request its client gave up on, never reaches
+//!   [`Protocol::on_request`].
+//! - **Anything sent to an earlier incarnation.** A message is delivered only
+//!   to the node incarnation it was sent to, as a TCP connection dies with
+//!   its process: after a restart, no copy of a request, forward, reply or
+//!   acknowledgement sent before the restart arrives. So nothing is acted on
+//!   twice across a restart, and the duplicate memory needs not be durable.
+//!
+//! Everything else is the protocol's to handle:
+//!
+//! - **Duplicates of its own peer messages**, delayed by any amount: make
+//!   handlers idempotent (store only newer versions; count an
+//!   acknowledgement once per replica; ignore replies to finished
+//!   operations).
+//! - **Forwarded client requests.** A request handed on to another node
+//!   travels as a peer message, so the runtime does not filter it: the node
+//!   that runs it keeps its own [`RequestFilter`] and admits each forward
+//!   before running it ([`SingleCopy`] shows how). Without it, a late
+//!   duplicate of an old put overwrites a newer value.
+//!
 //! Built in: [`SingleCopy`], the baseline where each key lives on one node;
 //! [`Strong`], linearizable majority quorums (ABD, [`strong`]); and
 //! [`Eventual`], Dynamo-style eventual consistency ([`eventual`]).
 
 mod context;
+mod dedup;
 pub mod eventual;
 mod message;
 pub mod single_copy;
 pub mod strong;
 
 pub use context::{Context, Effect, TimerId};
+pub use dedup::RequestFilter;
 pub use eventual::{Eventual, EventualConfig};
 pub use message::{ReplyTo, Request, Response};
 pub use single_copy::SingleCopy;

@@ -6,8 +6,14 @@
 //! smallest complete example of the [`Protocol`] trait. A coordinator that
 //! does not own the key hands the request on to the owner, which answers the
 //! client directly.
+//!
+//! The forward is a peer message, which the runtime does not deduplicate
+//! (see the [`crate::protocol`] docs): the network may deliver it twice, or
+//! late. So the owner keeps a [`RequestFilter`] of its own and runs a
+//! forwarded request only once, and only if its client has not moved on —
+//! otherwise a late copy of an old put would overwrite a newer value.
 
-use super::{Context, Protocol, ReplyTo, Request, Response};
+use super::{Context, Protocol, ReplyTo, Request, RequestFilter, Response};
 use crate::error::Result;
 use crate::ids::NodeId;
 use crate::storage::{Record, Version};
@@ -15,7 +21,10 @@ use serde::{Deserialize, Serialize};
 
 /// The single-copy protocol.
 #[derive(Debug, Default)]
-pub struct SingleCopy;
+pub struct SingleCopy {
+    /// Forwarded requests already run (or overtaken) at this owner.
+    forwarded: RequestFilter,
+}
 
 /// Single-copy's only peer message: a request handed on to the key's owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +38,7 @@ pub struct Forward {
 impl SingleCopy {
     /// A single-copy protocol instance.
     pub fn new() -> Self {
-        SingleCopy
+        SingleCopy::default()
     }
 
     fn apply(ctx: &mut Context<Forward>, reply_to: ReplyTo, request: Request) -> Result<()> {
@@ -88,6 +97,9 @@ impl Protocol for SingleCopy {
         _from: NodeId,
         message: Forward,
     ) -> Result<()> {
+        if !self.forwarded.admit(message.reply_to) {
+            return Ok(()); // a duplicate or a late copy
+        }
         Self::apply(ctx, message.reply_to, message.request)
     }
 }

@@ -133,7 +133,7 @@ use coordinator::{PendingRead, PendingWrite};
 use hlc::WriteClock;
 use rand::RngExt;
 use replica::Replica;
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 /// Settings of the eventual protocol. The cluster builder sets `r` and `w`
@@ -195,10 +195,6 @@ impl EventualConfig {
     }
 }
 
-/// How many recent client requests a coordinator remembers for duplicate
-/// suppression: far more than can be in flight at once.
-const REMEMBERED_REQUESTS: usize = 4096;
-
 /// The timer token of the protocol's periodic tick.
 const TICK: u64 = 1;
 
@@ -233,11 +229,6 @@ pub struct Eventual {
     /// Replicas that recently left a write unacknowledged past `hint_after`;
     /// new writes hint for them at once. Cleared by any message from them.
     suspects: BTreeSet<NodeId>,
-    /// Client requests seen recently (bounded FIFO), so that a request the
-    /// network duplicated is not executed twice: a second copy of a write
-    /// would get a *later* timestamp and could overwrite writes made since.
-    seen: HashSet<ReplyTo>,
-    seen_order: VecDeque<ReplyTo>,
     ticks: u64,
     sync_cursor: usize,
     hint_after_ticks: u32,
@@ -274,8 +265,6 @@ impl Eventual {
             reads: HashMap::new(),
             next_op: 0,
             suspects: BTreeSet::new(),
-            seen: HashSet::new(),
-            seen_order: VecDeque::new(),
             ticks: 0,
             sync_cursor: 0,
         }
@@ -284,20 +273,6 @@ impl Eventual {
     /// The settings in force.
     pub fn config(&self) -> &EventualConfig {
         &self.config
-    }
-
-    /// Remembers a client request; false when it was already seen.
-    fn first_time(&mut self, request: ReplyTo) -> bool {
-        if !self.seen.insert(request) {
-            return false;
-        }
-        self.seen_order.push_back(request);
-        if self.seen_order.len() > REMEMBERED_REQUESTS
-            && let Some(old) = self.seen_order.pop_front()
-        {
-            self.seen.remove(&old);
-        }
-        true
     }
 
     /// The hybrid clock's receive rule: take in the version of every record
@@ -339,8 +314,6 @@ impl Protocol for Eventual {
             self.replica.highest_own_stamp(ctx.node())
         };
         self.clock = WriteClock::starting_after(restart_above);
-        self.seen.clear();
-        self.seen_order.clear();
         // Operation ids start at a random point per incarnation, so a late
         // ack addressed to a previous incarnation matches nothing.
         self.next_op = u64::from(ctx.rng().random::<u32>()) << 24;
@@ -357,9 +330,8 @@ impl Protocol for Eventual {
         reply_to: ReplyTo,
         request: Request,
     ) -> Result<()> {
-        if !self.first_time(reply_to) {
-            return Ok(());
-        }
+        // Duplicate client requests never get here (the runtime's
+        // `RequestFilter`), not even across a restart.
         match request {
             Request::Get { key } => self.start_read(ctx, reply_to, key),
             Request::Put { key, value } => self.start_write(ctx, reply_to, key, Some(value)),

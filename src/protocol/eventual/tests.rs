@@ -480,17 +480,3 @@ fn garbage_hint_is_reported_as_corrupt() {
         Err(crate::Error::Corrupt { .. })
     ));
 }
-
-#[test]
-fn duplicated_client_request_runs_once() {
-    let mut bus = Bus::new(3, 3, quiet(1, 1));
-    let primary = bus.replicas(b"k")[0];
-    bus.request(primary, 1, put("k", "first"));
-    bus.deliver();
-    let first = bus.record(primary, b"k").unwrap().version;
-    // The network delivers the same request (client 9, request 1) again.
-    bus.request(primary, 1, put("k", "first"));
-    bus.deliver();
-    assert_eq!(bus.record(primary, b"k").unwrap().version, first);
-    assert_eq!(bus.replies.len(), 1);
-}

@@ -8,7 +8,7 @@
 use super::config::StrongConfig;
 use super::messages::{OpId, StrongMessage};
 use super::tags::Tags;
-use crate::ids::{ClientId, NodeId};
+use crate::ids::NodeId;
 use crate::protocol::{Context, ReplyTo, Request, Response};
 use crate::storage::{Record, Version};
 use std::collections::HashMap;
@@ -65,15 +65,6 @@ pub(super) struct Coordinator {
     incarnation: u64,
     next_seq: u64,
     ops: HashMap<u64, Pending>,
-    /// The highest request number accepted from each client. The network
-    /// can deliver a client's request twice; run twice, a put would write
-    /// its value again with a newer version, possibly *after* the client
-    /// has seen it complete and written something else — undoing a later
-    /// write. A client numbers its requests upwards and never retries, so
-    /// anything at or below the mark is a duplicate (or an abandoned
-    /// request arriving late) and is dropped. One entry per client that
-    /// ever used this coordinator; lost on a crash (see the module docs).
-    latest_request: HashMap<ClientId, u64>,
     tags: Tags,
     /// Ticks since start; time as the coordinator counts it.
     tick: u64,
@@ -97,7 +88,6 @@ impl Coordinator {
             incarnation,
             next_seq: 0,
             ops: HashMap::new(),
-            latest_request: HashMap::new(),
             tags: Tags::default(),
             tick: 0,
             ticking: false,
@@ -123,13 +113,6 @@ impl Coordinator {
         reply_to: ReplyTo,
         request: Request,
     ) {
-        match self.latest_request.get(&reply_to.client) {
-            // A duplicate, or a request its client has already given up on.
-            Some(&latest) if reply_to.request <= latest => return,
-            _ => self
-                .latest_request
-                .insert(reply_to.client, reply_to.request),
-        };
         let (key, intent) = match request {
             Request::Get { key } => (key, Intent::Get),
             Request::Put { key, value } => (key, Intent::Put(value)),

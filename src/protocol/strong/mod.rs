@@ -56,9 +56,10 @@
 //! - *Duplicated client requests.* The network may deliver a client's
 //!   request twice. Run twice, a put would store its value again with a
 //!   newer version — possibly after its client saw it complete and wrote
-//!   something else, undoing that later write. Clients number their requests
-//!   upwards and never retry, so the coordinator keeps each client's highest
-//!   request number and drops anything at or below it.
+//!   something else, undoing that later write. The runtime runs each client
+//!   request at most once, across restarts too (see
+//!   [`RequestFilter`](crate::protocol::RequestFilter)), so the coordinator
+//!   never sees a second copy.
 //! - *Crashed replicas.* A replica writes a record to its storage before it
 //!   acknowledges it, so a restarted replica never goes back in time. Any
 //!   minority of a key's replicas can be down.
@@ -101,14 +102,12 @@
 //!   need not intersect, and linearizability across the change is not
 //!   guaranteed. Reconfiguration (RAMBO, Lynch and Shvartsman 2002) is out
 //!   of scope.
-//! - **Client deduplication is volatile.** The highest request number per
-//!   client lives in the coordinator's memory. A duplicate of a request that
-//!   was sent before a coordinator crashed and is delivered after it
-//!   restarted (the copy must be delayed longer than the node was down) runs
-//!   again. Real systems keep client sessions in durable, replicated state
-//!   (Raft's thesis, §6.3); persisting them here would cost a storage write
-//!   per request and break reusing a data directory, whose clients start
-//!   numbering from 1 again.
+//! - **Client sessions are per connection.** The duplicate-request memory
+//!   is volatile; it needs not be durable because the network never
+//!   delivers a copy sent before a restart to the restarted node (a
+//!   connection dies with its process). Real systems that let clients
+//!   retry keep client sessions in durable, replicated state instead
+//!   (Raft's thesis, §6.3).
 //! - **Tombstones are never collected.** A delete is a write of a
 //!   tombstone, which must stay so that an old value is never "newer".
 //! - **Durability** is the storage's: replicas store before acknowledging,
