@@ -107,7 +107,16 @@ struct Cleanup {
 
 impl Cluster {
     /// Adds a node of weight 1 while the cluster runs; returns its id and
-    /// what moved. See the [module docs](self) for how.
+    /// what moved.
+    ///
+    /// While it runs, new client operations wait and every running node is
+    /// stopped (crashed, then restarted under the new placement), so no
+    /// protocol handler races the copy. Each key whose replica set changes
+    /// gets, on its new replicas, what the protocol's merge rule
+    /// ([`Protocol::reconcile`]) makes of every copy on its old and new
+    /// replicas and of the records the protocol holds aside for it
+    /// ([`Protocol::pending_records`], the eventual protocol's hints, which
+    /// are all handed on); see [`crate::protocol::rebalance`].
     ///
     /// ```
     /// use replikv::{Cluster, StorageKind};
@@ -162,8 +171,8 @@ impl Cluster {
     }
 
     /// Removes a node while the cluster runs: its keys move to their new
-    /// replicas first (and the hints it holds to theirs), then its storage is
-    /// dropped. See the [module docs](self) for how.
+    /// replicas first (and every hint to its key's replicas), then its
+    /// storage is dropped. Works as [`Cluster::add_node`] does.
     pub fn remove_node(&self, node: NodeId) -> Result<Rebalance> {
         let _gate = self.gate.write();
         if !self.nodes().contains(&node) {

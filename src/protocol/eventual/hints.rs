@@ -103,7 +103,7 @@ pub fn pending_hints(store: &NodeStore) -> Result<Vec<Hint>> {
 /// [`Protocol::pending_records`](crate::protocol::Protocol::pending_records)
 /// reports for the eventual protocol, so that a membership change hands
 /// hints to their key's replicas and a convergence check waits for them.
-pub fn pending_records(store: &NodeStore) -> Result<Vec<PendingRecord>> {
+pub(super) fn pending_records(store: &NodeStore) -> Result<Vec<PendingRecord>> {
     store
         .scan_meta(HINT_PREFIX)?
         .into_iter()
