@@ -16,7 +16,8 @@
 //! pair replaces the older hint, since last-writer-wins would discard it anyway.
 //!
 //! When nodes join or leave, the cluster hands every hint to its key's
-//! replicas under the new placement and deletes it ([`pending_records`] is
+//! replicas under the new placement and deletes it
+//! ([`Protocol::pending_records`](crate::protocol::Protocol::pending_records) is
 //! how it finds them): the intended replica may no longer be one, and a
 //! holder that leaves would otherwise take the only copy of a write with it.
 
