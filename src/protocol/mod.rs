@@ -94,7 +94,8 @@ pub trait Protocol: Send + 'static {
     /// Which record the replicas of `key` should hold, given every copy the
     /// cluster found (never empty): called when a membership change moves
     /// the key and when the cluster checks convergence ([`rebalance`]).
-    /// `None` writes nothing to the new replicas.
+    /// `None` means the key holds nothing: no record is written to its new
+    /// replicas (copies on nodes that stop being replicas are still removed).
     ///
     /// The default, [`rebalance::newest`], keeps the highest version — the
     /// rule of every built-in protocol. Override it when your replicas merge
