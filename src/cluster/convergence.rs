@@ -6,15 +6,20 @@
 //! global observer again: no real client could do this). A crashed node
 //! counts by what its storage holds.
 //!
-//! Hints ([`crate::protocol::eventual::hints`]) held by nodes outside a key's
-//! replica set are not records and are not counted as replicas; but a hint
-//! still carrying a *newer* version than the replicas agree on means the
-//! cluster has not converged yet (the hint has not been handed off).
+//! What "agree" means is the protocol's to say, through the hooks of
+//! [`crate::protocol::rebalance`]. Records a protocol holds aside for a
+//! key's replicas ([`Protocol::pending_records`]: the eventual protocol's
+//! hints, held by nodes outside the key's replica set) are not counted as
+//! replicas; but one that would still change what the replicas agree on, by
+//! the protocol's merge rule ([`Protocol::reconcile`]), means the cluster
+//! has not converged yet: it has not been handed off. No protocol's
+//! metadata layout is known here.
 
 use super::Cluster;
 use crate::error::Result;
 use crate::ids::NodeId;
-use crate::protocol::eventual::hints::pending_hints;
+#[cfg(doc)]
+use crate::protocol::Protocol;
 use crate::storage::{Record, Version};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -22,31 +27,27 @@ use std::time::{Duration, Instant};
 /// How often [`Cluster::wait_for_convergence`] looks again.
 const POLL: Duration = Duration::from_millis(10);
 
-/// What every node holds: records per key and node, and pending hints' versions.
+/// What every node holds: records per key and node, and pending records per key.
 struct Snapshot {
     records: BTreeMap<Vec<u8>, HashMap<NodeId, Record>>,
-    hinted: BTreeMap<Vec<u8>, Record>,
+    pending: BTreeMap<Vec<u8>, Vec<Record>>,
 }
 
 impl Cluster {
     fn snapshot(&self) -> Result<Snapshot> {
+        let hooks = self.spawner.hooks();
         let mut records: BTreeMap<Vec<u8>, HashMap<NodeId, Record>> = BTreeMap::new();
-        let mut hinted: BTreeMap<Vec<u8>, Record> = BTreeMap::new();
+        let mut pending: BTreeMap<Vec<u8>, Vec<Record>> = BTreeMap::new();
         for node in self.nodes() {
             let store = self.store(node)?;
             for (key, record) in store.records()? {
                 records.entry(key).or_default().insert(node, record);
             }
-            for hint in pending_hints(&store)? {
-                match hinted.get(&hint.key) {
-                    Some(held) if held.version >= hint.record.version => {}
-                    _ => {
-                        hinted.insert(hint.key, hint.record);
-                    }
-                }
+            for held in hooks.pending_records(&store)? {
+                pending.entry(held.key).or_default().push(held.record);
             }
         }
-        Ok(Snapshot { records, hinted })
+        Ok(Snapshot { records, pending })
     }
 
     /// What each of `key`'s N replicas stores for it (`None`: nothing, not
@@ -72,7 +73,8 @@ impl Cluster {
     }
 
     /// True when, for every key stored anywhere, all of its N replicas hold
-    /// the same version and no pending hint holds a newer one.
+    /// the same version and no pending record (eventual mode: a hint) would
+    /// change it by the protocol's merge rule ([`Protocol::reconcile`]).
     ///
     /// ```
     /// use replikv::{Cluster, Consistency, StorageKind};
@@ -84,34 +86,43 @@ impl Cluster {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn is_converged(&self) -> Result<bool> {
+        let hooks = self.spawner.hooks();
         let snapshot = self.snapshot()?;
         for (key, held) in &snapshot.records {
-            let Some(agreed) = self.agreed_version(key, held) else {
+            let Some(agreed) = self.agreed_record(key, held) else {
                 return Ok(false);
             };
-            if snapshot
-                .hinted
-                .get(key)
-                .is_some_and(|hint| hint.version > agreed)
-            {
-                return Ok(false);
+            for pending in snapshot.pending.get(key).into_iter().flatten() {
+                let merged = hooks.reconcile(key, &[agreed.clone(), pending.clone()]);
+                if merged.as_ref() != Some(agreed) {
+                    return Ok(false);
+                }
             }
         }
-        // A key known only from a hint has not reached any replica yet.
+        // A key known only from a pending record has not reached any replica yet.
         Ok(snapshot
-            .hinted
+            .pending
             .keys()
             .all(|key| snapshot.records.contains_key(key)))
     }
 
-    fn agreed_version(&self, key: &[u8], held: &HashMap<NodeId, Record>) -> Option<Version> {
-        let mut versions = self
+    /// The record every one of `key`'s replicas holds, if they all hold one
+    /// of the same version.
+    fn agreed_record<'a>(
+        &self,
+        key: &[u8],
+        held: &'a HashMap<NodeId, Record>,
+    ) -> Option<&'a Record> {
+        let mut copies = self
             .placement()
             .replicas(key)
             .into_iter()
-            .map(|node| held.get(&node).map(|r| r.version));
-        let first = versions.next()??;
-        versions.all(|v| v == Some(first)).then_some(first)
+            .map(|node| held.get(&node));
+        let first = copies.next()??;
+        let version: Version = first.version;
+        copies
+            .all(|copy| copy.is_some_and(|c| c.version == version))
+            .then_some(first)
     }
 
     /// Polls [`Cluster::is_converged`] every 10 ms until it is true (returns
@@ -144,9 +155,11 @@ impl Cluster {
         }
     }
 
-    /// The value of every key stored anywhere (`None` for a deleted key): the
-    /// newest version held by any of its replicas or pending hints. Once
-    /// [`Cluster::is_converged`] holds, that is the value every replica has.
+    /// The value of every key stored anywhere (`None` for a deleted key):
+    /// what the protocol's merge rule ([`Protocol::reconcile`]; by default,
+    /// the newest version) makes of the copies on its replicas and its
+    /// pending records (eventual mode: hints). Once [`Cluster::is_converged`]
+    /// holds, that is the value every replica has.
     ///
     /// ```
     /// use replikv::{Cluster, Consistency, StorageKind};
@@ -162,30 +175,37 @@ impl Cluster {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn final_values(&self) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>> {
-        let snapshot = self.snapshot()?;
-        let mut newest: BTreeMap<Vec<u8>, Record> = BTreeMap::new();
-        for (key, held) in snapshot.records {
-            let replicas = self.placement().replicas(&key);
-            let best = held
+        let hooks = self.spawner.hooks();
+        let Snapshot {
+            mut records,
+            mut pending,
+        } = self.snapshot()?;
+        let mut keys: Vec<Vec<u8>> = records.keys().cloned().collect();
+        keys.extend(
+            pending
+                .keys()
+                .filter(|k| !records.contains_key(*k))
+                .cloned(),
+        );
+        let mut values = BTreeMap::new();
+        for key in keys {
+            // Replicas in preference order, then pending records: the same
+            // order on every call.
+            let held = records.remove(&key).unwrap_or_default();
+            let mut copies: Vec<Record> = self
+                .placement()
+                .replicas(&key)
                 .into_iter()
-                .filter(|(node, _)| replicas.contains(node))
-                .map(|(_, record)| record)
-                .max_by_key(|record| record.version);
-            if let Some(best) = best {
-                newest.insert(key, best);
+                .filter_map(|node| held.get(&node).cloned())
+                .collect();
+            copies.extend(pending.remove(&key).unwrap_or_default());
+            if copies.is_empty() {
+                continue;
+            }
+            if let Some(merged) = hooks.reconcile(&key, &copies) {
+                values.insert(key, merged.value);
             }
         }
-        for (key, hint) in snapshot.hinted {
-            match newest.get(&key) {
-                Some(record) if record.version >= hint.version => {}
-                _ => {
-                    newest.insert(key, hint);
-                }
-            }
-        }
-        Ok(newest
-            .into_iter()
-            .map(|(key, record)| (key, record.value))
-            .collect())
+        Ok(values)
     }
 }

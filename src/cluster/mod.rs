@@ -27,7 +27,7 @@ use builder::{ProtocolChoice, builtin_spawner};
 use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -74,9 +74,13 @@ pub struct Cluster {
     read_cache: Option<CacheConfig>,
     storage_kind: StorageKind,
     durability: Durability,
-    /// Client operations hold it shared; a membership change holds it
-    /// exclusively, so no operation straddles two placements.
+    /// Client operations, crashes and restarts hold it shared; a membership
+    /// change holds it exclusively, so no operation straddles two placements
+    /// and no node starts while the change copies keys.
     gate: Arc<RwLock<()>>,
+    /// The id the next joining node gets: above every id ever used, so an id
+    /// is never reused (see `membership`).
+    next_node: AtomicU32,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -158,6 +162,7 @@ impl Cluster {
             storage_kind: builder.storage.clone(),
             durability: builder.durability,
             gate: Arc::new(RwLock::new(())),
+            next_node: AtomicU32::new(builder.nodes as u32),
         };
         for id in ids {
             cluster.start_node(id)?;
@@ -238,8 +243,9 @@ impl Cluster {
 
     /// Crashes `node`: its thread stops, its volatile state and queued
     /// messages are lost, its storage stays. Messages to it are dropped
-    /// until [`Cluster::restart`].
+    /// until [`Cluster::restart`]. Waits while a membership change runs.
     pub fn crash(&self, node: NodeId) -> Result<()> {
+        let _gate = self.gate.read();
         let running = {
             let mut nodes = self.nodes.lock();
             let slot = slot_mut(&mut nodes, node)?;
@@ -258,7 +264,15 @@ impl Cluster {
     /// restart would (keep no [`NodeStore`] handle from [`Cluster::store`]
     /// across a restart: it would hold the database open). Temporary and
     /// in-memory storage cannot be reopened; they are kept as they are.
+    ///
+    /// Waits while a membership change runs (it restarts the nodes itself).
     pub fn restart(&self, node: NodeId) -> Result<()> {
+        let _gate = self.gate.read();
+        self.restart_node(node)
+    }
+
+    /// [`Cluster::restart`] without the gate, for a membership change.
+    fn restart_node(&self, node: NodeId) -> Result<()> {
         if let StorageKind::Directory(_) = &self.storage_kind {
             let mut nodes = self.nodes.lock();
             let slot = slot_mut(&mut nodes, node)?;
@@ -358,6 +372,13 @@ impl Cluster {
     /// them. Called by `Drop`; calling it earlier is fine. Clients still
     /// alive afterwards get [`Error::Timeout`].
     pub fn shutdown(&self) {
+        self.stop_all_nodes();
+        self.network.shutdown();
+    }
+
+    /// Crashes every running node at once and waits for their threads;
+    /// returns the nodes that were running.
+    fn stop_all_nodes(&self) -> Vec<NodeId> {
         let running: Vec<(NodeId, Running)> = self
             .nodes
             .lock()
@@ -368,10 +389,13 @@ impl Cluster {
             let _ = self.network.detach_node(*id);
             let _ = r.control.send(Control::Crash);
         }
-        for (_, r) in running {
-            let _ = r.thread.join();
-        }
-        self.network.shutdown();
+        running
+            .into_iter()
+            .map(|(id, r)| {
+                let _ = r.thread.join();
+                id
+            })
+            .collect()
     }
 
     /// Flushes every node's storage.

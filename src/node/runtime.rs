@@ -7,10 +7,10 @@ use crate::hand_off;
 use crate::ids::{Endpoint, NodeId};
 use crate::network::{Envelope, Network, Payload};
 use crate::placement::Placement;
+use crate::protocol::rebalance::{Hooks, HooksOf};
 use crate::protocol::{Context, Effect, NodeSetup, Protocol, ReplyTo, RequestFilter, Response};
 use crate::storage::NodeStore;
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -56,11 +56,13 @@ pub(crate) struct NodeEnv {
 /// that `Cluster` itself is not generic.
 pub(crate) trait Spawner: Send + Sync {
     fn spawn(&self, env: NodeEnv) -> std::io::Result<JoinHandle<()>>;
+    /// The protocol's rebalancing and convergence hooks.
+    fn hooks(&self) -> &dyn Hooks;
 }
 
 struct ProtocolSpawner<P, F> {
     factory: F,
-    _protocol: PhantomData<fn() -> P>,
+    hooks: HooksOf<P>,
 }
 
 /// Wraps a protocol factory.
@@ -71,7 +73,7 @@ where
 {
     Box::new(ProtocolSpawner {
         factory,
-        _protocol: PhantomData,
+        hooks: HooksOf::new(),
     })
 }
 
@@ -90,6 +92,10 @@ where
         std::thread::Builder::new()
             .name(format!("replikv-{}", env.node))
             .spawn(move || NodeLoop::new(protocol, env).run())
+    }
+
+    fn hooks(&self) -> &dyn Hooks {
+        &self.hooks
     }
 }
 

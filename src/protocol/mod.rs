@@ -51,6 +51,7 @@ mod context;
 mod dedup;
 pub mod eventual;
 mod message;
+pub mod rebalance;
 pub mod single_copy;
 pub mod strong;
 
@@ -58,13 +59,14 @@ pub use context::{Context, Effect, TimerId};
 pub use dedup::RequestFilter;
 pub use eventual::{Eventual, EventualConfig};
 pub use message::{ReplyTo, Request, Response};
+pub use rebalance::PendingRecord;
 pub use single_copy::SingleCopy;
 pub use strong::{Strong, StrongConfig};
 
 use crate::error::Result;
 use crate::ids::NodeId;
 use crate::placement::Placement;
-use crate::storage::NodeStore;
+use crate::storage::{NodeStore, Record};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
@@ -117,6 +119,56 @@ pub trait Protocol: Send + 'static {
     ) -> Result<()> {
         let _ = (ctx, timer, token);
         Ok(())
+    }
+
+    /// Which record the replicas of `key` should hold, given every copy the
+    /// cluster found (never empty): called when a membership change moves
+    /// the key and when the cluster checks convergence ([`rebalance`]).
+    /// `None` means the key holds nothing: no record is written to its new
+    /// replicas (copies on nodes that stop being replicas are still removed).
+    ///
+    /// The default, [`rebalance::newest`], keeps the highest version — the
+    /// rule of every built-in protocol. Override it when your replicas merge
+    /// differently, or rebalancing will overrule your protocol.
+    ///
+    /// ```
+    /// use replikv::protocol::{Protocol, SingleCopy};
+    /// use replikv::storage::{Record, Version};
+    /// use replikv::NodeId;
+    /// let a = Record::value(Version::new(1, NodeId(0)), b"a".to_vec());
+    /// let b = Record::value(Version::new(2, NodeId(0)), b"b".to_vec());
+    /// assert_eq!(SingleCopy::reconcile(b"k", &[b.clone(), a]), Some(b));
+    /// ```
+    fn reconcile(key: &[u8], copies: &[Record]) -> Option<Record> {
+        let _ = key;
+        rebalance::newest(copies)
+    }
+
+    /// The records this protocol holds in `store`'s metadata on behalf of a
+    /// key's replicas (the eventual protocol's hints); default: none.
+    ///
+    /// A membership change hands each to its key's replicas (through
+    /// [`Protocol::reconcile`]) and then deletes its metadata entry; a
+    /// convergence check counts the cluster as not converged while one
+    /// would still change what its key's replicas hold. Other metadata is
+    /// never read, copied or deleted by the cluster. See [`rebalance`].
+    ///
+    /// ```
+    /// use replikv::protocol::{Eventual, Protocol};
+    /// use replikv::protocol::eventual::hints::{Hint, store_hint};
+    /// use replikv::storage::{Durability, MemoryStorage, NodeStore, Record, Version};
+    /// use replikv::NodeId;
+    /// use std::sync::Arc;
+    /// let store = NodeStore::new(NodeId(3), Arc::new(MemoryStorage::new()), Durability::Periodic);
+    /// let record = Record::value(Version::new(9, NodeId(0)), b"v".to_vec());
+    /// store_hint(&store, &Hint { target: NodeId(1), key: b"k".to_vec(), record: record.clone() })?;
+    /// let held = Eventual::pending_records(&store)?;
+    /// assert_eq!((held[0].key.as_slice(), &held[0].record), (&b"k"[..], &record));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    fn pending_records(store: &NodeStore) -> Result<Vec<PendingRecord>> {
+        let _ = store;
+        Ok(Vec::new())
     }
 }
 

@@ -14,13 +14,19 @@
 //!
 //! One hint is kept per (intended replica, key): a newer write for the same
 //! pair replaces the older hint, since last-writer-wins would discard it anyway.
+//!
+//! When nodes join or leave, the cluster hands every hint to its key's
+//! replicas under the new placement and deletes it
+//! ([`Protocol::pending_records`](crate::protocol::Protocol::pending_records) is
+//! how it finds them): the intended replica may no longer be one, and a
+//! holder that leaves would otherwise take the only copy of a write with it.
 
 use super::Eventual;
 use super::messages::EventualMessage;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::ids::NodeId;
-use crate::protocol::Context;
+use crate::protocol::{Context, PendingRecord};
 use crate::storage::{NodeStore, Record, Version};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -91,6 +97,25 @@ pub fn pending_hints(store: &NodeStore) -> Result<Vec<Hint>> {
         .scan_meta(HINT_PREFIX)?
         .into_iter()
         .map(|(name, bytes)| decode_hint(store, &name, &bytes))
+        .collect()
+}
+
+/// Every hint on a node as a [`PendingRecord`]: what
+/// [`Protocol::pending_records`](crate::protocol::Protocol::pending_records)
+/// reports for the eventual protocol, so that a membership change hands
+/// hints to their key's replicas and a convergence check waits for them.
+pub(super) fn pending_records(store: &NodeStore) -> Result<Vec<PendingRecord>> {
+    store
+        .scan_meta(HINT_PREFIX)?
+        .into_iter()
+        .map(|(name, bytes)| {
+            let hint = decode_hint(store, &name, &bytes)?;
+            Ok(PendingRecord {
+                name,
+                key: hint.key,
+                record: hint.record,
+            })
+        })
         .collect()
 }
 

@@ -87,8 +87,11 @@
 //! - Versions are single timestamps (LWW), not vector clocks with siblings.
 //! - Anti-entropy uses a one-level hash tree (64 XOR-hashed buckets per peer
 //!   pair), not Dynamo's Merkle trees per key range.
-//! - Membership is static: no gossip or failure detector beyond "this replica
-//!   did not answer in time", and preference lists never change.
+//! - No gossip or failure detector beyond "this replica did not answer in
+//!   time". Membership changes are the cluster's job: it stops the nodes,
+//!   copies the moving keys, hands every hint to its key's replicas and
+//!   restarts them under the new preference lists
+//!   ([`crate::Cluster::add_node`]), where Dynamo streams ranges while serving.
 //! - Tombstones are kept forever (Cassandra drops them after `gc_grace_seconds`).
 //! - The coordinator is whatever node the client picked; a non-replica
 //!   coordinator does not forward to a replica as Dynamo's would.
@@ -125,10 +128,10 @@ mod tests;
 pub use anti_entropy::{BUCKETS, MAX_SYNC_RECORDS};
 pub use messages::EventualMessage;
 
-use super::{Context, Protocol, ReplyTo, Request};
+use super::{Context, PendingRecord, Protocol, ReplyTo, Request};
 use crate::error::Result;
 use crate::ids::NodeId;
-use crate::storage::Record;
+use crate::storage::{NodeStore, Record};
 use coordinator::{PendingRead, PendingWrite};
 use hlc::WriteClock;
 use rand::RngExt;
@@ -417,5 +420,10 @@ impl Protocol for Eventual {
             self.hand_off(ctx)?;
         }
         Ok(())
+    }
+
+    /// Hints: writes held for a replica, until handed off.
+    fn pending_records(store: &NodeStore) -> Result<Vec<PendingRecord>> {
+        hints::pending_records(store)
     }
 }
