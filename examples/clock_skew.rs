@@ -26,7 +26,7 @@
 //! ```
 
 use comfy_table::{Table, presets::UTF8_FULL};
-use replikv::history::{History, OpKind, Version, lost_writes};
+use replikv::history::{History, OpKind, ValueOrigin, lost_writes};
 use replikv::protocol::eventual::hlc;
 use replikv::protocol::{Eventual, EventualConfig};
 use replikv::{Client, Cluster, CoordinatorPolicy, Error, NodeId, StorageKind};
@@ -250,7 +250,7 @@ fn print_lost_writes(history: &History, finals: &BTreeMap<Vec<u8>, Option<Vec<u8
             continue;
         };
         let winner = match write.winner {
-            Version::Write(i) => history.ops.get(i).map_or("?".into(), |w| {
+            ValueOrigin::Write(i) => history.ops.get(i).map_or("?".into(), |w| {
                 format!(
                     "put {} acknowledged at t = {}",
                     show(w.value.as_deref()),

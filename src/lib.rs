@@ -70,6 +70,32 @@
 //! [`codec::decode`], which enforces a size limit, so a hostile length
 //! prefix cannot make it allocate without bound.
 //!
+//! # Crates in the public API
+//!
+//! A few signatures carry types of other crates: [`protocol::Context::rng`]
+//! is a `rand` generator, [`lab::Nemesis::run`] takes a `crossbeam_channel`
+//! receiver, a protocol's messages implement `serde`'s traits,
+//! [`Error::Storage`] wraps a `sled` error and
+//! [`lab::ExperimentReport::comparison_table`] is a `comfy_table` table.
+//! replikv re-exports each of these crates ([`rand`], [`crossbeam_channel`],
+//! [`serde`], [`sled`], [`comfy_table`]), so your crate uses the very versions
+//! replikv was built with and need not name them in its `Cargo.toml`. serde's
+//! derive macros come along: point them at the re-export.
+//!
+//! ```
+//! use replikv::serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Serialize, Deserialize)]
+//! #[serde(crate = "replikv::serde")]
+//! enum Ping {
+//!     Ping(u64),
+//!     Pong(u64),
+//! }
+//! let bytes = replikv::codec::encode(&Ping::Ping(7))?;
+//! assert!(matches!(replikv::codec::decode::<Ping>(&bytes)?, Ping::Ping(7)));
+//! # Ok::<(), String>(())
+//! ```
+//!
 //! # What is simplified
 //!
 //! Everything runs in one process on one clock. That is a lie real systems
@@ -102,6 +128,13 @@ pub use cluster::{Cluster, ClusterBuilder, Consistency, Rebalance, StorageKind};
 pub use error::{Error, Result};
 pub use ids::{ClientId, Endpoint, NodeId};
 pub use placement::Placement;
+
+// The crates whose types appear in the public API (see the crate docs).
+pub use comfy_table;
+pub use crossbeam_channel;
+pub use rand;
+pub use serde;
+pub use sled;
 
 /// The longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;

@@ -1,7 +1,9 @@
 //! The `replikv` command: each subcommand runs, prints what it promises, and
 //! refuses bad input with a clear message and a non-zero exit.
 
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn replikv(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_replikv"))
@@ -24,6 +26,82 @@ fn replikv_ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout(&out)
+}
+
+/// Runs `replikv` with `args` and fails the test if it has not exited within
+/// `limit`: a command that must refuse its input before any work starts would
+/// otherwise run for minutes.
+fn replikv_within(limit: Duration, args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_replikv"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = Instant::now() + limit;
+    while child
+        .try_wait()
+        .expect("the child can be waited on")
+        .is_none()
+    {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child
+                .wait_with_output()
+                .expect("the killed child is reaped");
+            panic!(
+                "`replikv {}` still running after {limit:?}: it did not refuse its input \
+                 before starting the work (stderr: {})",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("the child's output")
+}
+
+/// Asserts that `args` are refused with exit code 2 and an error on stderr
+/// containing every one of `needles`, quickly, and with nothing on stdout.
+fn refused_before_work(args: &[&str], needles: &[&str]) {
+    let out = replikv_within(Duration::from_secs(20), args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: {stderr:?} lacks {needle:?}"
+        );
+    }
+    assert!(
+        out.stdout.is_empty(),
+        "{args:?} printed before refusing: {}",
+        stdout(&out)
+    );
+}
+
+/// Runs `replikv` with a stdout whose reader has already gone, as in
+/// `replikv partitions | head -0`: every write to it fails with `EPIPE`.
+fn replikv_into_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_replikv"))
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("the binary runs")
+}
+
+/// A small history file that `check` judges linearizable.
+fn linearizable_history(dir: &Path) -> String {
+    let path = dir.join("ok.json");
+    std::fs::write(
+        &path,
+        r#"[{"client":1,"key":"x","op":"put","value":"1","output":null,"ok":true,"call_ns":0,"return_ns":10}]"#,
+    )
+    .unwrap();
+    path.to_str().unwrap().to_owned()
 }
 
 #[test]
@@ -294,6 +372,8 @@ fn staleness_prints_measured_beside_predicted_and_writes_csv() {
         text.contains("predicted") && text.contains("measured"),
         "{text}"
     );
+    // No verdict unless --tolerance asks for one: 30 trials are too few to judge.
+    assert!(!text.contains("within ±") && !text.contains("NO"), "{text}");
     let csv = std::fs::read_to_string(csv).unwrap();
     assert_eq!(csv.lines().count(), 3, "header and one line per t: {csv}");
     assert!(std::fs::read_to_string(svg).unwrap().contains("<svg"));
@@ -324,4 +404,293 @@ fn hybrid_clock_flag_is_reported_in_the_config_and_the_mode_label() {
         true
     );
     assert!(run(&["--hybrid-clock"]).contains("eventual R=1 W=1 HLC"));
+}
+
+#[test]
+fn every_subcommand_ends_quietly_when_stdout_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = linearizable_history(dir.path());
+    let stale = dir.path().join("stale.json");
+    std::fs::write(
+        &stale,
+        r#"[{"client":1,"key":"x","op":"put","value":"1","output":null,"ok":true,"call_ns":0,"return_ns":10},
+            {"client":2,"key":"x","op":"get","value":null,"output":null,"ok":true,"call_ns":20,"return_ns":30}]"#,
+    )
+    .unwrap();
+    for (args, code) in [
+        (vec!["run", "--ops", "10", "--keys", "2"], 0),
+        (vec!["run", "--ops", "10", "--report", "json"], 0),
+        (
+            vec!["compare", "--modes", "strong,single", "--ops", "10"],
+            0,
+        ),
+        (vec!["check", &history], 0),
+        // The verdict still decides the exit code.
+        (vec!["check", stale.to_str().unwrap()], 1),
+        (vec!["staleness", "--trials", "2", "--t", "0ms"], 0),
+        (vec!["partitions", "--nodes", "3", "--keys", "100"], 0),
+        (
+            vec![
+                "partitions",
+                "--nodes",
+                "2",
+                "--keys",
+                "100",
+                "--weights",
+                "1,2",
+            ],
+            0,
+        ),
+        (vec!["--help"], 0),
+        (vec!["run", "--help"], 0),
+    ] {
+        let out = replikv_into_closed_pipe(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("error"),
+            "{args:?} was not quiet about the closed pipe: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_storage_directory_that_holds_data_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("data");
+    let storage = storage.to_str().unwrap();
+    let run = ["run", "--ops", "20", "--keys", "2", "--storage", storage];
+    let first = replikv_ok(&run);
+    assert!(first.contains("linearizable"), "{first}");
+    // A second run would read the first run's values, which its own history
+    // does not contain: refused, naming the directory.
+    refused_before_work(&run, &[storage, "empty or new directory"]);
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    refused_before_work(
+        &["run", "--storage", file.to_str().unwrap()],
+        &[file.to_str().unwrap(), "--storage"],
+    );
+    refused_before_work(
+        &[
+            "compare",
+            "--storage",
+            dir.path().join("new").to_str().unwrap(),
+        ],
+        &["--storage", "one mode"],
+    );
+}
+
+#[test]
+fn durability_is_chosen_on_the_command_line_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("data");
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&replikv_ok(args)).expect("valid JSON")
+    };
+    let default = json(&["run", "--ops", "5", "--report", "json"]);
+    assert_eq!(default["config"]["durability"], "periodic");
+    let flushed = json(&[
+        "run",
+        "--ops",
+        "5",
+        "--report",
+        "json",
+        "--storage",
+        storage.to_str().unwrap(),
+        "--durability",
+        "flush-before-ack",
+    ]);
+    assert_eq!(flushed["config"]["durability"], "flush-before-ack");
+    let help = replikv_ok(&["run", "--help"]);
+    assert!(
+        help.contains("--durability") && help.contains("loses the writes acknowledged"),
+        "{help}"
+    );
+}
+
+#[test]
+fn sizes_beyond_the_documented_limits_are_refused_before_any_work() {
+    for (args, needles) in [
+        (
+            vec!["run", "--nodes", "100000"],
+            vec!["--nodes 100000", "1024"],
+        ),
+        (vec!["compare", "--nodes", "100000"], vec!["--nodes 100000"]),
+        (vec!["run", "--clients", "100000"], vec!["--clients 100000"]),
+        (
+            vec!["run", "--partitioning", "ring:100000000"],
+            vec!["vnodes 100000000"],
+        ),
+        (vec!["staleness", "--n", "100000"], vec!["--n 100000", "64"]),
+        (
+            vec!["partitions", "--nodes", "100000000"],
+            vec!["--nodes 100000000"],
+        ),
+        (
+            vec!["partitions", "--keys", "1000000000000"],
+            vec!["--keys 1000000000000"],
+        ),
+        (
+            vec!["partitions", "--nodes", "1000", "--keys", "1000000"],
+            vec!["--keys × --nodes"],
+        ),
+        (
+            vec!["partitions", "--vnodes", "100000000"],
+            vec!["--vnodes 100000000"],
+        ),
+    ] {
+        refused_before_work(&args, &needles);
+    }
+    // The limits are the ones `--help` documents.
+    assert!(replikv_ok(&["--help"]).contains("--nodes and --clients at most 1024"));
+}
+
+#[test]
+fn settings_that_would_be_ignored_or_meaningless_are_refused() {
+    for (args, needles) in [
+        (vec!["staleness", "--trials", "0"], vec!["--trials 0"]),
+        (vec!["staleness", "--tolerance=-1"], vec!["--tolerance -1"]),
+        (
+            vec!["partitions", "--nodes", "3", "--replicas", "0"],
+            vec!["--replicas 0"],
+        ),
+        (
+            vec!["partitions", "--nodes", "3", "--replicas", "20"],
+            vec!["--replicas 20", "(3)"],
+        ),
+        (vec!["partitions", "--keys", "0"], vec!["--keys 0"]),
+        (
+            vec!["run", "--consistency", "strong", "--r", "2"],
+            vec!["--r and --w"],
+        ),
+        (
+            vec!["run", "--consistency", "single", "--w", "1"],
+            vec!["--r and --w"],
+        ),
+        // Checked before the (long) work, not after it.
+        (
+            vec![
+                "partitions",
+                "--nodes",
+                "3",
+                "--keys",
+                "1000000",
+                "--weights",
+                "1,2",
+            ],
+            vec!["2 weights given for 3 nodes"],
+        ),
+        (
+            vec![
+                "partitions",
+                "--nodes",
+                "2",
+                "--keys",
+                "1000000",
+                "--weights",
+                "1,-2",
+            ],
+            vec!["--weights -2", "positive"],
+        ),
+        (
+            vec![
+                "compare",
+                "--modes",
+                "strong,eventual:9:9",
+                "--ops",
+                "100000000",
+            ],
+            vec!["R = 9"],
+        ),
+    ] {
+        refused_before_work(&args, &needles);
+    }
+}
+
+#[test]
+fn an_output_path_that_cannot_be_written_is_refused_before_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir").join("out");
+    let missing = missing.to_str().unwrap();
+    // Each would take minutes if it ran before looking at the path.
+    refused_before_work(
+        &["run", "--ops", "100000000", "--history", missing],
+        &["--history", missing],
+    );
+    refused_before_work(
+        &["staleness", "--trials", "100000", "--csv", missing],
+        &["--csv", missing],
+    );
+    refused_before_work(
+        &["staleness", "--trials", "100000", "--svg", missing],
+        &["--svg", missing],
+    );
+}
+
+#[test]
+fn compare_describes_the_nemesis_that_ran() {
+    let note = |nemesis: &str| {
+        replikv_ok(&[
+            "compare",
+            "--modes",
+            "single",
+            "--ops",
+            "10",
+            "--nemesis",
+            nemesis,
+        ])
+        .lines()
+        .skip_while(|l| !l.starts_with("note:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+    };
+    let skew = note("skew");
+    assert!(
+        skew.contains("skew nemesis") && !skew.contains("crash") && !skew.contains("cuts"),
+        "{skew}"
+    );
+    let partition = note("partition");
+    assert!(
+        partition.contains("partition nemesis") && !partition.contains("crash"),
+        "{partition}"
+    );
+    let crash = note("crash");
+    assert!(
+        crash.contains("crash nemesis") && !crash.contains("cuts"),
+        "{crash}"
+    );
+    let all = note("all");
+    for name in ["partition", "crash", "skew"] {
+        assert!(all.contains(&format!("{name} nemesis")), "{all}");
+    }
+    assert_eq!(note("none"), "");
+}
+
+#[test]
+fn the_coordinator_default_is_the_librarys() {
+    let json: serde_json::Value =
+        serde_json::from_str(&replikv_ok(&["run", "--ops", "5", "--report", "json"])).unwrap();
+    let library = format!("{:?}", replikv::CoordinatorPolicy::default()).to_lowercase();
+    assert_eq!(json["config"]["coordinator"], library.as_str());
+    let help = replikv_ok(&["run", "--help"]);
+    assert!(help.contains(&format!("[default: {library}]")), "{help}");
+}
+
+#[test]
+fn staleness_compares_with_the_model_only_when_asked() {
+    let text = replikv_ok(&[
+        "staleness",
+        "--trials",
+        "10",
+        "--t",
+        "0ms",
+        "--tolerance",
+        "100",
+    ]);
+    assert!(text.contains("within ±100 pp"), "{text}");
+    assert!(
+        text.contains("model comparison: measured is within ±100 pp"),
+        "{text}"
+    );
 }

@@ -2,7 +2,7 @@
 //! linearizability checker and the lost-writes oracle, each cross-checked
 //! against the recorded history.
 
-use replikv::history::{Checker, OpKind, StalenessReport, Version, lost_writes};
+use replikv::history::{Checker, OpKind, StalenessReport, ValueOrigin, lost_writes};
 use replikv::network::Latency;
 use replikv::{Cluster, Consistency, CoordinatorPolicy, Endpoint, StorageKind};
 use std::time::Duration;
@@ -149,5 +149,5 @@ fn a_clock_set_back_loses_a_later_write_and_the_oracle_names_it() {
         history.ops[lost[0].lost].value.as_deref(),
         Some(&b"tuesday"[..])
     );
-    assert_eq!(lost[0].winner, Version::Write(0));
+    assert_eq!(lost[0].winner, ValueOrigin::Write(0));
 }

@@ -375,6 +375,7 @@ fn table_and_verdicts() {
     );
 }
 
+#[cfg(feature = "plot")]
 #[test]
 fn svg_is_written() {
     let dir = tempfile::tempdir().unwrap();

@@ -223,7 +223,7 @@ impl ClusterBuilder {
     }
 
     /// Checks every setting; the error names the bad one.
-    pub(super) fn validate(&self) -> Result<()> {
+    pub(crate) fn validate(&self) -> Result<()> {
         if self.nodes == 0 {
             return Err(Error::InvalidConfig(
                 "a cluster needs at least one node".into(),

@@ -1,9 +1,10 @@
 //! History JSON: import and export (the format is documented in the
 //! [history module docs](crate::history#history-json), where users find it).
 //!
-//! Export writes each object by hand, field by field, so the order matches
-//! the documentation and a long history is streamed rather than built as a
-//! `serde_json::Value` tree. Import goes through serde with
+//! One serde schema, [`JsonOp`], is both what [`History::write_json`] writes
+//! and what [`History::from_json`] reads: its fields, in the documented
+//! order, are the format. Export streams one `JsonOp` per operation rather
+//! than building a `serde_json::Value` tree of a long history. Import adds
 //! `deny_unknown_fields` and required `Option`s, then [`History::validate`].
 
 use super::op::{History, OpKind, Operation};
@@ -11,28 +12,28 @@ use crate::ids::ClientId;
 use crate::{Error, Result};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::Write;
 
 /// The prefix that marks a base64-encoded key or value.
 const BASE64_PREFIX: &str = "base64:";
 
-/// One operation as it appears in the JSON array (import side).
+/// One operation as it appears in the JSON array: the schema of the format,
+/// for export and import alike.
 ///
 /// `Option` fields use `deserialize_with` so that serde treats them as
 /// required: by default a missing `Option` field silently becomes `None`.
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct JsonOp {
+struct JsonOp<'a> {
     client: u64,
-    key: String,
+    key: Cow<'a, str>,
     op: OpKind,
     #[serde(deserialize_with = "required")]
-    value: Option<String>,
+    value: Option<Cow<'a, str>>,
     #[serde(deserialize_with = "required")]
-    output: Option<String>,
+    output: Option<Cow<'a, str>>,
     ok: bool,
     call_ns: u64,
     #[serde(deserialize_with = "required")]
@@ -41,6 +42,44 @@ struct JsonOp {
 
 fn required<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     Option::<T>::deserialize(d)
+}
+
+impl<'a> From<&'a Operation> for JsonOp<'a> {
+    fn from(op: &'a Operation) -> Self {
+        JsonOp {
+            client: op.client.0,
+            key: encode_bytes(&op.key),
+            op: op.kind,
+            value: op.value.as_deref().map(encode_bytes),
+            output: op.output.as_deref().map(encode_bytes),
+            ok: op.ok,
+            call_ns: op.call_ns,
+            return_ns: op.return_ns,
+        }
+    }
+}
+
+impl JsonOp<'_> {
+    /// The operation, or what is wrong with the field that is not bytes as
+    /// the format writes them.
+    fn into_operation(self) -> std::result::Result<Operation, (&'static str, String)> {
+        let bytes = |name, s: Option<Cow<'_, str>>| {
+            s.map(|s| decode_bytes(s.into_owned()))
+                .transpose()
+                .map_err(|m| (name, m))
+        };
+        Ok(Operation {
+            client: ClientId(self.client),
+            key: decode_bytes(self.key.into_owned()).map_err(|m| ("key", m))?,
+            kind: self.op,
+            value: bytes("value", self.value)?,
+            output: bytes("output", self.output)?,
+            ok: self.ok,
+            call_ns: self.call_ns,
+            return_ns: self.return_ns,
+            cached: false,
+        })
+    }
 }
 
 /// Encodes bytes for JSON (see the module docs).
@@ -61,40 +100,12 @@ fn decode_bytes(s: String) -> std::result::Result<Vec<u8>, String> {
     }
 }
 
-/// A JSON string literal, with escaping.
-fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
-}
-
-fn json_opt_bytes(b: Option<&[u8]>) -> String {
-    match b {
-        Some(b) => json_string(&encode_bytes(b)),
-        None => "null".to_string(),
-    }
-}
-
-/// One operation as a single-line JSON object, fields in the documented order.
-fn op_json(op: &Operation) -> String {
-    let kind = match op.kind {
-        OpKind::Put => "put",
-        OpKind::Get => "get",
-        OpKind::Delete => "delete",
-    };
-    let mut out = String::with_capacity(128);
-    // Writing into a String cannot fail.
-    let _ = write!(
-        out,
-        r#"{{"client":{},"key":{},"op":"{kind}","value":{},"output":{},"ok":{},"call_ns":{},"return_ns":{}}}"#,
-        op.client.0,
-        json_string(&encode_bytes(&op.key)),
-        json_opt_bytes(op.value.as_deref()),
-        json_opt_bytes(op.output.as_deref()),
-        op.ok,
-        op.call_ns,
-        op.return_ns
-            .map_or_else(|| "null".to_string(), |r| r.to_string()),
-    );
-    out
+/// Writes one operation as a single-line JSON object.
+fn write_op(w: &mut impl Write, op: &Operation) -> Result<()> {
+    serde_json::to_writer(w, &JsonOp::from(op)).map_err(|e| match e.io_error_kind() {
+        Some(kind) => Error::Io(std::io::Error::new(kind, e)),
+        None => Error::Encode(e.to_string()),
+    })
 }
 
 impl History {
@@ -124,14 +135,12 @@ impl History {
     /// );
     /// ```
     pub fn to_json(&self) -> String {
-        let mut out = String::with_capacity(2 + 130 * self.ops.len());
-        out.push('[');
-        for (i, op) in self.ops.iter().enumerate() {
-            out.push_str(if i == 0 { "\n  " } else { ",\n  " });
-            out.push_str(&op_json(op));
+        let mut out = Vec::with_capacity(2 + 130 * self.ops.len());
+        // Writing into a Vec cannot fail, and serde_json writes UTF-8.
+        match self.write_json(&mut out) {
+            Ok(()) => String::from_utf8_lossy(&out).into_owned(),
+            Err(e) => unreachable!("writing JSON into memory failed: {e}"),
         }
-        out.push_str(if self.ops.is_empty() { "]" } else { "\n]" });
-        out
     }
 
     /// Writes [`History::to_json`]'s text to `w`, one operation at a time,
@@ -151,7 +160,7 @@ impl History {
         w.write_all(b"[")?;
         for (i, op) in self.ops.iter().enumerate() {
             w.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
-            w.write_all(op_json(op).as_bytes())?;
+            write_op(&mut w, op)?;
         }
         w.write_all(if self.ops.is_empty() { b"]" } else { b"\n]" })?;
         w.flush()?;
@@ -183,31 +192,15 @@ impl History {
     pub fn from_json(json: &str) -> Result<History> {
         let raw: Vec<JsonOp> = serde_json::from_str(json)
             .map_err(|e| Error::InvalidHistory(format!("not a history JSON array: {e}")))?;
-        let mut ops = Vec::with_capacity(raw.len());
-        for (i, r) in raw.into_iter().enumerate() {
-            let field = |name: &str, msg: String| {
-                Error::InvalidHistory(format!("operation {i}: field `{name}`: {msg}"))
-            };
-            ops.push(Operation {
-                client: ClientId(r.client),
-                key: decode_bytes(r.key).map_err(|m| field("key", m))?,
-                kind: r.op,
-                value: r
-                    .value
-                    .map(decode_bytes)
-                    .transpose()
-                    .map_err(|m| field("value", m))?,
-                output: r
-                    .output
-                    .map(decode_bytes)
-                    .transpose()
-                    .map_err(|m| field("output", m))?,
-                ok: r.ok,
-                call_ns: r.call_ns,
-                return_ns: r.return_ns,
-                cached: false,
-            });
-        }
+        let ops = raw
+            .into_iter()
+            .enumerate()
+            .map(|(i, op)| {
+                op.into_operation().map_err(|(name, msg)| {
+                    Error::InvalidHistory(format!("operation {i}: field `{name}`: {msg}"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let history = History::new(ops);
         history.validate()?;
         Ok(history)
@@ -283,6 +276,82 @@ mod tests {
         assert_eq!(history.ops[3].output.as_deref(), Some(&b"base64:"[..]));
         // And we write exactly what we read.
         assert_eq!(history.to_json(), hand_written);
+    }
+
+    /// The schema of DESIGN.md and of the module docs, field by field:
+    /// `{"client":u64,"key":string,"op":"put"|"get"|"delete","value":string|null,
+    /// "output":string|null,"ok":bool,"call_ns":u64,"return_ns":u64|null}`.
+    #[test]
+    fn every_exported_object_follows_the_documented_schema() {
+        use serde_json::Value;
+        type Check = fn(&Value) -> bool;
+        let string_or_null: Check = |v| v.is_string() || v.is_null();
+        let schema: [(&str, Check); 8] = [
+            ("client", Value::is_u64),
+            ("key", Value::is_string),
+            ("op", |v| {
+                ["put", "get", "delete"].contains(&v.as_str().unwrap_or(""))
+            }),
+            ("value", string_or_null),
+            ("output", string_or_null),
+            ("ok", Value::is_boolean),
+            ("call_ns", Value::is_u64),
+            ("return_ns", |v| v.is_u64() || v.is_null()),
+        ];
+        let mut timed_out = op(3, OpKind::Delete, None, None);
+        timed_out.return_ns = None;
+        let mut binary = op(4, OpKind::Get, None, Some(&[0xff]));
+        binary.key = vec![0x80];
+        let history = History::new(vec![
+            op(1, OpKind::Put, Some(b"a"), None),
+            op(2, OpKind::Get, None, Some(b"a")),
+            timed_out,
+            binary,
+        ]);
+        let text = history.to_json();
+        for line in text.lines().filter(|l| l.trim_start().starts_with('{')) {
+            let object: Value = serde_json::from_str(line.trim().trim_end_matches(',')).unwrap();
+            let fields = object.as_object().unwrap();
+            assert_eq!(fields.len(), schema.len(), "{line}");
+            let mut at = 0;
+            for (name, check) in schema {
+                assert!(
+                    check(&fields[name]),
+                    "`{name}` has the wrong type in {line}"
+                );
+                // Fields appear in the documented order.
+                let found = line[at..].find(&format!("\"{name}\":"));
+                at += found.unwrap_or_else(|| panic!("`{name}` out of order in {line}"));
+            }
+        }
+        assert!(text.contains(r#""key":"base64:gA==""#), "{text}");
+    }
+
+    /// The example in the module docs is a history this code reads and
+    /// writes back unchanged.
+    #[test]
+    fn the_documented_example_round_trips() {
+        let docs = include_str!("mod.rs");
+        let start = docs
+            .find("//! ```json\n")
+            .expect("the docs have a JSON example");
+        let example: String = docs[start..]
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start_matches(' '))
+            .map(|l| {
+                if l.starts_with('{') {
+                    format!("  {l}")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let history = History::from_json(&example).unwrap();
+        assert_eq!(history.len(), 3);
+        assert_eq!(history.to_json(), example);
     }
 
     #[test]

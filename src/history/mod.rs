@@ -89,4 +89,4 @@ mod validate;
 pub use checker::{CheckResult, Checker, Counterexample};
 pub use op::{History, OpKind, Operation};
 pub use simulate::{Fate, PlannedOp, random_plan, simulate};
-pub use staleness::{LostWrite, ReadStaleness, StalenessReport, Version, lost_writes};
+pub use staleness::{LostWrite, ReadStaleness, StalenessReport, ValueOrigin, lost_writes};

@@ -6,11 +6,12 @@ use super::report::{ExperimentReport, ReportInputs};
 use super::workload::{Workload, run_workload};
 use crate::cache::CacheConfig;
 use crate::client::CoordinatorPolicy;
-use crate::cluster::{Cluster, Consistency, StorageKind};
-use crate::error::Result;
+use crate::cluster::{Cluster, ClusterBuilder, Consistency, StorageKind};
+use crate::error::{Error, Result};
 use crate::history::{CheckResult, Checker, StalenessReport, lost_writes};
 use crate::network::{FaultScope, Latency};
 use crate::partition::Strategy;
+use crate::storage::Durability;
 use std::time::Duration;
 
 /// Everything an experiment is made of. `Default` is a small strong-mode
@@ -45,6 +46,10 @@ pub struct Experiment {
     pub cache: Option<CacheConfig>,
     /// Where nodes keep data.
     pub storage: StorageKind,
+    /// When a replica's writes become durable (default
+    /// [`Durability::Periodic`]: a killed process loses the writes since
+    /// the engine's last background flush).
+    pub durability: Durability,
     /// Per-operation client timeout.
     pub client_timeout: Duration,
     /// How clients pick coordinators (default: a random replica, so that a
@@ -78,6 +83,7 @@ impl Default for Experiment {
             nemesis: Nemesis::default(),
             cache: None,
             storage: StorageKind::Temporary,
+            durability: Durability::Periodic,
             client_timeout: Duration::from_secs(1),
             coordinator: CoordinatorPolicy::Random,
             check_linearizability: true,
@@ -108,27 +114,58 @@ impl Experiment {
         self.run_with_history(progress).map(|(report, _)| report)
     }
 
-    /// Like [`Experiment::run`], also returning the recorded history.
-    pub fn run_with_history(
-        &self,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<(ExperimentReport, crate::history::History)> {
+    /// Checks every setting without starting anything; the error names the
+    /// bad one. [`Experiment::run`] checks the same before it starts.
+    ///
+    /// ```
+    /// use replikv::lab::Experiment;
+    /// use replikv::Consistency;
+    /// assert!(Experiment::default().validate().is_ok());
+    /// let bad = Experiment { consistency: Consistency::Eventual { r: 4, w: 1 }, ..Experiment::default() };
+    /// assert!(bad.validate().is_err());
+    /// let bad = Experiment { drop: 1.5, ..Experiment::default() };
+    /// assert!(bad.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
         self.workload.validate()?;
-        let mut builder = Cluster::builder()
+        self.builder().validate()?;
+        for (name, p) in [("drop", self.drop), ("duplicate", self.duplicate)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(Error::InvalidConfig(format!(
+                    "{name} probability must be between 0 and 1, got {p}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The cluster this experiment runs on, not yet built.
+    fn builder(&self) -> ClusterBuilder {
+        let builder = Cluster::builder()
             .nodes(self.nodes)
             .replication(self.replicas)
             .consistency(self.consistency)
             .hybrid_clock(self.hybrid_clock)
             .partitioning(self.partitioning)
             .storage(self.storage.clone())
+            .durability(self.durability)
             .client_timeout(self.client_timeout)
             .coordinator(self.coordinator)
             .latency(self.latency)
             .seed(self.seed);
-        if let Some(cache) = self.cache {
-            builder = builder.read_cache(cache);
+        match self.cache {
+            Some(cache) => builder.read_cache(cache),
+            None => builder,
         }
-        let cluster = builder.build()?;
+    }
+
+    /// Like [`Experiment::run`], also returning the recorded history.
+    pub fn run_with_history(
+        &self,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(ExperimentReport, crate::history::History)> {
+        self.validate()?;
+        let cluster = self.builder().build()?;
         cluster.network().set_drop_probability(self.drop)?;
         cluster
             .network()

@@ -91,7 +91,23 @@ enum Harm {
 impl Nemesis {
     /// Runs until `stop` fires (or disconnects), then heals everything:
     /// network faults cleared, crashed nodes restarted, clocks reset.
-    /// Returns how many faults it injected.
+    /// Returns how many faults it injected. `stop` is the receiving end of a
+    /// [`crossbeam_channel`](crate::crossbeam_channel) channel, which replikv
+    /// re-exports:
+    ///
+    /// ```
+    /// use replikv::crossbeam_channel::bounded;
+    /// use replikv::lab::{Nemesis, NemesisKind};
+    /// use replikv::{Cluster, StorageKind};
+    /// use std::time::Duration;
+    ///
+    /// let cluster = Cluster::builder().nodes(3).storage(StorageKind::Memory).build()?;
+    /// let nemesis = Nemesis { kind: NemesisKind::Partition, interval: Duration::from_millis(5), seed: 1 };
+    /// let (stop, stopped) = bounded::<()>(1);
+    /// drop(stop); // stop at once: it injects its first fault, heals, and returns
+    /// assert_eq!(nemesis.run(&cluster, &stopped)?, 1);
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
     pub fn run(&self, cluster: &Cluster, stop: &Receiver<()>) -> Result<u64> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x4E45_4D45_5349_5321);
         let mut injected = 0;

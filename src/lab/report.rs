@@ -130,6 +130,8 @@ pub struct ReportConfig {
     pub coordinator: String,
     /// Storage.
     pub storage: String,
+    /// When writes become durable: `periodic` or `flush-before-ack`.
+    pub durability: String,
 }
 
 /// Everything an experiment measured. Field names are stable: the JSON of
@@ -287,6 +289,10 @@ impl ExperimentReport {
                     crate::StorageKind::Temporary => "temporary".into(),
                     crate::StorageKind::Memory => "memory".into(),
                     crate::StorageKind::Directory(d) => d.display().to_string(),
+                },
+                durability: match e.durability {
+                    crate::storage::Durability::Periodic => "periodic".into(),
+                    crate::storage::Durability::FlushBeforeAck => "flush-before-ack".into(),
                 },
             },
         }

@@ -130,7 +130,19 @@ impl<M> Context<M> {
         &self.store
     }
 
-    /// The node's seeded random number generator.
+    /// The node's seeded random number generator, a
+    /// [`rand::rngs::ChaCha8Rng`](crate::rand::rngs::ChaCha8Rng). Draw from
+    /// it through the [`rand`](crate::rand) that replikv re-exports, so that
+    /// your crate needs no `rand` of its own:
+    ///
+    /// ```
+    /// use replikv::NodeId;
+    /// use replikv::protocol::Context;
+    /// use replikv::rand::RngExt;
+    /// let mut ctx = Context::<()>::for_test(NodeId(0), 3, 7);
+    /// let delay_ms: u64 = ctx.rng().random_range(10..20);
+    /// assert!((10..20).contains(&delay_ms));
+    /// ```
     pub fn rng(&mut self) -> &mut ChaCha8Rng {
         &mut self.rng
     }

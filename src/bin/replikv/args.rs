@@ -1,11 +1,17 @@
-//! Command-line arguments.
+//! Command-line arguments. Sizes are capped by the limits in
+//! [`crate::limits`]; every value is checked before any work starts.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// Experiments with an in-process replicated key-value store.
 #[derive(Debug, Parser)]
-#[command(name = "replikv", version, about)]
+#[command(
+    name = "replikv",
+    version,
+    about,
+    after_help = crate::limits::summary()
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -45,6 +51,17 @@ pub enum Coordinator {
     RoundRobin,
 }
 
+/// When a replica's write becomes durable (`replikv::storage::Durability`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    /// sled flushes in the background (about every 500 ms): fast, but killing
+    /// the process loses the writes acknowledged since the last flush.
+    Periodic,
+    /// Every replica flushes each write before acknowledging it: slower, and
+    /// a killed process loses no acknowledged write.
+    FlushBeforeAck,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     Table,
@@ -54,7 +71,7 @@ pub enum ReportFormat {
 /// Cluster, workload and fault settings shared by `run` and `compare`.
 #[derive(Debug, Clone, Args)]
 pub struct WorkloadArgs {
-    /// Nodes in the cluster.
+    /// Nodes in the cluster (at most 1024: one thread each).
     #[arg(long, default_value_t = 5)]
     pub nodes: usize,
     /// Replication factor N.
@@ -63,10 +80,10 @@ pub struct WorkloadArgs {
     /// Placement: modulo, ring, ring:VNODES, jump, rendezvous.
     #[arg(long, default_value = "rendezvous")]
     pub partitioning: String,
-    /// Virtual nodes per node for the ring (overrides ring:VNODES).
+    /// Virtual nodes per node for the ring (overrides ring:VNODES; at most 4096).
     #[arg(long)]
     pub vnodes: Option<u32>,
-    /// Client threads.
+    /// Client threads (at most 1024).
     #[arg(long, default_value_t = 4)]
     pub clients: usize,
     /// Operations per client.
@@ -117,15 +134,25 @@ pub struct WorkloadArgs {
     /// Per-operation client timeout.
     #[arg(long, default_value = "1s")]
     pub timeout: String,
-    /// How clients choose a coordinator among a key's replicas.
-    #[arg(long, value_enum, default_value_t = Coordinator::Random)]
+    /// How clients choose a coordinator among a key's replicas: `first` (the
+    /// library's default, the key's primary), `random` (as behind a load
+    /// balancer: reads and writes of a key go through different nodes) or
+    /// `round-robin`.
+    #[arg(long, value_enum, default_value_t = Coordinator::First)]
     pub coordinator: Coordinator,
     /// Seed for every random choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Keep node data under this directory (default: temporary).
+    /// Keep node data under this directory, which must be empty or new
+    /// (default: temporary directories, removed afterwards).
     #[arg(long)]
     pub storage: Option<PathBuf>,
+    /// When writes become durable. With the default, periodic, killing the
+    /// process (kill -9, power loss) loses the writes acknowledged since
+    /// sled's last background flush; flush-before-ack loses none, at a cost
+    /// in latency. Only --storage keeps data past the run.
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Periodic)]
+    pub durability: DurabilityArg,
     /// Skip the linearizability check.
     #[arg(long)]
     pub no_check: bool,
@@ -139,12 +166,12 @@ pub struct RunArgs {
     /// Consistency mode.
     #[arg(long, value_enum, default_value_t = Mode::Strong)]
     pub consistency: Mode,
-    /// Read quorum R (eventual mode).
-    #[arg(long, default_value_t = 1)]
-    pub r: usize,
-    /// Write quorum W (eventual mode).
-    #[arg(long, default_value_t = 1)]
-    pub w: usize,
+    /// Read quorum R (eventual mode only; default 1).
+    #[arg(long)]
+    pub r: Option<usize>,
+    /// Write quorum W (eventual mode only; default 1).
+    #[arg(long)]
+    pub w: Option<usize>,
     /// Write the history JSON here.
     #[arg(long)]
     pub history: Option<PathBuf>,
@@ -177,7 +204,7 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct StalenessArgs {
-    /// Replication factor N.
+    /// Replication factor N, also the number of nodes (at most 64).
     #[arg(long, default_value_t = 3)]
     pub n: usize,
     /// Read quorum R.
@@ -196,9 +223,15 @@ pub struct StalenessArgs {
         default_value = "0ms,0.5ms,1ms,2ms,4ms,8ms"
     )]
     pub t: Vec<String>,
-    /// Trials per time on the cluster.
+    /// Trials per time on the cluster (at least 1).
     #[arg(long, default_value_t = 400)]
     pub trials: u64,
+    /// Compare the measurement with the WARS model: add a column saying
+    /// whether each t is within this many percentage points of the
+    /// prediction, and a verdict. Judge only with enough trials: the
+    /// `±95% CI` column says how far chance alone moves a measurement.
+    #[arg(long, value_name = "PP")]
+    pub tolerance: Option<f64>,
     /// Write the table as CSV here.
     #[arg(long)]
     pub csv: Option<PathBuf>,
@@ -212,20 +245,22 @@ pub struct StalenessArgs {
 
 #[derive(Debug, Args)]
 pub struct PartitionsArgs {
-    /// Nodes before a node is added.
+    /// Nodes before a node is added (at most 1024).
     #[arg(long, default_value_t = 10)]
     pub nodes: u32,
-    /// Keys to place.
+    /// Keys to place (at most 1000000, and keys × nodes at most 100000000).
     #[arg(long, default_value_t = 100_000)]
     pub keys: u64,
-    /// Replication factor for preference-list movement.
-    #[arg(long, default_value_t = 3)]
-    pub replicas: usize,
-    /// Virtual nodes per node for the ring.
+    /// Replication factor for preference-list movement, 1 to --nodes
+    /// (default: 3, or --nodes when fewer).
+    #[arg(long)]
+    pub replicas: Option<usize>,
+    /// Virtual nodes per node for the ring (at most 4096).
     #[arg(long, default_value_t = 256)]
     pub vnodes: u32,
-    /// Relative capacities, one per node (e.g. 1,1,1,3): also print each
-    /// node's share of keys under the strategies that honour weights.
+    /// Relative capacities, one positive number per node (e.g. 1,1,1,3):
+    /// also print each node's share of keys under the strategies that
+    /// honour weights.
     #[arg(long, value_delimiter = ',')]
     pub weights: Option<Vec<f64>>,
 }

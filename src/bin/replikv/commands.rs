@@ -1,36 +1,49 @@
-//! The subcommands.
+//! The subcommands. Each first turns its arguments into checked settings
+//! (and opens the files it will write), then does its work, then prints.
 
 use crate::args::{
-    CheckArgs, Cli, Command, CompareArgs, Coordinator, FaultsOn, Mode, PartitionsArgs,
-    ReportFormat, RunArgs, StalenessArgs, WorkloadArgs,
+    CheckArgs, Cli, Command, CompareArgs, Coordinator, DurabilityArg, FaultsOn, Mode, ReportFormat,
+    RunArgs, StalenessArgs, WorkloadArgs,
 };
-use comfy_table::{Table, presets::UTF8_FULL};
+use crate::limits::{self, at_least_one, at_most, create_output, invalid};
+use crate::output::Stdout;
 use indicatif::{ProgressBar, ProgressStyle};
 use replikv::cache::CacheConfig;
 use replikv::history::{CheckResult, Checker, History};
 use replikv::lab::pbs::StalenessExperiment;
-use replikv::lab::{Experiment, ExperimentReport, Nemesis, Workload};
+use replikv::lab::{Experiment, ExperimentReport, Nemesis, NemesisKind, Workload};
 use replikv::network::{FaultScope, Latency, parse_duration};
-use replikv::partition::analysis::{Change, balance, expected_owner_moved, movement, sample_keys};
-use replikv::partition::{Member, Strategy};
-use replikv::{Consistency, CoordinatorPolicy, Error, NodeId, Result, StorageKind};
+use replikv::partition::Strategy;
+use replikv::storage::Durability;
+use replikv::{Consistency, CoordinatorPolicy, Error, Result, StorageKind};
+use std::io::Write as _;
 use std::process::ExitCode;
 
-pub fn dispatch(cli: Cli) -> Result<ExitCode> {
+pub fn dispatch(cli: Cli, out: &mut Stdout) -> Result<ExitCode> {
     match cli.command {
-        Command::Run(args) => run(args),
-        Command::Compare(args) => compare(args),
-        Command::Check(args) => check(args),
-        Command::Staleness(args) => staleness(args),
-        Command::Partitions(args) => partitions(args),
+        Command::Run(args) => run(args, out),
+        Command::Compare(args) => compare(args, out),
+        Command::Check(args) => check(args, out),
+        Command::Staleness(args) => staleness(args, out),
+        Command::Partitions(args) => crate::partitions::partitions(args, out),
     }
 }
 
-fn consistency(mode: Mode, r: usize, w: usize) -> Consistency {
+/// The mode `run` asked for. R and W are quorum sizes of eventual mode
+/// only: given with another mode they would be silently ignored.
+fn consistency(mode: Mode, r: Option<usize>, w: Option<usize>) -> Result<Consistency> {
     match mode {
-        Mode::Strong => Consistency::Strong,
-        Mode::Single => Consistency::SingleCopy,
-        Mode::Eventual => Consistency::Eventual { r, w },
+        Mode::Eventual => Ok(Consistency::Eventual {
+            r: r.unwrap_or(1),
+            w: w.unwrap_or(1),
+        }),
+        _ if r.is_some() || w.is_some() => Err(Error::InvalidConfig(
+            "--r and --w are the quorums of --consistency eventual; strong mode always \
+             uses majorities and single-copy one node"
+                .into(),
+        )),
+        Mode::Strong => Ok(Consistency::Strong),
+        Mode::Single => Ok(Consistency::SingleCopy),
     }
 }
 
@@ -55,10 +68,16 @@ fn parse_mode(text: &str) -> Result<Consistency> {
     }
 }
 
+/// A checked experiment: every setting, and the limits of [`limits`].
 fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experiment> {
+    at_most("--nodes", args.nodes, limits::MAX_NODES)?;
+    at_most("--clients", args.clients, limits::MAX_CLIENTS)?;
     let mut partitioning: Strategy = args.partitioning.parse()?;
     if let (Some(vnodes), Strategy::Ring { .. }) = (args.vnodes, partitioning) {
         partitioning = Strategy::Ring { vnodes };
+    }
+    if let Strategy::Ring { vnodes } = partitioning {
+        at_most("ring vnodes", vnodes, limits::MAX_VNODES)?;
     }
     let replicas = match consistency {
         Consistency::SingleCopy => 1,
@@ -102,6 +121,10 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
             .storage
             .clone()
             .map_or(StorageKind::Temporary, StorageKind::Directory),
+        durability: match args.durability {
+            DurabilityArg::Periodic => Durability::Periodic,
+            DurabilityArg::FlushBeforeAck => Durability::FlushBeforeAck,
+        },
         client_timeout: parse_duration(&args.timeout)?,
         coordinator: match args.coordinator {
             Coordinator::First => CoordinatorPolicy::First,
@@ -112,6 +135,7 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
         seed: args.seed,
         ..Experiment::default()
     })
+    .and_then(|experiment| experiment.validate().map(|()| experiment))
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
@@ -135,7 +159,15 @@ fn run_one(experiment: &Experiment, label: &str) -> Result<(ExperimentReport, Hi
     result
 }
 
-fn run(args: RunArgs) -> Result<ExitCode> {
+/// Refuses a `--storage` directory that holds data, before anything runs.
+fn check_storage(args: &WorkloadArgs) -> Result<()> {
+    match &args.storage {
+        Some(dir) => limits::fresh_storage_dir(dir),
+        None => Ok(()),
+    }
+}
+
+fn run(args: RunArgs, out: &mut Stdout) -> Result<ExitCode> {
     if args.workload.hybrid_clock && args.consistency != Mode::Eventual {
         return Err(Error::InvalidConfig(
             "--hybrid-clock is a setting of --consistency eventual".into(),
@@ -143,11 +175,17 @@ fn run(args: RunArgs) -> Result<ExitCode> {
     }
     let experiment = experiment(
         &args.workload,
-        consistency(args.consistency, args.r, args.w),
+        consistency(args.consistency, args.r, args.w)?,
     )?;
+    check_storage(&args.workload)?;
+    let history_file = args
+        .history
+        .as_deref()
+        .map(|path| create_output("--history", path))
+        .transpose()?;
+
     let (report, history) = run_one(&experiment, "running")?;
-    if let Some(path) = &args.history {
-        let file = std::fs::File::create(path)?;
+    if let (Some(file), Some(path)) = (history_file, &args.history) {
         history.write_json(std::io::BufWriter::new(file))?;
         eprintln!(
             "history of {} operations written to {}",
@@ -156,64 +194,109 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         );
     }
     match args.workload.report {
-        ReportFormat::Json => println!("{}", report.to_json()),
-        ReportFormat::Table => println!("{report}"),
+        ReportFormat::Json => out.line(report.to_json())?,
+        ReportFormat::Table => out.line(&report)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn compare(args: CompareArgs) -> Result<ExitCode> {
+fn compare(args: CompareArgs, out: &mut Stdout) -> Result<ExitCode> {
+    let experiments = args
+        .modes
+        .iter()
+        .map(|mode| {
+            let mut experiment = experiment(&args.workload, parse_mode(mode)?)?;
+            // A setting of eventual mode: the other modes of the table run as usual.
+            experiment.hybrid_clock &=
+                matches!(experiment.consistency, Consistency::Eventual { .. });
+            Ok((mode, experiment))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    check_storage(&args.workload)?;
+    if args.workload.storage.is_some() && experiments.len() > 1 {
+        return Err(Error::InvalidConfig(
+            "--storage keeps one cluster's data: compare runs one cluster per mode, so give \
+             it one mode, or leave --storage out"
+                .into(),
+        ));
+    }
+
     let mut reports = Vec::new();
-    for mode in &args.modes {
-        let mut experiment = experiment(&args.workload, parse_mode(mode)?)?;
-        // A setting of eventual mode: the other modes of the table run as usual.
-        experiment.hybrid_clock &= matches!(experiment.consistency, Consistency::Eventual { .. });
-        let (report, _) = run_one(&experiment, mode)?;
+    for (mode, experiment) in &experiments {
+        let (report, _) = run_one(experiment, mode)?;
         reports.push(report);
     }
     match args.workload.report {
-        ReportFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&reports).map_err(|e| Error::Encode(e.to_string()))?
-        ),
+        ReportFormat::Json => out.line(
+            serde_json::to_string_pretty(&reports).map_err(|e| Error::Encode(e.to_string()))?,
+        )?,
         ReportFormat::Table => {
-            println!("{}", ExperimentReport::comparison_table(&reports));
-            if args.workload.nemesis != "none" {
-                println!(
-                    "note: the nemesis cuts links between nodes and crashes nodes; clients still \
-                     reach every live node, so single-copy, which never talks node to node, \
-                     only suffers from crashes."
-                );
+            out.line(ExperimentReport::comparison_table(&reports))?;
+            if let Some((_, first)) = experiments.first()
+                && let Some(note) = nemesis_note(first.nemesis.kind)
+            {
+                out.line(note)?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn check(args: CheckArgs) -> Result<ExitCode> {
+/// What the nemesis that ran does, and which modes it can hurt.
+fn nemesis_note(kind: NemesisKind) -> Option<String> {
+    let partition = "the partition nemesis cuts one node off from the other nodes, then heals; \
+                     clients still reach every node, so single-copy, which never talks node \
+                     to node, does not notice it";
+    let crash = "the crash nemesis crashes one node, then restarts it; requests sent to it \
+                 time out meanwhile, and single-copy, with one copy per key, cannot serve \
+                 that node's keys at all";
+    let skew = "the skew nemesis sets one node's clock up to ±5 s off, then back; only the \
+                eventual modes read clocks (last-writer-wins), so only they can lose writes \
+                to it";
+    let parts: &[&str] = match kind {
+        NemesisKind::None => return None,
+        NemesisKind::Partition => &[partition],
+        NemesisKind::Crash => &[crash],
+        NemesisKind::Skew => &[skew],
+        NemesisKind::All => &[partition, crash, skew],
+    };
+    Some(format!("note: {}.", parts.join(";\n      ")))
+}
+
+fn check(args: CheckArgs, out: &mut Stdout) -> Result<ExitCode> {
+    let budget = parse_duration(&args.budget)?;
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Error::InvalidHistory(format!("{}: {e}", args.file.display())))?;
     let history = History::from_json(&text)?;
-    let verdict = Checker::new()
-        .time_budget(parse_duration(&args.budget)?)
-        .check(&history);
+    let verdict = Checker::new().time_budget(budget).check(&history);
     match verdict {
         CheckResult::Linearizable => {
-            println!("linearizable: {} operations", history.len());
+            out.line(format_args!("linearizable: {} operations", history.len()))?;
             Ok(ExitCode::SUCCESS)
         }
         CheckResult::NotLinearizable(counterexample) => {
-            println!("NOT linearizable\n{counterexample}");
+            out.line(format_args!("NOT linearizable\n{counterexample}"))?;
             Ok(ExitCode::from(1))
         }
         CheckResult::Unknown { reason } => {
-            println!("unknown: {reason}");
+            out.line(format_args!("unknown: {reason}"))?;
             Ok(ExitCode::from(3))
         }
     }
 }
 
-fn staleness(args: StalenessArgs) -> Result<ExitCode> {
+fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
+    at_most("--n", args.n, limits::MAX_STALENESS_N)?;
+    at_least_one("--trials", args.trials)?;
+    if let Some(tolerance) = args.tolerance
+        && !(tolerance.is_finite() && tolerance >= 0.0)
+    {
+        return Err(invalid(
+            "--tolerance",
+            tolerance,
+            "must be a number of percentage points, 0 or more",
+        ));
+    }
     let experiment = StalenessExperiment {
         nodes: args.n,
         n: args.n,
@@ -229,22 +312,48 @@ fn staleness(args: StalenessArgs) -> Result<ExitCode> {
         seed: args.seed,
         ..StalenessExperiment::default()
     };
+    experiment.validate()?;
+    let csv_file = args
+        .csv
+        .as_deref()
+        .map(|path| create_output("--csv", path))
+        .transpose()?;
+    if let Some(path) = &args.svg {
+        create_output("--svg", path)?;
+    }
+
     let total = args.trials * experiment.times.len() as u64;
     let bar = progress_bar(Some(total), "trials");
     let curve = experiment.run_with_progress(&mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
-    println!("{}", curve.report(3.0));
+    match args.tolerance {
+        None => out.line(&curve)?,
+        Some(tolerance) => {
+            out.line(curve.report(tolerance))?;
+            out.line(format_args!(
+                "model comparison: measured {} within ±{tolerance} pp of the WARS prediction \
+                 at every t (largest gap {:.2} pp)",
+                if curve.within(tolerance) {
+                    "is"
+                } else {
+                    "is NOT"
+                },
+                curve.max_difference_pp()
+            ))?;
+        }
+    }
     if args.trials < 1000 {
         // The binomial 95% interval at p = 0.5 is ±1.96·√(0.25/n).
         let half_width = 196.0 * (0.25 / args.trials as f64).sqrt();
-        println!(
+        out.line(format_args!(
             "note: with {} trials per t the measured values are only good to about ±{half_width:.1} \
-             percentage points; use --trials 2000 or more before judging a ±3 pp gap.",
+             percentage points; use --trials 2000 or more to compare them with the prediction \
+             to within a few points.",
             args.trials
-        );
+        ))?;
     }
-    if let Some(path) = &args.csv {
-        std::fs::write(path, curve.to_csv())?;
+    if let (Some(mut file), Some(path)) = (csv_file, &args.csv) {
+        file.write_all(curve.to_csv().as_bytes())?;
         eprintln!("CSV written to {}", path.display());
     }
     if let Some(path) = &args.svg {
@@ -252,100 +361,4 @@ fn staleness(args: StalenessArgs) -> Result<ExitCode> {
         eprintln!("plot written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn partitions(args: PartitionsArgs) -> Result<ExitCode> {
-    if args.nodes == 0 {
-        return Err(Error::InvalidConfig("--nodes must be at least 1".into()));
-    }
-    let members: Vec<Member> = (0..args.nodes).map(|i| Member::new(NodeId(i))).collect();
-    let joining = Member::new(NodeId(args.nodes));
-    let keys = sample_keys(args.keys);
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL);
-    table.set_header(vec![
-        "strategy",
-        "max/mean",
-        "CV",
-        "owners moved on add",
-        "expected",
-        "replica sets changed",
-    ]);
-    for strategy in [
-        Strategy::Modulo,
-        Strategy::Ring {
-            vnodes: args.vnodes,
-        },
-        Strategy::Jump,
-        Strategy::Rendezvous,
-    ] {
-        let before = strategy.build(&members)?;
-        let after = before.with_node(joining)?;
-        let b = balance(before.as_ref(), keys.clone());
-        let m = movement(before.as_ref(), after.as_ref(), args.replicas, keys.clone());
-        let expected = expected_owner_moved(strategy, args.nodes as usize, Change::Add);
-        table.add_row(vec![
-            strategy.to_string(),
-            format!("{:.3}", b.max_over_mean),
-            format!("{:.1} %", b.coefficient_of_variation * 100.0),
-            format!("{:.1} %", m.owner_moved_fraction * 100.0),
-            format!("{:.1} %", expected * 100.0),
-            format!("{:.1} %", m.list_changed_fraction * 100.0),
-        ]);
-    }
-    println!(
-        "{} keys on {} nodes, then one node added (N = {} for replica sets)\n{table}",
-        args.keys, args.nodes, args.replicas
-    );
-    if let Some(weights) = &args.weights {
-        print_weighted_shares(&args, weights)?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Vertical scaling: each node's share of keys when nodes have capacities.
-fn print_weighted_shares(args: &PartitionsArgs, weights: &[f64]) -> Result<()> {
-    if weights.len() != args.nodes as usize {
-        return Err(Error::InvalidConfig(format!(
-            "{} weights given for {} nodes: give one per node",
-            weights.len(),
-            args.nodes
-        )));
-    }
-    let members: Vec<Member> = (0..args.nodes)
-        .map(|i| Member {
-            node: NodeId(i),
-            weight: weights[i as usize],
-        })
-        .collect();
-    let total_weight: f64 = weights.iter().sum();
-    let mut table = Table::new();
-    table.load_style(UTF8_FULL);
-    let mut header = vec!["node".to_string(), "weight".into(), "fair share".into()];
-    let strategies = [
-        Strategy::Ring {
-            vnodes: args.vnodes,
-        },
-        Strategy::Rendezvous,
-    ];
-    header.extend(strategies.iter().map(|s| format!("{s} share")));
-    table.set_header(header);
-    let shares = strategies
-        .iter()
-        .map(|s| Ok(balance(s.build(&members)?.as_ref(), sample_keys(args.keys))))
-        .collect::<Result<Vec<_>>>()?;
-    for member in &members {
-        let mut row = vec![
-            member.node.to_string(),
-            format!("{}", member.weight),
-            format!("{:.1} %", 100.0 * member.weight / total_weight),
-        ];
-        for b in &shares {
-            let keys = b.per_node.get(&member.node).copied().unwrap_or(0);
-            row.push(format!("{:.1} %", 100.0 * keys as f64 / args.keys as f64));
-        }
-        table.add_row(row);
-    }
-    println!("\nwith weights (vertical scaling: a bigger node takes more keys)\n{table}");
-    Ok(())
 }

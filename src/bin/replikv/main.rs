@@ -7,15 +7,22 @@
 //! replikv staleness --r 1 --w 1 --latency exp:1ms
 //! replikv partitions --nodes 10
 //! ```
+//!
+//! Every argument is checked before any work starts ([`limits`] holds the
+//! size limits), and output goes through [`output::Stdout`], so a closed pipe
+//! ends the output quietly instead of with a panic.
 
 mod args;
 mod commands;
+mod limits;
+mod output;
+mod partitions;
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = args::Cli::parse();
-    match commands::dispatch(cli) {
+    match commands::dispatch(cli, &mut output::Stdout::default()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");

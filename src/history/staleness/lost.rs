@@ -1,6 +1,6 @@
 //! Acknowledged writes that a converged store no longer shows.
 
-use super::writes::{self, Finish, Version};
+use super::writes::{self, Finish, ValueOrigin};
 use crate::history::op::History;
 use std::collections::{BTreeMap, HashMap};
 
@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 /// See [`lost_writes`] for how one is found.
 ///
 /// ```
-/// use replikv::history::{LostWrite, Version};
-/// let lost = LostWrite { key: b"x".to_vec(), lost: 7, winner: Version::Write(3) };
-/// assert_eq!(lost.winner, Version::Write(3));
+/// use replikv::history::{LostWrite, ValueOrigin};
+/// let lost = LostWrite { key: b"x".to_vec(), lost: 7, winner: ValueOrigin::Write(3) };
+/// assert_eq!(lost.winner, ValueOrigin::Write(3));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LostWrite {
@@ -19,10 +19,10 @@ pub struct LostWrite {
     pub key: Vec<u8>,
     /// Position in the history of the acknowledged write that was lost.
     pub lost: usize,
-    /// The version the key converged to instead. [`Version::Unknown`] when
+    /// The version the key converged to instead. [`ValueOrigin::Unknown`] when
     /// no write produced the final value (then every acknowledged write is
     /// lost).
-    pub winner: Version,
+    pub winner: ValueOrigin,
 }
 
 /// Finds the acknowledged writes that should have survived but did not.
@@ -44,7 +44,7 @@ pub struct LostWrite {
 ///
 /// ```
 /// use replikv::ClientId;
-/// use replikv::history::{History, OpKind, Operation, Version, lost_writes};
+/// use replikv::history::{History, OpKind, Operation, ValueOrigin, lost_writes};
 /// use std::collections::BTreeMap;
 ///
 /// let put = |client, v: &str, call_ns, return_ns| Operation {
@@ -64,7 +64,7 @@ pub struct LostWrite {
 /// let finals = BTreeMap::from([(b"x".to_vec(), Some(b"a".to_vec()))]);
 /// let lost = lost_writes(&history, &finals);
 /// assert_eq!(lost.len(), 1);
-/// assert_eq!((lost[0].lost, lost[0].winner), (1, Version::Write(0)));
+/// assert_eq!((lost[0].lost, lost[0].winner), (1, ValueOrigin::Write(0)));
 /// ```
 pub fn lost_writes(
     history: &History,
@@ -89,7 +89,7 @@ pub fn lost_writes(
                 (w.versions(history, value.as_deref(), u64::MAX))
                     .max_by_key(|&v| (writes::finish(history, v), std::cmp::Reverse(v)))
             })
-            .unwrap_or(Version::Unknown);
+            .unwrap_or(ValueOrigin::Unknown);
         let finished = writes::finish(history, winner);
         for &i in acked {
             let Some(op) = history.ops.get(i) else {

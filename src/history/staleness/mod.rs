@@ -49,4 +49,4 @@ mod writes;
 
 pub use lost::{LostWrite, lost_writes};
 pub use report::{ReadStaleness, StalenessReport};
-pub use writes::Version;
+pub use writes::ValueOrigin;

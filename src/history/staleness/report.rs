@@ -1,6 +1,6 @@
 //! Per-read staleness and its summary.
 
-use super::writes::{self, Version};
+use super::writes::{self, ValueOrigin};
 use crate::history::op::{History, OpKind};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,8 +17,8 @@ use std::fmt;
 pub struct ReadStaleness {
     /// Position of the get in the history.
     pub index: usize,
-    /// The version it read (never [`Version::Unknown`]).
-    pub read_from: Version,
+    /// The version it read (never [`ValueOrigin::Unknown`]).
+    pub read_from: ValueOrigin,
     /// How many newer acknowledged writes it missed; 0 = fresh.
     pub k: u64,
     /// How long before the read was invoked the first of them was
@@ -32,8 +32,8 @@ impl ReadStaleness {
     /// True when the read missed at least one acknowledged write.
     ///
     /// ```
-    /// use replikv::history::{ReadStaleness, Version};
-    /// let fresh = ReadStaleness { index: 0, read_from: Version::Initial, k: 0, t_ns: None, cached: false };
+    /// use replikv::history::{ReadStaleness, ValueOrigin};
+    /// let fresh = ReadStaleness { index: 0, read_from: ValueOrigin::Initial, k: 0, t_ns: None, cached: false };
     /// assert!(!fresh.is_stale());
     /// ```
     pub fn is_stale(&self) -> bool {
@@ -130,7 +130,11 @@ impl StalenessReport {
             };
             let best = keys.get(r.key.as_slice()).map_or_else(
                 // No writes to this key at all: only the initial state.
-                || r.output.is_none().then_some((0, None, Version::Initial)),
+                || {
+                    r.output
+                        .is_none()
+                        .then_some((0, None, ValueOrigin::Initial))
+                },
                 |w| {
                     (w.versions(history, r.output.as_deref(), r_ret))
                         .map(|version| {

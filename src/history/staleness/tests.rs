@@ -28,7 +28,7 @@ fn a_fresh_read_has_k_zero() {
         get(2, Some("b"), 40, 50),
     ]);
     assert_eq!(of(&r, 2), (0, None));
-    assert_eq!(r.entries[0].read_from, Version::Write(1));
+    assert_eq!(r.entries[0].read_from, ValueOrigin::Write(1));
     assert_eq!((r.reads, r.stale_reads), (1, 0));
 }
 
@@ -90,7 +90,7 @@ fn the_initial_state() {
     assert_eq!(of(&r, 0), (0, None));
     assert_eq!(of(&r, 2), (0, None));
     assert_eq!(of(&r, 3), (1, Some(10)));
-    assert_eq!(r.entries[2].read_from, Version::Initial);
+    assert_eq!(r.entries[2].read_from, ValueOrigin::Initial);
     // No write to the key at all.
     assert_eq!(of(&report(vec![get(1, None, 0, 1)]), 0), (0, None));
 }
@@ -107,7 +107,7 @@ fn deletes_are_versions_too() {
     ]);
     assert_eq!(of(&r, 3), (0, None));
     assert_eq!(of(&r, 4), (1, Some(10)));
-    assert_eq!(r.entries[1].read_from, Version::Write(1));
+    assert_eq!(r.entries[1].read_from, ValueOrigin::Write(1));
     assert_eq!(of(&r, 5), (2, Some(30)));
 }
 
@@ -122,7 +122,7 @@ fn the_most_charitable_matching_version_is_chosen() {
         get(2, None, 80, 90),
     ]);
     assert_eq!(of(&r, 4), (0, None));
-    assert_eq!(r.entries[0].read_from, Version::Write(3));
+    assert_eq!(r.entries[0].read_from, ValueOrigin::Write(3));
 }
 
 #[test]
@@ -202,7 +202,7 @@ fn a_write_started_after_the_winner_finished_is_lost() {
     let positions: Vec<_> = lost.iter().map(|l| (l.lost, l.winner)).collect();
     assert_eq!(
         positions,
-        vec![(1, Version::Write(0)), (2, Version::Write(0))]
+        vec![(1, ValueOrigin::Write(0)), (2, ValueOrigin::Write(0))]
     );
     assert_eq!(lost[0].key, b"x");
     // Converged to the last write: nothing lost.
@@ -239,14 +239,14 @@ fn missing_final_values() {
     let lost = lost_writes(&history, &finals(None));
     assert_eq!(
         lost.iter().map(|l| (l.lost, l.winner)).collect::<Vec<_>>(),
-        vec![(2, Version::Write(1))]
+        vec![(2, ValueOrigin::Write(1))]
     );
     // No delete at all: the initial state "won", every write is lost.
     let history = History::new(vec![put(1, "a", 0, 10)]);
     let lost = lost_writes(&history, &finals(None));
     assert_eq!(
         lost.iter().map(|l| (l.lost, l.winner)).collect::<Vec<_>>(),
-        vec![(0, Version::Initial)]
+        vec![(0, ValueOrigin::Initial)]
     );
 }
 
@@ -256,7 +256,7 @@ fn unknown_final_values_and_skipped_keys() {
     let lost = lost_writes(&history, &finals(Some("never written")));
     assert_eq!(
         lost.iter().map(|l| (l.lost, l.winner)).collect::<Vec<_>>(),
-        vec![(0, Version::Unknown)]
+        vec![(0, ValueOrigin::Unknown)]
     );
     // Key y is absent from the final values, key z has no writes.
     let mut f = finals(Some("a"));

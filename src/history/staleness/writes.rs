@@ -5,19 +5,22 @@
 use crate::history::op::{History, OpKind, Operation};
 use std::collections::HashMap;
 
-/// A version of a key's value: which write produced it.
+/// Where a value that a read returned came from: which write of the
+/// history produced it (not to be confused with
+/// [`storage::Version`](crate::storage::Version), the stamp a replica keeps
+/// on a stored record).
 ///
 /// ```
-/// use replikv::history::{History, StalenessReport, Version};
+/// use replikv::history::{History, StalenessReport, ValueOrigin};
 /// // With no writes at all, a read of a missing key read the initial state.
 /// # use replikv::{ClientId, history::{OpKind, Operation}};
 /// # let get = Operation { client: ClientId(1), key: b"x".to_vec(), kind: OpKind::Get,
 /// #     value: None, output: None, ok: true, call_ns: 0, return_ns: Some(1), cached: false };
 /// let report = StalenessReport::from_history(&History::new(vec![get]));
-/// assert_eq!(report.entries[0].read_from, Version::Initial);
+/// assert_eq!(report.entries[0].read_from, ValueOrigin::Initial);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Version {
+pub enum ValueOrigin {
     /// The initial state: the key was never written (it is missing).
     Initial,
     /// The value written by the put or delete at this history position.
@@ -87,10 +90,10 @@ fn written(op: &Operation) -> Option<&[u8]> {
 }
 
 /// When `version` finished.
-pub(super) fn finish(history: &History, version: Version) -> Finish {
+pub(super) fn finish(history: &History, version: ValueOrigin) -> Finish {
     match version {
-        Version::Initial | Version::Unknown => Finish::Start,
-        Version::Write(i) => match history.ops.get(i).and_then(|op| op.return_ns) {
+        ValueOrigin::Initial | ValueOrigin::Unknown => Finish::Start,
+        ValueOrigin::Write(i) => match history.ops.get(i).and_then(|op| op.return_ns) {
             Some(ret) => Finish::At(ret),
             None => Finish::Never,
         },
@@ -106,11 +109,11 @@ impl KeyWrites {
         history: &'a History,
         value: Option<&'a [u8]>,
         not_after: u64,
-    ) -> impl Iterator<Item = Version> + 'a {
-        let initial = value.is_none().then_some(Version::Initial);
+    ) -> impl Iterator<Item = ValueOrigin> + 'a {
+        let initial = value.is_none().then_some(ValueOrigin::Initial);
         let writes = self.effective.iter().filter_map(move |&i| {
             let op = history.ops.get(i)?;
-            (op.call_ns <= not_after && written(op) == value).then_some(Version::Write(i))
+            (op.call_ns <= not_after && written(op) == value).then_some(ValueOrigin::Write(i))
         });
         initial.into_iter().chain(writes)
     }
@@ -151,10 +154,10 @@ mod tests {
         let keys = index(&history);
         let x = &keys[&b"x"[..]];
         let found: Vec<_> = x.versions(&history, Some(b"a"), 80).collect();
-        assert_eq!(found, vec![Version::Write(0), Version::Write(3)]);
+        assert_eq!(found, vec![ValueOrigin::Write(0), ValueOrigin::Write(3)]);
         let missing: Vec<_> = x.versions(&history, None, 80).collect();
-        assert_eq!(missing, vec![Version::Initial, Version::Write(2)]);
-        assert_eq!(finish(&history, Version::Write(3)), Finish::Never);
-        assert_eq!(finish(&history, Version::Write(2)), Finish::At(50));
+        assert_eq!(missing, vec![ValueOrigin::Initial, ValueOrigin::Write(2)]);
+        assert_eq!(finish(&history, ValueOrigin::Write(3)), Finish::Never);
+        assert_eq!(finish(&history, ValueOrigin::Write(2)), Finish::At(50));
     }
 }

@@ -2,10 +2,13 @@
 //! table, CSV or an SVG chart.
 
 use super::Overheads;
+#[cfg(feature = "plot")]
 use crate::error::{Error, Result};
 use comfy_table::{Table, presets::UTF8_FULL};
+#[cfg(feature = "plot")]
 use plotters::prelude::*;
 use std::fmt;
+#[cfg(feature = "plot")]
 use std::path::Path;
 use std::time::Duration;
 
@@ -187,13 +190,15 @@ impl StalenessCurve {
     }
 
     /// Draws measured and predicted `P(consistent)` against `t` as an SVG
-    /// line chart at `path`.
+    /// line chart at `path` (feature `plot`, on by default).
+    #[cfg(feature = "plot")]
     pub fn to_svg(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         self.draw(path)
             .map_err(|e| Error::Io(std::io::Error::other(format!("{}: {e}", path.display()))))
     }
 
+    #[cfg(feature = "plot")]
     fn draw(&self, path: &Path) -> std::result::Result<(), Box<dyn std::error::Error>> {
         let root = SVGBackend::new(path, (800, 500)).into_drawing_area();
         root.fill(&WHITE)?;
