@@ -5,40 +5,93 @@
 //! observer's* clock, used for histories and staleness) and gives each node an
 //! adjustable offset from it, so a learner can set a node's clock back and
 //! watch last-writer-wins throw a later write away.
+//!
+//! # Real or virtual
+//!
+//! The threaded runtime reads the monotonic clock of the process: time
+//! passes whether or not anything happens. The deterministic simulator
+//! ([`crate::sim`]) keeps *virtual* time instead, which moves only when the
+//! simulator moves it to the next event. Everything that reads time — the
+//! protocols through their `Context`, the history, the cache's TTL, the
+//! metrics — reads it here, so the same code runs on either.
 
 use crate::ids::NodeId;
 use parking_lot::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// The shared clock: a start instant and a per-node skew in nanoseconds.
+/// Where the global time comes from.
+#[derive(Debug)]
+enum Source {
+    /// The process's monotonic clock, from this instant.
+    Real(Instant),
+    /// Nanoseconds set by the simulator.
+    Virtual(AtomicU64),
+}
+
+/// The shared clock: a time source and a per-node skew in nanoseconds.
 #[derive(Debug)]
 pub struct Clock {
-    start: Instant,
+    source: Source,
     skews: RwLock<Vec<i64>>,
 }
 
 impl Clock {
-    /// A clock started now, for `nodes` nodes with no skew.
+    /// A real clock started now, for `nodes` nodes with no skew.
     pub fn new(nodes: usize) -> Self {
         Clock {
-            start: Instant::now(),
+            source: Source::Real(Instant::now()),
             skews: RwLock::new(vec![0; nodes]),
+        }
+    }
+
+    /// A virtual clock at zero, moved only by [`Clock::advance_to`].
+    ///
+    /// ```
+    /// let clock = replikv::Clock::simulated(1);
+    /// assert_eq!(clock.now_ns(), 0);
+    /// clock.advance_to(1_500);
+    /// assert_eq!(clock.now_ns(), 1_500);
+    /// clock.advance_to(10); // never backwards
+    /// assert_eq!(clock.now_ns(), 1_500);
+    /// ```
+    pub fn simulated(nodes: usize) -> Self {
+        Clock {
+            source: Source::Virtual(AtomicU64::new(0)),
+            skews: RwLock::new(vec![0; nodes]),
+        }
+    }
+
+    /// True for a virtual clock.
+    pub fn is_virtual(&self) -> bool {
+        matches!(self.source, Source::Virtual(_))
+    }
+
+    /// Moves a virtual clock forward to `ns` (never back); does nothing to a
+    /// real clock.
+    pub fn advance_to(&self, ns: u64) {
+        if let Source::Virtual(now) = &self.source {
+            now.fetch_max(ns, Ordering::AcqRel);
         }
     }
 
     /// Nanoseconds since the cluster started, on the global observer's clock.
     pub fn now_ns(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        match &self.source {
+            Source::Real(start) => u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+            Source::Virtual(now) => now.load(Ordering::Acquire),
+        }
     }
 
-    /// The instant the cluster started.
-    pub fn start(&self) -> Instant {
-        self.start
-    }
-
-    /// Converts an instant to nanoseconds since the start.
+    /// Converts an instant to nanoseconds since the start (a virtual clock
+    /// answers its own time: instants mean nothing to it).
     pub fn ns_at(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX)
+        match &self.source {
+            Source::Real(start) => {
+                u64::try_from(at.saturating_duration_since(*start).as_nanos()).unwrap_or(u64::MAX)
+            }
+            Source::Virtual(_) => self.now_ns(),
+        }
     }
 
     /// What `node`'s clock reads now: the global clock plus its skew, in
@@ -67,7 +120,7 @@ impl Clock {
 
     /// Time since the start.
     pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
+        Duration::from_nanos(self.now_ns())
     }
 }
 

@@ -45,6 +45,7 @@ mod controls;
 mod delay;
 mod faults;
 mod latency;
+mod transport;
 
 pub use faults::{EnvelopeInfo, FaultHook, FaultScope, Verdict};
 pub use latency::{Latency, parse_duration};
@@ -64,6 +65,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
+use transport::Transport;
+pub(crate) use transport::{InFlight, SimOutbox};
 
 /// Fixed per-envelope overhead counted for client traffic (ids, framing).
 const CLIENT_FRAME_BYTES: usize = 16;
@@ -182,7 +185,7 @@ pub(crate) struct Shared {
 #[derive(Clone)]
 pub struct Network {
     shared: Arc<Shared>,
-    delay: Arc<DelayLine>,
+    transport: Arc<Transport>,
 }
 
 impl std::fmt::Debug for Network {
@@ -217,20 +220,33 @@ impl Network {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn new(nodes: usize, seed: u64, clock: Arc<Clock>) -> Result<Self> {
-        let shared = Arc::new(Shared {
-            routes: ArcSwap::from_pointee(Routes {
-                nodes: vec![Some(NodeRoute::default()); nodes],
-                clients: HashMap::new(),
-            }),
-            route_changes: Mutex::new(()),
-            faults: RwLock::new(Faults::default()),
-            quiet: AtomicBool::new(true),
-            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
-            counters: Counters::default(),
-            clock,
-        });
-        let delay = Arc::new(DelayLine::start(shared.clone())?);
-        Ok(Network { shared, delay })
+        let shared = Shared::new(nodes, seed, clock);
+        let delay = DelayLine::start(shared.clone())?;
+        Ok(Network {
+            shared,
+            transport: Arc::new(Transport::Threads(delay)),
+        })
+    }
+
+    /// A network whose messages travel on the simulator's virtual time: every
+    /// message the fault model lets through waits in the returned outbox
+    /// until the simulator takes it.
+    pub(crate) fn simulated(nodes: usize, seed: u64, clock: Arc<Clock>) -> (Self, Arc<SimOutbox>) {
+        let outbox = Arc::new(SimOutbox::default());
+        let network = Network {
+            shared: Shared::new(nodes, seed, clock),
+            transport: Arc::new(Transport::Simulated(outbox.clone())),
+        };
+        (network, outbox)
+    }
+
+    /// Puts a message the simulator took from its outbox into its inbox
+    /// now, or drops it (the receiver restarted or is gone).
+    pub(crate) fn deliver_simulated(&self, message: InFlight) {
+        if let Transport::Simulated(outbox) = &*self.transport {
+            outbox.settled();
+        }
+        self.shared.deliver(message.envelope, message.connection);
     }
 
     /// Sends an envelope, subject to the faults in force.
@@ -241,7 +257,7 @@ impl Network {
             .bytes
             .fetch_add(envelope.size() as u64, Ordering::Relaxed);
         if self.shared.quiet.load(Ordering::Acquire) {
-            self.shared.deliver(envelope, None);
+            self.deliver_after(envelope, Duration::ZERO);
             return;
         }
         let info = EnvelopeInfo {
@@ -289,11 +305,23 @@ impl Network {
     }
 
     fn deliver_after(&self, envelope: Envelope, delay: Duration) {
-        if delay.is_zero() {
-            self.shared.deliver(envelope, None);
-        } else {
-            let connection = self.shared.connection(envelope.to);
-            self.delay.schedule(envelope, connection, delay);
+        match &*self.transport {
+            Transport::Threads(_) if delay.is_zero() => self.shared.deliver(envelope, None),
+            Transport::Threads(line) => {
+                let connection = self.shared.connection(envelope.to);
+                line.schedule(envelope, connection, delay);
+            }
+            Transport::Simulated(outbox) => {
+                let connection = self.shared.connection(envelope.to);
+                Transport::simulate(
+                    outbox,
+                    InFlight {
+                        envelope,
+                        connection,
+                        delay,
+                    },
+                );
+            }
         }
     }
 
@@ -388,7 +416,7 @@ impl Network {
             c.dropped.load(Ordering::Relaxed),
             c.duplicated.load(Ordering::Relaxed),
         );
-        let waiting = self.delay.len() as u64;
+        let waiting = self.transport.waiting() as u64;
         NetworkStats {
             sent,
             delivered: (sent + duplicated).saturating_sub(dropped + waiting),
@@ -400,13 +428,15 @@ impl Network {
 
     /// Messages waiting in the delay thread.
     pub fn delayed(&self) -> usize {
-        self.delay.len()
+        self.transport.waiting()
     }
 
     /// Stops the delay thread (pending delayed messages are dropped) and
     /// waits for it. Idempotent.
     pub fn shutdown(&self) {
-        self.delay.shutdown();
+        if let Transport::Threads(line) = &*self.transport {
+            line.shutdown();
+        }
     }
 
     fn node_ids(&self) -> Vec<NodeId> {
@@ -423,6 +453,21 @@ impl Network {
 }
 
 impl Shared {
+    fn new(nodes: usize, seed: u64, clock: Arc<Clock>) -> Arc<Self> {
+        Arc::new(Shared {
+            routes: ArcSwap::from_pointee(Routes {
+                nodes: vec![Some(NodeRoute::default()); nodes],
+                clients: HashMap::new(),
+            }),
+            route_changes: Mutex::new(()),
+            faults: RwLock::new(Faults::default()),
+            quiet: AtomicBool::new(true),
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+            counters: Counters::default(),
+            clock,
+        })
+    }
+
     /// The connection a message to `to` is sent on now (`None` for clients,
     /// whose connections never break).
     fn connection(&self, to: Endpoint) -> Option<u64> {

@@ -31,6 +31,7 @@
 //! thread, so a restart builds a fresh protocol (incarnation + 1) whose
 //! [`crate::protocol::Protocol::on_start`] rebuilds what it needs from disk.
 
+mod core;
 mod runtime;
 mod timers;
 

@@ -1,18 +1,18 @@
-//! The node thread's loop, and the type-erased spawner the cluster keeps.
+//! The node thread's loop (the thread driver of [`super::core`]), and the
+//! type-erased spawner the cluster keeps.
 
-use super::timers::Timers;
+use super::core::{Core, CoreEnv, NodeCore};
 use crate::clock::Clock;
-use crate::codec;
 use crate::hand_off;
-use crate::ids::{Endpoint, NodeId};
-use crate::network::{Envelope, Network, Payload};
+use crate::ids::NodeId;
+use crate::network::{Envelope, Network};
 use crate::placement::Placement;
 use crate::protocol::rebalance::{Hooks, HooksOf};
-use crate::protocol::{Context, Effect, NodeSetup, Protocol, ReplyTo, RequestFilter, Response};
+use crate::protocol::{NodeSetup, Protocol};
 use crate::storage::NodeStore;
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -52,10 +52,26 @@ pub(crate) struct NodeEnv {
     pub counters: Arc<NodeCounters>,
 }
 
+impl NodeEnv {
+    fn core_env(&self) -> CoreEnv {
+        CoreEnv {
+            node: self.node,
+            incarnation: self.incarnation,
+            seed: self.seed,
+            store: self.store.clone(),
+            placement: self.placement.clone(),
+            clock: self.clock.clone(),
+            counters: self.counters.clone(),
+        }
+    }
+}
+
 /// Starts node threads for one protocol type; the cluster keeps it boxed so
 /// that `Cluster` itself is not generic.
 pub(crate) trait Spawner: Send + Sync {
     fn spawn(&self, env: NodeEnv) -> std::io::Result<JoinHandle<()>>;
+    /// A node core for `env`, for a driver of its own (the simulator).
+    fn core(&self, env: &NodeEnv) -> Box<dyn Core>;
     /// The protocol's rebalancing and convergence hooks.
     fn hooks(&self) -> &dyn Hooks;
 }
@@ -83,15 +99,20 @@ where
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
 {
     fn spawn(&self, env: NodeEnv) -> std::io::Result<JoinHandle<()>> {
+        let core = self.core(&env);
+        std::thread::Builder::new()
+            .name(format!("replikv-{}", env.node))
+            .spawn(move || NodeLoop::new(core, env).run())
+    }
+
+    fn core(&self, env: &NodeEnv) -> Box<dyn Core> {
         let protocol = (self.factory)(&NodeSetup {
             node: env.node,
             incarnation: env.incarnation,
             placement: env.placement.clone(),
             store: env.store.clone(),
         });
-        std::thread::Builder::new()
-            .name(format!("replikv-{}", env.node))
-            .spawn(move || NodeLoop::new(protocol, env).run())
+        Box::new(NodeCore::new(protocol, env.core_env()))
     }
 
     fn hooks(&self) -> &dyn Hooks {
@@ -99,50 +120,48 @@ where
     }
 }
 
-struct NodeLoop<P: Protocol> {
-    protocol: P,
-    ctx: Context<P::Message>,
-    effects: Vec<Effect<P::Message>>,
-    timers: Timers,
-    /// The duplicate-request rule (volatile: see `crate::protocol::RequestFilter`).
-    requests: RequestFilter,
+/// The thread driver of one node incarnation: waits on the node's channels
+/// and the monotonic clock, feeds the core, sends what it produced.
+struct NodeLoop {
+    core: Box<dyn Core>,
+    /// Envelopes the core produced, reused between steps.
+    outbox: Vec<Envelope>,
     env: NodeEnv,
 }
 
-impl<P: Protocol> NodeLoop<P> {
-    fn new(protocol: P, env: NodeEnv) -> Self {
-        // Each incarnation draws from its own stream, reproducibly.
-        let seed = env.seed
-            ^ (u64::from(env.node.0) << 32)
-            ^ env.incarnation.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let ctx = Context::new(
-            env.node,
-            env.store.clone(),
-            env.placement.clone(),
-            env.clock.clone(),
-            seed,
-        );
+impl NodeLoop {
+    fn new(core: Box<dyn Core>, env: NodeEnv) -> Self {
         NodeLoop {
-            protocol,
-            ctx,
-            effects: Vec::new(),
-            timers: Timers::default(),
-            requests: RequestFilter::new(),
+            core,
+            outbox: Vec::new(),
             env,
         }
     }
 
+    fn now_ns(&self) -> u64 {
+        self.env.clock.now_ns()
+    }
+
+    /// Time until the core's next timer, if any.
+    fn until_next_timer(&mut self) -> Option<Duration> {
+        let due = self.core.next_timer_ns()?;
+        Some(Duration::from_nanos(due.saturating_sub(self.now_ns())))
+    }
+
     fn run(mut self) {
-        let started = self.protocol.on_start(&mut self.ctx);
-        self.after_handler(started, None);
+        let now = self.now_ns();
+        self.core.start(now);
+        self.flush();
         loop {
             // Due timers first: a node whose inbox never empties must still
             // retransmit and give up on time.
-            self.fire_timers();
+            let now = self.now_ns();
+            self.core.fire_due_timers(now);
+            self.flush();
             let envelope = match self.poll_inbox_briefly() {
                 Some(envelope) => envelope,
                 None => {
-                    let wait = self.timers.until_next().unwrap_or(IDLE_WAIT);
+                    let wait = self.until_next_timer().unwrap_or(IDLE_WAIT);
                     select! {
                         recv(self.env.control) -> order => {
                             if !order.is_ok_and(|order| self.obey(order)) {
@@ -166,7 +185,17 @@ impl<P: Protocol> NodeLoop<P> {
             {
                 return;
             }
-            self.handle(envelope);
+            let now = self.now_ns();
+            self.core.handle(envelope, now);
+            self.flush();
+        }
+    }
+
+    /// Sends what the core produced.
+    fn flush(&mut self) {
+        self.core.take_outbox(&mut self.outbox);
+        for envelope in self.outbox.drain(..) {
+            self.env.network.send(envelope);
         }
     }
 
@@ -183,11 +212,13 @@ impl<P: Protocol> NodeLoop<P> {
     /// waiting on the control channel (so a crash is obeyed even while the
     /// inbox never empties) or a timer falls due.
     fn poll_inbox_briefly(&mut self) -> Option<Envelope> {
-        let control = &self.env.control;
-        if !control.is_empty() {
+        if !self.env.control.is_empty() {
             return None;
         }
-        let due = self.timers.until_next().map(|wait| Instant::now() + wait);
+        let due = self
+            .until_next_timer()
+            .and_then(|wait| Instant::now().checked_add(wait));
+        let control = &self.env.control;
         hand_off::poll_briefly(&self.env.inbox, |now| {
             due.is_some_and(|due| now >= due) || !control.is_empty()
         })
@@ -199,110 +230,6 @@ impl<P: Protocol> NodeLoop<P> {
             Ok(Control::Crash) | Err(RecvTimeoutError::Disconnected) => false,
             Ok(Control::Pause(more)) => self.pause(more),
             Err(RecvTimeoutError::Timeout) => true,
-        }
-    }
-
-    fn handle(&mut self, envelope: Envelope) {
-        match (envelope.from, envelope.payload) {
-            (Endpoint::Client(client), Payload::Request { id, request }) => {
-                let reply_to = ReplyTo {
-                    client,
-                    request: id,
-                };
-                // A duplicate, or a late copy of a request its client gave
-                // up on: running it again could undo a later write.
-                if !self.requests.admit(reply_to) {
-                    self.env
-                        .counters
-                        .duplicate_requests
-                        .fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
-                self.env.counters.requests.fetch_add(1, Ordering::Relaxed);
-                let result = self.protocol.on_request(&mut self.ctx, reply_to, request);
-                self.after_handler(result, Some(reply_to));
-            }
-            (Endpoint::Node(from), Payload::Peer(bytes)) => {
-                self.env
-                    .counters
-                    .peer_messages
-                    .fetch_add(1, Ordering::Relaxed);
-                match codec::decode::<P::Message>(&bytes) {
-                    Ok(message) => {
-                        let result = self.protocol.on_message(&mut self.ctx, from, message);
-                        self.after_handler(result, None);
-                    }
-                    Err(_) => {
-                        self.env
-                            .counters
-                            .garbled_messages
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            // Anything else (a response addressed to a node, a peer message
-            // claiming to come from a client) is garbage: drop it.
-            _ => {
-                self.env
-                    .counters
-                    .garbled_messages
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-
-    fn fire_timers(&mut self) {
-        while let Some((id, token)) = self.timers.pop_due() {
-            let result = self.protocol.on_timer(&mut self.ctx, id, token);
-            self.after_handler(result, None);
-        }
-    }
-
-    /// Carries out the handler's effects; answers a failed request.
-    fn after_handler(&mut self, result: crate::Result<()>, request: Option<ReplyTo>) {
-        if let Err(error) = result {
-            self.env
-                .counters
-                .handler_errors
-                .fetch_add(1, Ordering::Relaxed);
-            if let Some(reply_to) = request {
-                let response = match error {
-                    crate::Error::Corrupt { node, key, reason } => {
-                        Response::Corrupt { node, key, reason }
-                    }
-                    other => Response::Failed(other.to_string()),
-                };
-                self.ctx.reply(reply_to, response);
-            }
-        }
-        self.ctx.drain_effects_into(&mut self.effects);
-        let me = Endpoint::Node(self.env.node);
-        for effect in self.effects.drain(..) {
-            match effect {
-                Effect::Send { to, message } => match codec::encode(&message) {
-                    Ok(bytes) => self.env.network.send(Envelope {
-                        from: me,
-                        to: Endpoint::Node(to),
-                        payload: Payload::Peer(bytes),
-                    }),
-                    Err(_) => {
-                        self.env
-                            .counters
-                            .handler_errors
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
-                },
-                Effect::Reply { to, response } => self.env.network.send(Envelope {
-                    from: me,
-                    to: Endpoint::Client(to.client),
-                    payload: Payload::Response {
-                        id: to.request,
-                        response,
-                    },
-                }),
-                Effect::SetTimer { id, after, token } => self.timers.set(id, after, token),
-                Effect::CancelTimer(id) => self.timers.cancel(id),
-            }
         }
     }
 }

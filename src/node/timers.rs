@@ -1,19 +1,24 @@
-//! A node's pending timers: a min-heap of deadlines, with lazy cancellation.
+//! A node's pending timers, as data: a min-heap of deadlines on the cluster
+//! clock (nanoseconds), with lazy cancellation. The driver says what time it
+//! is; the timers never read a clock, so the threaded runtime (monotonic
+//! time) and the simulator (virtual time) share them.
 
 use crate::protocol::TimerId;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
-use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, TimerId, u64)>>,
+    /// (deadline, id, token); ties fire in the order the timers were set.
+    heap: BinaryHeap<Reverse<(u64, TimerId, u64)>>,
     cancelled: HashSet<TimerId>,
 }
 
 impl Timers {
-    pub fn set(&mut self, id: TimerId, after: Duration, token: u64) {
-        self.heap.push(Reverse((Instant::now() + after, id, token)));
+    /// Arms timer `id` to fire at `at_ns` (saturated: a timer set "forever"
+    /// from now simply never fires).
+    pub fn set(&mut self, id: TimerId, at_ns: u64, token: u64) {
+        self.heap.push(Reverse((at_ns, id, token)));
     }
 
     pub fn cancel(&mut self, id: TimerId) {
@@ -22,32 +27,64 @@ impl Timers {
         }
     }
 
-    /// Time until the next live timer, if any.
-    pub fn until_next(&mut self) -> Option<Duration> {
+    /// The deadline of the next live timer, if any.
+    pub fn next_deadline(&mut self) -> Option<u64> {
         while let Some(Reverse((at, id, _))) = self.heap.peek() {
             if self.cancelled.remove(id) {
                 self.heap.pop();
                 continue;
             }
-            return Some(at.saturating_duration_since(Instant::now()));
+            return Some(*at);
         }
         None
     }
 
-    /// Pops one timer that is due, skipping cancelled ones.
-    pub fn pop_due(&mut self) -> Option<(TimerId, u64)> {
-        let now = Instant::now();
+    /// Pops one timer due at `now_ns`, skipping cancelled ones.
+    pub fn pop_due(&mut self, now_ns: u64) -> Option<(TimerId, u64)> {
         while let Some(Reverse((at, id, token))) = self.heap.peek().copied() {
             if self.cancelled.remove(&id) {
                 self.heap.pop();
                 continue;
             }
-            if at > now {
+            if at > now_ns {
                 return None;
             }
             self.heap.pop();
             return Some((id, token));
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_fire_in_deadline_order_and_cancelled_ones_never() {
+        let mut timers = Timers::default();
+        timers.set(TimerId(1), 30, 10);
+        timers.set(TimerId(2), 10, 20);
+        timers.set(TimerId(3), 20, 30);
+        timers.cancel(TimerId(3));
+        assert_eq!(timers.next_deadline(), Some(10));
+        assert_eq!(timers.pop_due(5), None, "nothing is due before 10");
+        assert_eq!(timers.pop_due(25), Some((TimerId(2), 20)));
+        assert_eq!(
+            timers.pop_due(25),
+            None,
+            "the cancelled timer at 20 is skipped"
+        );
+        assert_eq!(timers.next_deadline(), Some(30));
+        assert_eq!(timers.pop_due(u64::MAX), Some((TimerId(1), 10)));
+        assert_eq!(timers.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_timer_set_at_the_end_of_time_waits_there() {
+        let mut timers = Timers::default();
+        timers.set(TimerId(1), u64::MAX, 1);
+        assert_eq!(timers.pop_due(u64::MAX - 1), None);
+        assert_eq!(timers.next_deadline(), Some(u64::MAX));
     }
 }

@@ -1,0 +1,192 @@
+//! The sans-I/O node: everything a node does between receiving an input and
+//! handing over what it wants sent, with no thread, channel or clock of its
+//! own (quinn-proto's `Connection`, rustls' `Connection`).
+//!
+//! [`NodeCore`] owns the protocol and its [`Context`], the duplicate-request
+//! rule ([`RequestFilter`]), the decoding of peer messages with the size
+//! limit, the mapping of a handler's error to the client's answer, the
+//! encoding of the protocol's messages, and the node's timers *as data*
+//! (deadlines on the cluster clock, in nanoseconds). A driver feeds it
+//! envelopes and the current time and takes the envelopes it produced:
+//!
+//! - the thread driver (`runtime.rs`) waits on the node's channels and the
+//!   monotonic clock, and sends what the core produced through the network;
+//! - the simulator ([`crate::sim`]) calls the same core from its event loop
+//!   on virtual time.
+//!
+//! So there is no behaviour that exists in only one runtime: a protocol
+//! cannot tell which driver runs it.
+
+use super::runtime::NodeCounters;
+use super::timers::Timers;
+use crate::clock::Clock;
+use crate::codec;
+use crate::ids::{Endpoint, NodeId};
+use crate::network::{Envelope, Payload};
+use crate::placement::Placement;
+use crate::protocol::{Context, Effect, Protocol, ReplyTo, RequestFilter, Response};
+use crate::storage::NodeStore;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// What a core is built from.
+pub(crate) struct CoreEnv {
+    pub node: NodeId,
+    pub incarnation: u64,
+    pub seed: u64,
+    pub store: NodeStore,
+    pub placement: Arc<Placement>,
+    pub clock: Arc<Clock>,
+    pub counters: Arc<NodeCounters>,
+}
+
+/// One node incarnation's state machine. See the module docs.
+pub(crate) struct NodeCore<P: Protocol> {
+    node: NodeId,
+    protocol: P,
+    ctx: Context<P::Message>,
+    effects: Vec<Effect<P::Message>>,
+    timers: Timers,
+    /// The duplicate-request rule (volatile: see [`RequestFilter`]).
+    requests: RequestFilter,
+    counters: Arc<NodeCounters>,
+    /// Envelopes produced and not yet taken by the driver.
+    outbox: Vec<Envelope>,
+}
+
+/// The driver-facing face of a core, with the protocol type erased so that a
+/// cluster of any protocol is one type.
+pub(crate) trait Core: Send {
+    /// Runs [`Protocol::on_start`]; call once, before any other input.
+    fn start(&mut self, now_ns: u64);
+    /// One envelope from the node's inbox.
+    fn handle(&mut self, envelope: Envelope, now_ns: u64);
+    /// Fires every timer due at `now_ns`, in deadline order.
+    fn fire_due_timers(&mut self, now_ns: u64);
+    /// The deadline of the next live timer, on the cluster clock.
+    fn next_timer_ns(&mut self) -> Option<u64>;
+    /// Moves the envelopes produced so far into `out`, in production order.
+    fn take_outbox(&mut self, out: &mut Vec<Envelope>);
+}
+
+impl<P: Protocol> NodeCore<P> {
+    pub(crate) fn new(protocol: P, env: CoreEnv) -> Self {
+        // Each incarnation draws from its own stream, reproducibly.
+        let seed = env.seed
+            ^ (u64::from(env.node.0) << 32)
+            ^ env.incarnation.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let ctx = Context::new(env.node, env.store, env.placement, env.clock, seed);
+        NodeCore {
+            node: env.node,
+            protocol,
+            ctx,
+            effects: Vec::new(),
+            timers: Timers::default(),
+            requests: RequestFilter::new(),
+            counters: env.counters,
+            outbox: Vec::new(),
+        }
+    }
+
+    fn count(&self, counter: impl Fn(&NodeCounters) -> &std::sync::atomic::AtomicU64) {
+        counter(&self.counters).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Carries out the handler's effects; answers a failed request.
+    fn after_handler(&mut self, result: crate::Result<()>, request: Option<ReplyTo>, now_ns: u64) {
+        if let Err(error) = result {
+            self.count(|c| &c.handler_errors);
+            if let Some(reply_to) = request {
+                let response = match error {
+                    crate::Error::Corrupt { node, key, reason } => {
+                        Response::Corrupt { node, key, reason }
+                    }
+                    other => Response::Failed(other.to_string()),
+                };
+                self.ctx.reply(reply_to, response);
+            }
+        }
+        self.ctx.drain_effects_into(&mut self.effects);
+        let me = Endpoint::Node(self.node);
+        for effect in std::mem::take(&mut self.effects) {
+            match effect {
+                Effect::Send { to, message } => match codec::encode(&message) {
+                    Ok(bytes) => self.outbox.push(Envelope {
+                        from: me,
+                        to: Endpoint::Node(to),
+                        payload: Payload::Peer(bytes),
+                    }),
+                    Err(_) => self.count(|c| &c.handler_errors),
+                },
+                Effect::Reply { to, response } => self.outbox.push(Envelope {
+                    from: me,
+                    to: Endpoint::Client(to.client),
+                    payload: Payload::Response {
+                        id: to.request,
+                        response,
+                    },
+                }),
+                Effect::SetTimer { id, after, token } => {
+                    let after_ns = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+                    self.timers.set(id, now_ns.saturating_add(after_ns), token);
+                }
+                Effect::CancelTimer(id) => self.timers.cancel(id),
+            }
+        }
+    }
+}
+
+impl<P: Protocol> Core for NodeCore<P> {
+    fn start(&mut self, now_ns: u64) {
+        let started = self.protocol.on_start(&mut self.ctx);
+        self.after_handler(started, None, now_ns);
+    }
+
+    fn handle(&mut self, envelope: Envelope, now_ns: u64) {
+        match (envelope.from, envelope.payload) {
+            (Endpoint::Client(client), Payload::Request { id, request }) => {
+                let reply_to = ReplyTo {
+                    client,
+                    request: id,
+                };
+                // A duplicate, or a late copy of a request its client gave
+                // up on: running it again could undo a later write.
+                if !self.requests.admit(reply_to) {
+                    self.count(|c| &c.duplicate_requests);
+                    return;
+                }
+                self.count(|c| &c.requests);
+                let result = self.protocol.on_request(&mut self.ctx, reply_to, request);
+                self.after_handler(result, Some(reply_to), now_ns);
+            }
+            (Endpoint::Node(from), Payload::Peer(bytes)) => {
+                self.count(|c| &c.peer_messages);
+                match codec::decode::<P::Message>(&bytes) {
+                    Ok(message) => {
+                        let result = self.protocol.on_message(&mut self.ctx, from, message);
+                        self.after_handler(result, None, now_ns);
+                    }
+                    Err(_) => self.count(|c| &c.garbled_messages),
+                }
+            }
+            // Anything else (a response addressed to a node, a peer message
+            // claiming to come from a client) is garbage: drop it.
+            _ => self.count(|c| &c.garbled_messages),
+        }
+    }
+
+    fn fire_due_timers(&mut self, now_ns: u64) {
+        while let Some((id, token)) = self.timers.pop_due(now_ns) {
+            let result = self.protocol.on_timer(&mut self.ctx, id, token);
+            self.after_handler(result, None, now_ns);
+        }
+    }
+
+    fn next_timer_ns(&mut self) -> Option<u64> {
+        self.timers.next_deadline()
+    }
+
+    fn take_outbox(&mut self, out: &mut Vec<Envelope>) {
+        out.append(&mut self.outbox);
+    }
+}
