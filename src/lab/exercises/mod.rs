@@ -52,12 +52,16 @@ mod load;
 mod lost;
 mod partitioning;
 mod quorums;
+mod watch;
 
 pub use cache::{CacheChoice, grade_cache};
 pub use cap::grade_bank_balance;
 pub use convergence::grade_converges;
 pub use fault_tolerance::{ReplicationChoice, grade_survives_two_crashes};
-pub use linearizable::grade_linearizable;
+pub use linearizable::{
+    LINEARIZABLE_CLIENT_LINK, LINEARIZABLE_NODE_LINK, grade_linearizable,
+    grade_linearizable_with_seed,
+};
 pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance};
 pub use lost::grade_lost_writes;
 pub use partitioning::grade_partitioning;
@@ -66,10 +70,9 @@ pub use quorums::{QUORUM_REPLICAS, grade_quorums};
 use crate::cluster::Cluster;
 use crate::error::Error;
 use crate::ids::{Endpoint, NodeId};
-use crate::network::{EnvelopeInfo, Latency, Verdict};
+use crate::network::Latency;
 use std::fmt;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// A grader's verdict on one answer.
 ///
@@ -145,16 +148,6 @@ fn set_node_link_latency(cluster: &Cluster, latency: Latency) -> crate::Result<(
         }
     }
     Ok(())
-}
-
-/// A fault hook that keeps client ↔ node links perfect (instant, lossless),
-/// so the network's drop knob only hits node ↔ node messages: the faults
-/// are then the protocol's problem, not the client's.
-fn reliable_clients(cluster: &Cluster) {
-    cluster.network().set_fault_hook(|e: &EnvelopeInfo| {
-        let client = matches!(e.from, Endpoint::Client(_)) || matches!(e.to, Endpoint::Client(_));
-        client.then_some(Verdict::Deliver(Duration::ZERO))
-    });
 }
 
 /// `numerator / denominator`, 0 when the denominator is 0.
