@@ -349,7 +349,7 @@ where
         "{} operations by {CLIENTS} clients on {KEYS} keys, client ↔ node messages delayed {}, \
          node ↔ node {}; {} ok, {} timed out or unknown, {} refused, {handler_errors} handler \
          errors; {} crashed after {} operations (it alone held the newest version of \
-         {} keys) and restarted after the workload; {up_ok} of {up_ops} operations made while \
+         {} of the {KEYS} keys) and restarted after the workload; {up_ok} of {up_ops} operations made while \
          every node was up succeeded; {} acknowledged writes lost with {}{}; checker: {}",
         history.len(),
         describe_link(LINEARIZABLE_CLIENT_LINK),

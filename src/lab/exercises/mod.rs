@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | 1 | [`grade_quorums`] | replication: quorums R + W > N |
 //! | 2 | [`grade_partitioning`] | partitioning: consistent hashing |
-//! | 3 | [`grade_linearizable`] | strong consistency: write a linearizable protocol |
+//! | 3 | [`grade_linearizable`] | strong consistency: a linearizable protocol that survives a crash |
 //! | 4 | [`grade_converges`] | eventual consistency: converge despite message loss |
 //! | 5 | [`grade_load_balance`] | load balancing under a skewed workload |
 //! | 6 | [`grade_cache`] | caching and what it costs in consistency |
@@ -41,7 +41,18 @@
 //! replication lag of 10 ms against reads that follow a write within
 //! microseconds; TTLs of seconds against operations of microseconds.
 //! `tests/exercises.rs` proves every grader fails the shipped starter
-//! answer and passes a reference solution.
+//! answer (a frozen copy of it: learners edit the examples in place) and
+//! passes a reference solution.
+//!
+//! # Hints follow what the grader saw
+//!
+//! A grade's hint is chosen from what was measured, not fixed per exercise:
+//! exercise 3's names the requirement that failed (an order, a lost write,
+//! unanswered requests), and exercise 4's grader, on a failure, loses one
+//! copy of a probe write on purpose and watches whether the protocol sends
+//! it again and whether replicas answer — so an answer that already
+//! acknowledges and resends is pointed at what it does with a late copy
+//! instead.
 
 mod cache;
 mod cap;
