@@ -77,8 +77,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Asserts the starter fails and every reference passes, printing each
-/// grade and how long the grader took.
-fn assert_honest(starter: impl FnOnce() -> Grade, references: Vec<Box<dyn FnOnce() -> Grade>>) {
+/// grade and how long the grader took; returns the starter's grade.
+fn assert_honest(
+    starter: impl FnOnce() -> Grade,
+    references: Vec<Box<dyn FnOnce() -> Grade>>,
+) -> Grade {
     let started = Instant::now();
     let grade = starter();
     eprintln!("starter ({:.1?}):\n{grade}", started.elapsed());
@@ -89,25 +92,41 @@ fn assert_honest(starter: impl FnOnce() -> Grade, references: Vec<Box<dyn FnOnce
         eprintln!("reference ({:.1?}):\n{grade}", started.elapsed());
         assert!(grade.passed, "the reference answer must pass:\n{grade}");
     }
+    grade
+}
+
+/// Asserts a failed grade's hint says `wanted` and not `unwanted`: the
+/// hint follows what the grader saw.
+fn assert_hint(grade: &Grade, wanted: &str, unwanted: &str) {
+    assert!(!grade.passed, "{grade}");
+    assert!(
+        grade.hint.contains(wanted),
+        "the hint should say `{wanted}`:\n{grade}"
+    );
+    assert!(
+        !grade.hint.contains(unwanted),
+        "the hint should not say `{unwanted}` here:\n{grade}"
+    );
 }
 
 #[test]
 fn exercise_01_quorums() {
     let (r, w) = ex01::answer();
-    assert_honest(
+    let starter = assert_honest(
         move || grade_quorums(r, w),
         vec![
             Box::new(|| grade_quorums(2, 2)),
             Box::new(|| grade_quorums(1, 3)),
         ],
     );
+    assert_hint(&starter, "overlap", "smallest");
     // Fresh, but more than needed.
-    assert!(!grade_quorums(3, 3).passed);
+    assert_hint(&grade_quorums(3, 3), "smallest", "make every read quorum");
 }
 
 #[test]
 fn exercise_02_partitioning() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_partitioning(ex02::answer()),
         vec![
             Box::new(|| grade_partitioning(Strategy::Jump)),
@@ -115,8 +134,13 @@ fn exercise_02_partitioning() {
             Box::new(|| grade_partitioning(Strategy::Ring { vnodes: 256 })),
         ],
     );
+    assert_hint(&starter, "never reshuffles", "virtual nodes");
     // Consistent, but one point per node leaves the ring lopsided.
-    assert!(!grade_partitioning(Strategy::Ring { vnodes: 1 }).passed);
+    assert_hint(
+        &grade_partitioning(Strategy::Ring { vnodes: 1 }),
+        "virtual nodes",
+        "never reshuffles",
+    );
 }
 
 #[test]
@@ -169,15 +193,14 @@ fn number_before(text: &str, marker: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// Builds a forward-to-one protocol for a node.
+type ForwardFactory = fn(&replikv::protocol::NodeSetup) -> forward_to_one::ForwardToOne;
+
 /// One node that orders everything and copies nothing is linearizable while
 /// it lives; the crash must expose it, whichever node it is.
 #[test]
 fn exercise_03_forwarding_everything_to_one_node_fails_for_lost_writes() {
-    let answers: [(
-        &str,
-        fn(&replikv::protocol::NodeSetup) -> forward_to_one::ForwardToOne,
-        Option<&str>,
-    ); 3] = [
+    let answers: [(&str, ForwardFactory, Option<&str>); 3] = [
         (
             "everything to n0",
             forward_to_one::to_node_0,
@@ -337,7 +360,7 @@ fn exercise_05_load_balancing() {
 
 #[test]
 fn exercise_06_caching() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_cache(ex06::answer()),
         vec![Box::new(|| {
             grade_cache(CacheChoice {
@@ -346,19 +369,18 @@ fn exercise_06_caching() {
             })
         })],
     );
+    assert_hint(&starter, "a write reaching the copy", "live longer");
     // Turning the cache off is consistent, and fails the hit-rate floor.
-    assert!(
-        !grade_cache(CacheChoice {
-            ttl: Duration::ZERO,
-            shared: true
-        })
-        .passed
-    );
+    let off = grade_cache(CacheChoice {
+        ttl: Duration::ZERO,
+        shared: true,
+    });
+    assert_hint(&off, "live longer", "a short TTL");
 }
 
 #[test]
 fn exercise_07_fault_tolerance() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_survives_two_crashes(ex07::answer()),
         vec![
             Box::new(|| {
@@ -375,14 +397,14 @@ fn exercise_07_fault_tolerance() {
             }),
         ],
     );
+    // One copy: some keys had it only on the crashed pair.
+    assert_hint(&starter, "every copy on the two crashed nodes", "live copy");
     // Three copies, but strong mode needs a majority of them to read.
-    assert!(
-        !grade_survives_two_crashes(ReplicationChoice {
-            replication: 3,
-            consistency: Consistency::Strong,
-        })
-        .passed
-    );
+    let strong_3 = grade_survives_two_crashes(ReplicationChoice {
+        replication: 3,
+        consistency: Consistency::Strong,
+    });
+    assert_hint(&strong_3, "majority", "every copy on the two crashed nodes");
     // Three copies, but a write the cut-off pair alone confirmed dies with it.
     for w in [1, 2] {
         let grade = grade_survives_two_crashes(ReplicationChoice {
@@ -390,6 +412,7 @@ fn exercise_07_fault_tolerance() {
             consistency: Consistency::Eventual { r: 1, w },
         });
         assert!(!grade.passed, "W = {w}: {}", grade.measured);
+        assert_hint(&grade, "W", "every copy on the two crashed nodes");
         assert!(
             grade.measured.contains("20 of 20 writes acknowledged"),
             "{}",
@@ -400,9 +423,21 @@ fn exercise_07_fault_tolerance() {
 
 #[test]
 fn exercise_08_cap() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_bank_balance(ex08::answer()),
         vec![Box::new(|| grade_bank_balance(Consistency::Strong))],
+    );
+    assert_hint(
+        &starter,
+        "consistency or availability",
+        "refusing almost everything",
+    );
+    // One copy, on the cut-off node: consistent, and the majority side has
+    // nothing to serve.
+    assert_hint(
+        &grade_bank_balance(Consistency::SingleCopy),
+        "refusing almost everything",
+        "consistency or availability",
     );
 }
 
@@ -444,7 +479,7 @@ fn find_lost_writes(
 
 #[test]
 fn exercise_09_lost_writes() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_lost_writes(ex09::find_lost_writes),
         vec![
             Box::new(|| grade_lost_writes(find_lost_writes)),
@@ -458,8 +493,14 @@ fn exercise_09_lost_writes() {
             }),
         ],
     );
+    // The starter flags every overwritten write.
+    assert_hint(&starter, "were not lost", "you missed");
     // "Nothing is ever lost" is wrong too.
-    assert!(!grade_lost_writes(|_, _| Vec::new()).passed);
+    assert_hint(
+        &grade_lost_writes(|_, _| Vec::new()),
+        "you missed",
+        "were not lost",
+    );
 }
 
 /// `examples/exercise_NN_*.rs` and `tests/exercise_starters/`: file names.

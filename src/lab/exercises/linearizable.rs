@@ -159,11 +159,11 @@ struct Crash {
     at_ns: u64,
 }
 
-/// The newest record of each key on each of `nodes`.
-fn newest_records(
-    cluster: &Cluster,
-    nodes: &[NodeId],
-) -> Result<Vec<(NodeId, BTreeMap<Vec<u8>, Record>)>> {
+/// The records one node holds, by key.
+type Held = BTreeMap<Vec<u8>, Record>;
+
+/// The record of each key on each of `nodes`.
+fn node_records(cluster: &Cluster, nodes: &[NodeId]) -> Result<Vec<(NodeId, Held)>> {
     nodes
         .iter()
         .map(|&node| {
@@ -177,7 +177,7 @@ fn newest_records(
 /// version of the most keys alone, then of the most keys at all, then the
 /// lowest id.
 fn worst_node(cluster: &Cluster) -> Result<(NodeId, usize)> {
-    let held = newest_records(cluster, &cluster.nodes())?;
+    let held = node_records(cluster, &cluster.nodes())?;
     let mut newest: BTreeMap<&[u8], Version> = BTreeMap::new();
     for (_, records) in &held {
         for (key, record) in records {
@@ -213,7 +213,7 @@ fn surviving_values(
     survivors: &[NodeId],
     keys: &[Vec<u8>],
 ) -> Result<BTreeMap<Vec<u8>, Option<Vec<u8>>>> {
-    let held = newest_records(cluster, survivors)?;
+    let held = node_records(cluster, survivors)?;
     Ok(keys
         .iter()
         .map(|key| {
@@ -240,7 +240,7 @@ fn workload(cluster: &Cluster, seed: u64, keys: &[Vec<u8>]) -> Result<Crash> {
         for (c, mut client) in clients.into_iter().enumerate() {
             let (done, crash) = (&done, &crash);
             s.spawn(move || {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (c as u64 + 1) * 0x9E37_79B9);
+                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((c as u64 + 1) * 0x9E37_79B9));
                 for i in 0..OPS_PER_CLIENT {
                     let key = &keys[rng.random_range(0..keys.len())];
                     // Errors are the point: the history records them.
