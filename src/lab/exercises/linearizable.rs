@@ -141,7 +141,7 @@ where
 }
 
 /// A link delay as text: `10–30 ms`.
-pub(super) fn describe_link(latency: Latency) -> String {
+fn describe_link(latency: Latency) -> String {
     match latency {
         Latency::Uniform { min, max } => format!("{}–{} ms", min.as_millis(), max.as_millis()),
         other => format!("{other:?}"),
