@@ -13,11 +13,15 @@
 //! one; or miss a write that was already confirmed.
 //!
 //! **Your task:** change `MyProtocol` so that the whole cluster behaves like
-//! a single copy of each key: *linearizable*. The grader sends each client
-//! request to a random replica, over a network that delays every message
-//! (0–2 ms between clients and nodes, 10–30 ms between nodes), so messages
-//! overtake each other. `examples/primary_backup` is
-//! worth reading first; so is `replikv::protocol::strong`.
+//! a single copy of each key: *linearizable* — and one that no single crash
+//! can destroy. The grader sends each client request to a random replica,
+//! over a network that delays every message (0–2 ms between clients and
+//! nodes, 10–30 ms between nodes), so messages overtake each other. Mid-run
+//! it crashes the node whose loss hurts most (the one holding the newest
+//! version of the most keys alone) and keeps it down for the rest of the
+//! run: every write acknowledged until then must still be on the other
+//! nodes. `examples/primary_backup` is worth reading first; so is
+//! `replikv::protocol::strong`.
 //!
 //! Run it with:
 //!
@@ -26,8 +30,10 @@
 //! ```
 //!
 //! **PASS** means: the linearizability checker accepts the history of 3
-//! clients on 2 keys, and at least 80 % of the operations succeeded. The
-//! grader is `replikv::lab::exercises::grade_linearizable`.
+//! clients on 2 keys, crash and restart included; no acknowledged write was
+//! lost with the crashed node; and at least 80 % of the operations made
+//! while every node was up succeeded. The grader is
+//! `replikv::lab::exercises::grade_linearizable`.
 
 use replikv::lab::exercises::grade_linearizable;
 use replikv::protocol::{Context, NodeSetup, Protocol, ReplyTo, Request, Response};

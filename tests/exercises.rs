@@ -1,41 +1,58 @@
-//! Every exercise grader is honest: it FAILS the starter answer shipped in
-//! `examples/exercise_NN_*.rs` (so no exercise passes before the learner
-//! has done anything) and PASSES a reference solution kept here or in
-//! `tests/exercise_solutions/`.
+//! Every exercise grader is honest: it FAILS the starter answer each
+//! exercise ships with (so no exercise passes before the learner has done
+//! anything), FAILS the wrong answers kept in `tests/exercise_solutions/`
+//! that a weaker grader would let through, and PASSES a reference solution
+//! kept here or in `tests/exercise_solutions/`.
 //!
-//! The starters are the examples' own `// YOUR ANSWER` items, included with
-//! `#[path]`, so a starter changed by mistake in the repository is caught.
+//! # Whatever a learner writes, `cargo test` stays green
+//!
+//! A learner solves an exercise *in place*, in `examples/exercise_NN_*.rs`.
+//! So these tests never include, run or judge those files: the starters they
+//! grade are frozen copies in `tests/exercise_starters/`, byte for byte the
+//! files as shipped. A right answer, a wrong one, or the untouched starter in
+//! `examples/` makes no test here (or in `tests/lesson.rs`) fail. (`cargo
+//! test` still *compiles* every example, as `cargo run` does: an answer that
+//! does not compile stops both, with the compiler's message.)
+//!
+//! That the frozen copies are what ships is checked by
+//! [`shipped_exercise_files_are_their_frozen_starters`], which is ignored by
+//! default — it fails as soon as a learner edits an exercise, by design —
+//! and run by CI (`.ci/run`) on the repository as shipped.
+//!
 //! The graders use fixed seeds (printed in their `measured` text on
 //! failure, with everything they measured).
 
-#[path = "../examples/exercise_01_quorums.rs"]
+#[path = "exercise_starters/exercise_01_quorums.rs"]
 #[allow(dead_code)]
 mod ex01;
-#[path = "../examples/exercise_02_partitioning.rs"]
+#[path = "exercise_starters/exercise_02_partitioning.rs"]
 #[allow(dead_code)]
 mod ex02;
-#[path = "../examples/exercise_03_linearizable.rs"]
+#[path = "exercise_starters/exercise_03_linearizable.rs"]
 #[allow(dead_code)]
 mod ex03;
-#[path = "../examples/exercise_04_convergence.rs"]
+#[path = "exercise_starters/exercise_04_convergence.rs"]
 #[allow(dead_code)]
 mod ex04;
-#[path = "../examples/exercise_05_load_balancing.rs"]
+#[path = "exercise_starters/exercise_05_load_balancing.rs"]
 #[allow(dead_code)]
 mod ex05;
-#[path = "../examples/exercise_06_caching.rs"]
+#[path = "exercise_starters/exercise_06_caching.rs"]
 #[allow(dead_code)]
 mod ex06;
-#[path = "../examples/exercise_07_fault_tolerance.rs"]
+#[path = "exercise_starters/exercise_07_fault_tolerance.rs"]
 #[allow(dead_code)]
 mod ex07;
-#[path = "../examples/exercise_08_cap.rs"]
+#[path = "exercise_starters/exercise_08_cap.rs"]
 #[allow(dead_code)]
 mod ex08;
-#[path = "../examples/exercise_09_lost_writes.rs"]
+#[path = "exercise_starters/exercise_09_lost_writes.rs"]
 #[allow(dead_code)]
 mod ex09;
 
+#[path = "exercise_solutions/forward_to_one.rs"]
+#[allow(dead_code)]
+mod forward_to_one;
 #[path = "../examples/primary_backup/protocol.rs"]
 #[allow(dead_code)]
 mod primary_backup;
@@ -45,18 +62,26 @@ mod retransmit;
 
 use replikv::history::History;
 use replikv::lab::exercises::{
-    CacheChoice, Grade, ReplicationChoice, grade_bank_balance, grade_cache, grade_converges,
-    grade_linearizable, grade_load_balance, grade_lost_writes, grade_partitioning, grade_quorums,
-    grade_survives_two_crashes,
+    CacheChoice, Grade, LINEARIZABLE_CLIENT_LINK, LINEARIZABLE_NODE_LINK, ReplicationChoice,
+    grade_bank_balance, grade_cache, grade_converges, grade_linearizable,
+    grade_linearizable_with_seed, grade_load_balance, grade_lost_writes, grade_partitioning,
+    grade_quorums, grade_survives_two_crashes,
 };
+use replikv::network::Latency;
 use replikv::partition::Strategy;
+use replikv::protocol::Strong;
 use replikv::{Consistency, CoordinatorPolicy};
 use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Asserts the starter fails and every reference passes, printing each
-/// grade and how long the grader took.
-fn assert_honest(starter: impl FnOnce() -> Grade, references: Vec<Box<dyn FnOnce() -> Grade>>) {
+/// grade and how long the grader took; returns the starter's grade.
+fn assert_honest(
+    starter: impl FnOnce() -> Grade,
+    references: Vec<Box<dyn FnOnce() -> Grade>>,
+) -> Grade {
     let started = Instant::now();
     let grade = starter();
     eprintln!("starter ({:.1?}):\n{grade}", started.elapsed());
@@ -67,25 +92,41 @@ fn assert_honest(starter: impl FnOnce() -> Grade, references: Vec<Box<dyn FnOnce
         eprintln!("reference ({:.1?}):\n{grade}", started.elapsed());
         assert!(grade.passed, "the reference answer must pass:\n{grade}");
     }
+    grade
+}
+
+/// Asserts a failed grade's hint says `wanted` and not `unwanted`: the
+/// hint follows what the grader saw.
+fn assert_hint(grade: &Grade, wanted: &str, unwanted: &str) {
+    assert!(!grade.passed, "{grade}");
+    assert!(
+        grade.hint.contains(wanted),
+        "the hint should say `{wanted}`:\n{grade}"
+    );
+    assert!(
+        !grade.hint.contains(unwanted),
+        "the hint should not say `{unwanted}` here:\n{grade}"
+    );
 }
 
 #[test]
 fn exercise_01_quorums() {
     let (r, w) = ex01::answer();
-    assert_honest(
+    let starter = assert_honest(
         move || grade_quorums(r, w),
         vec![
             Box::new(|| grade_quorums(2, 2)),
             Box::new(|| grade_quorums(1, 3)),
         ],
     );
+    assert_hint(&starter, "overlap", "smallest");
     // Fresh, but more than needed.
-    assert!(!grade_quorums(3, 3).passed);
+    assert_hint(&grade_quorums(3, 3), "smallest", "make every read quorum");
 }
 
 #[test]
 fn exercise_02_partitioning() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_partitioning(ex02::answer()),
         vec![
             Box::new(|| grade_partitioning(Strategy::Jump)),
@@ -93,18 +134,159 @@ fn exercise_02_partitioning() {
             Box::new(|| grade_partitioning(Strategy::Ring { vnodes: 256 })),
         ],
     );
+    assert_hint(&starter, "never reshuffles", "virtual nodes");
     // Consistent, but one point per node leaves the ring lopsided.
-    assert!(!grade_partitioning(Strategy::Ring { vnodes: 1 }).passed);
+    assert_hint(
+        &grade_partitioning(Strategy::Ring { vnodes: 1 }),
+        "virtual nodes",
+        "never reshuffles",
+    );
 }
 
 #[test]
 fn exercise_03_linearizable() {
     assert_honest(
         || grade_linearizable(ex03::answer),
-        vec![Box::new(|| {
-            grade_linearizable(|_| primary_backup::PrimaryBackup::default())
-        })],
+        vec![
+            Box::new(|| grade_linearizable(|_| primary_backup::PrimaryBackup::default())),
+            Box::new(|| grade_linearizable(|setup| Strong::new(setup.incarnation))),
+        ],
     );
+}
+
+/// The reference answers pass whatever the seed of the delays, the
+/// clients' choices and the crash; the seed is in every message.
+#[test]
+fn exercise_03_references_pass_with_other_seeds() {
+    for seed in [31, 32, 33] {
+        let started = Instant::now();
+        let grade =
+            grade_linearizable_with_seed(|_| primary_backup::PrimaryBackup::default(), seed);
+        eprintln!(
+            "primary-backup, seed {seed} ({:.1?}):\n{grade}",
+            started.elapsed()
+        );
+        assert!(
+            grade.passed,
+            "primary-backup must pass with seed {seed}:\n{grade}"
+        );
+        let grade = grade_linearizable_with_seed(|setup| Strong::new(setup.incarnation), seed);
+        assert!(
+            grade.passed,
+            "Strong (ABD) must pass with seed {seed}:\n{grade}"
+        );
+    }
+}
+
+/// The number written just before `marker` in `text` (`3 acknowledged
+/// writes lost` gives 3).
+fn number_before(text: &str, marker: &str) -> Option<u64> {
+    let before = &text[..text.find(marker)?];
+    let digits: String = before
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().ok()
+}
+
+/// Builds a forward-to-one protocol for a node.
+type ForwardFactory = fn(&replikv::protocol::NodeSetup) -> forward_to_one::ForwardToOne;
+
+/// One node that orders everything and copies nothing is linearizable while
+/// it lives; the crash must expose it, whichever node it is.
+#[test]
+fn exercise_03_forwarding_everything_to_one_node_fails_for_lost_writes() {
+    let answers: [(&str, ForwardFactory, Option<&str>); 3] = [
+        (
+            "everything to n0",
+            forward_to_one::to_node_0,
+            Some("n0 crashed"),
+        ),
+        (
+            "everything to n2",
+            forward_to_one::to_node_2,
+            Some("n2 crashed"),
+        ),
+        ("each key to its primary", forward_to_one::to_primary, None),
+    ];
+    for (name, answer, victim) in answers {
+        let grade = grade_linearizable(answer);
+        eprintln!("{name}:\n{grade}");
+        assert!(
+            !grade.passed,
+            "{name} replicates nothing and must fail:\n{grade}"
+        );
+        let lost = number_before(&grade.measured, " acknowledged writes lost");
+        assert!(
+            lost.is_some_and(|n| n > 0),
+            "{name} must fail for acknowledged writes lost in the crash:\n{grade}"
+        );
+        if let Some(victim) = victim {
+            assert!(
+                grade.measured.contains(victim),
+                "{name}: the grader must crash the node everything goes to:\n{grade}"
+            );
+        }
+        assert!(
+            grade.hint.contains("copy it to the key's other replicas"),
+            "{name}: the hint must point at the missing copies:\n{grade}"
+        );
+    }
+}
+
+/// `0–2 ms` for a uniform latency of 0 to 2 ms.
+fn link_text(latency: Latency) -> String {
+    match latency {
+        Latency::Uniform { min, max } => format!("{}–{} ms", min.as_millis(), max.as_millis()),
+        other => panic!("exercise 3's links are uniform, got {other:?}"),
+    }
+}
+
+fn read(path: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// LESSON.md, exercises/README.md and the starter's own docs state the
+/// network exercise 3's grader really uses, from its constants.
+#[test]
+fn exercise_03_docs_state_the_graders_network() {
+    let (client, node) = (
+        link_text(LINEARIZABLE_CLIENT_LINK),
+        link_text(LINEARIZABLE_NODE_LINK),
+    );
+    let lesson = read("LESSON.md");
+    let section = lesson
+        .split("\n### Exercise 3:")
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .expect("LESSON.md has a section `### Exercise 3:`");
+    let readme = read("exercises/README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| 3 |"))
+        .expect("exercises/README.md has a row for exercise 3");
+    let starter = read("tests/exercise_starters/exercise_03_linearizable.rs");
+    for (doc, text) in [
+        ("LESSON.md, exercise 3", section),
+        ("exercises/README.md, row 3", row),
+        ("the exercise 3 starter", &starter),
+    ] {
+        for (what, latency) in [("client ↔ node", &client), ("node ↔ node", &node)] {
+            assert!(
+                text.contains(latency.as_str()),
+                "{doc} must give the grader's {what} delay, {latency}:\n{text}"
+            );
+        }
+        assert!(
+            text.contains("crash"),
+            "{doc} must say the grader crashes a node:\n{text}"
+        );
+    }
 }
 
 #[test]
@@ -113,6 +295,56 @@ fn exercise_04_convergence() {
         || grade_converges(ex04::answer),
         vec![Box::new(|| grade_converges(retransmit::solution))],
     );
+}
+
+/// A hint tells a learner to add acknowledgements and resends only when the
+/// answer lacks them.
+const ADD_ACKS_AND_RESENDS: &str = "ask for acknowledgements and resend on a timer";
+
+/// Fire and forget: no resend, no acknowledgement — told to add both.
+#[test]
+fn exercise_04_hint_for_fire_and_forget_asks_for_acks_and_resends() {
+    let grade = grade_converges(ex04::answer);
+    eprintln!("{grade}");
+    assert!(!grade.passed, "{grade}");
+    assert!(
+        grade.measured.contains("never sent"),
+        "the probe must see no resend:\n{grade}"
+    );
+    assert!(grade.hint.contains(ADD_ACKS_AND_RESENDS), "{grade}");
+}
+
+/// Acknowledged copies that are never sent again: told to resend, not to
+/// add acknowledgements.
+#[test]
+fn exercise_04_hint_for_acks_without_resends_asks_for_resends_only() {
+    let grade = grade_converges(retransmit::never_resends);
+    eprintln!("{grade}");
+    assert!(!grade.passed, "{grade}");
+    assert!(grade.hint.contains("already answer"), "{grade}");
+    assert!(grade.hint.contains("send it again on a timer"), "{grade}");
+    assert!(!grade.hint.contains(ADD_ACKS_AND_RESENDS), "{grade}");
+}
+
+/// Acknowledgements and resends, and a replica that lets a late copy
+/// replace a newer one: the hint is about merging, not about acks.
+#[test]
+fn exercise_04_hint_for_an_answer_with_acks_and_resends_is_about_merging() {
+    let grade = grade_converges(retransmit::overwrites_newer);
+    eprintln!("{grade}");
+    assert!(
+        !grade.passed,
+        "overwriting newer records must fail:\n{grade}"
+    );
+    assert!(
+        grade.measured.contains("sent n")
+            && grade.measured.contains("again")
+            && grade.measured.contains("answered"),
+        "the probe must see the resend and the acknowledgement:\n{grade}"
+    );
+    assert!(!grade.hint.contains(ADD_ACKS_AND_RESENDS), "{grade}");
+    assert!(grade.hint.contains("already acknowledges"), "{grade}");
+    assert!(grade.hint.contains("put_if_newer"), "{grade}");
 }
 
 #[test]
@@ -128,7 +360,7 @@ fn exercise_05_load_balancing() {
 
 #[test]
 fn exercise_06_caching() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_cache(ex06::answer()),
         vec![Box::new(|| {
             grade_cache(CacheChoice {
@@ -137,19 +369,18 @@ fn exercise_06_caching() {
             })
         })],
     );
+    assert_hint(&starter, "a write reaching the copy", "live longer");
     // Turning the cache off is consistent, and fails the hit-rate floor.
-    assert!(
-        !grade_cache(CacheChoice {
-            ttl: Duration::ZERO,
-            shared: true
-        })
-        .passed
-    );
+    let off = grade_cache(CacheChoice {
+        ttl: Duration::ZERO,
+        shared: true,
+    });
+    assert_hint(&off, "live longer", "a short TTL");
 }
 
 #[test]
 fn exercise_07_fault_tolerance() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_survives_two_crashes(ex07::answer()),
         vec![
             Box::new(|| {
@@ -166,14 +397,14 @@ fn exercise_07_fault_tolerance() {
             }),
         ],
     );
+    // One copy: some keys had it only on the crashed pair.
+    assert_hint(&starter, "every copy on the two crashed nodes", "live copy");
     // Three copies, but strong mode needs a majority of them to read.
-    assert!(
-        !grade_survives_two_crashes(ReplicationChoice {
-            replication: 3,
-            consistency: Consistency::Strong,
-        })
-        .passed
-    );
+    let strong_3 = grade_survives_two_crashes(ReplicationChoice {
+        replication: 3,
+        consistency: Consistency::Strong,
+    });
+    assert_hint(&strong_3, "majority", "every copy on the two crashed nodes");
     // Three copies, but a write the cut-off pair alone confirmed dies with it.
     for w in [1, 2] {
         let grade = grade_survives_two_crashes(ReplicationChoice {
@@ -181,6 +412,7 @@ fn exercise_07_fault_tolerance() {
             consistency: Consistency::Eventual { r: 1, w },
         });
         assert!(!grade.passed, "W = {w}: {}", grade.measured);
+        assert_hint(&grade, "W", "every copy on the two crashed nodes");
         assert!(
             grade.measured.contains("20 of 20 writes acknowledged"),
             "{}",
@@ -191,9 +423,21 @@ fn exercise_07_fault_tolerance() {
 
 #[test]
 fn exercise_08_cap() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_bank_balance(ex08::answer()),
         vec![Box::new(|| grade_bank_balance(Consistency::Strong))],
+    );
+    assert_hint(
+        &starter,
+        "consistency or availability",
+        "refusing almost everything",
+    );
+    // One copy, on the cut-off node: consistent, and the majority side has
+    // nothing to serve.
+    assert_hint(
+        &grade_bank_balance(Consistency::SingleCopy),
+        "refusing almost everything",
+        "consistency or availability",
     );
 }
 
@@ -235,7 +479,7 @@ fn find_lost_writes(
 
 #[test]
 fn exercise_09_lost_writes() {
-    assert_honest(
+    let starter = assert_honest(
         || grade_lost_writes(ex09::find_lost_writes),
         vec![
             Box::new(|| grade_lost_writes(find_lost_writes)),
@@ -249,6 +493,51 @@ fn exercise_09_lost_writes() {
             }),
         ],
     );
+    // The starter flags every overwritten write.
+    assert_hint(&starter, "were not lost", "you missed");
     // "Nothing is ever lost" is wrong too.
-    assert!(!grade_lost_writes(|_, _| Vec::new()).passed);
+    assert_hint(
+        &grade_lost_writes(|_, _| Vec::new()),
+        "you missed",
+        "were not lost",
+    );
+}
+
+/// `examples/exercise_NN_*.rs` and `tests/exercise_starters/`: file names.
+fn exercise_files(dir: &str) -> Vec<String> {
+    let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.starts_with("exercise_") && name.ends_with(".rs"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_exercise_has_a_frozen_starter() {
+    let examples = exercise_files("examples");
+    assert!(examples.len() >= 9, "exercises in examples/: {examples:?}");
+    assert_eq!(
+        examples,
+        exercise_files("tests/exercise_starters"),
+        "every examples/exercise_*.rs needs its frozen copy in tests/exercise_starters/, and no other"
+    );
+}
+
+/// The frozen starters are the exercise files as shipped. Fails once a
+/// learner edits an exercise — that is what it checks — so it is ignored by
+/// `cargo test` and run by CI on the repository as shipped:
+/// `cargo test --test exercises -- --ignored`.
+#[test]
+#[ignore = "fails by design once a learner solves an exercise in place; CI runs it on the shipped files"]
+fn shipped_exercise_files_are_their_frozen_starters() {
+    for name in exercise_files("tests/exercise_starters") {
+        assert_eq!(
+            read(&format!("examples/{name}")),
+            read(&format!("tests/exercise_starters/{name}")),
+            "examples/{name} differs from tests/exercise_starters/{name}: change both together"
+        );
+    }
 }

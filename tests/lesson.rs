@@ -10,9 +10,14 @@
 //!   - `cargo run --release -- SUBCOMMAND ARGS`: the `replikv` binary, run
 //!     here as `env!("CARGO_BIN_EXE_replikv")`.
 //! - A command must exit successfully, unless its line ends with the comment
-//!   `# expect: fail` — used for exercise starters, whose graders must print
-//!   FAIL and exit non-zero until the reader has solved the exercise. Any
-//!   other trailing `# comment` is ignored.
+//!   `# expect: fail`, which marks an *exercise*: `cargo run --release
+//!   --example exercise_…`, whose grader prints FAIL and exits non-zero until
+//!   the reader has solved it. An exercise runs the reader's own answer — they
+//!   solve it in place, in `examples/` — so this test does not run it: a
+//!   solved exercise (or a wrong answer) must not turn `cargo test` red. It
+//!   checks instead that the command names an exercise with a frozen copy of
+//!   its starter in `tests/exercise_starters/`, which `tests/exercises.rs`
+//!   grades and proves FAILS. Any other trailing `# comment` is ignored.
 //! - Arguments are split on whitespace; quotes are not supported (and are
 //!   rejected, so the lesson never shows a command this test runs
 //!   differently).
@@ -361,7 +366,19 @@ fn every_example_is_in_the_lesson() {
 
 #[test]
 fn every_command_in_the_lesson_runs_as_the_lesson_says() {
-    let blocks = sh_blocks(&lesson()).unwrap_or_else(|e| panic!("{e}"));
+    // Exercises run the reader's answer: see
+    // `every_exercise_command_has_a_frozen_starter`.
+    let blocks: Vec<Vec<LessonCommand>> = sh_blocks(&lesson())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .map(|block| {
+            block
+                .into_iter()
+                .filter(|c| c.expect_success)
+                .collect::<Vec<_>>()
+        })
+        .filter(|block| !block.is_empty())
+        .collect();
     // Fail fast, before running anything, if an example is not built.
     let missing: BTreeSet<String> = blocks
         .iter()
@@ -433,6 +450,45 @@ fn every_command_in_the_lesson_runs_as_the_lesson_says() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// Every `# expect: fail` command is an exercise whose starter, frozen in
+/// `tests/exercise_starters/`, `tests/exercises.rs` grades: the lesson's
+/// "as shipped, it FAILS" is checked there, on a copy the reader never edits.
+#[test]
+fn every_exercise_command_has_a_frozen_starter() {
+    let blocks = sh_blocks(&lesson()).unwrap_or_else(|e| panic!("{e}"));
+    let exercises: Vec<&LessonCommand> = blocks
+        .iter()
+        .flatten()
+        .filter(|c| !c.expect_success)
+        .collect();
+    assert!(
+        exercises.len() >= MIN_EXERCISES,
+        "only {} commands are marked `# {EXPECT_FAIL}`",
+        exercises.len()
+    );
+    let starters = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/exercise_starters");
+    for command in exercises {
+        let Program::Example(name) = &command.program else {
+            panic!(
+                "LESSON.md:{}: `{}` is marked `# {EXPECT_FAIL}` but is not an example",
+                command.line_no, command.line
+            );
+        };
+        assert!(
+            name.starts_with("exercise_") && command.args.is_empty(),
+            "LESSON.md:{}: only an exercise (`--example exercise_…`, no arguments) may be marked `# {EXPECT_FAIL}`",
+            command.line_no
+        );
+        let starter = starters.join(format!("{name}.rs"));
+        assert!(
+            starter.is_file(),
+            "LESSON.md:{}: exercise {name} has no frozen starter {}",
+            command.line_no,
+            starter.display()
+        );
+    }
 }
 
 #[test]

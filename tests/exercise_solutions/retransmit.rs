@@ -5,6 +5,11 @@
 //! pattern: the copy is *queued* for delivery), but it keeps every copy in a
 //! pending set until the replica says it stored it, and resends on a timer.
 //! Duplicates are harmless: a replica only keeps a record newer than its own.
+//!
+//! The same file keeps two WRONG variants, each one mistake away from the
+//! reference, so the tests can check that the grader's hint follows what the
+//! protocol did ([`overwrites_newer`] already acknowledges and resends;
+//! [`never_resends`] acknowledges but never resends).
 
 use replikv::protocol::{Context, NodeSetup, Protocol, ReplyTo, Request, Response, TimerId};
 use replikv::storage::{Record, Version};
@@ -43,16 +48,46 @@ struct Pending {
     waiting_for: BTreeSet<NodeId>,
 }
 
+/// A deliberate mistake, for the grader's tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mistake {
+    /// None: the reference solution.
+    #[default]
+    None,
+    /// A replica stores every copy it gets, even one older than its own: a
+    /// late resend of an earlier write replaces a later one.
+    OverwritesNewer,
+    /// Copies are acknowledged, but a lost one is never sent again.
+    NeverResends,
+}
+
 /// One node's protocol state.
 #[derive(Debug, Default)]
 pub struct Retransmit {
     next_op: u64,
     pending: HashMap<u64, Pending>,
+    mistake: Mistake,
 }
 
 /// Builds the protocol for one node.
 pub fn solution(_setup: &NodeSetup) -> Retransmit {
     Retransmit::default()
+}
+
+/// WRONG: acknowledges and resends, but a replica overwrites newer records.
+pub fn overwrites_newer(_setup: &NodeSetup) -> Retransmit {
+    Retransmit {
+        mistake: Mistake::OverwritesNewer,
+        ..Retransmit::default()
+    }
+}
+
+/// WRONG: replicas acknowledge, but the primary never resends.
+pub fn never_resends(_setup: &NodeSetup) -> Retransmit {
+    Retransmit {
+        mistake: Mistake::NeverResends,
+        ..Retransmit::default()
+    }
 }
 
 impl Retransmit {
@@ -121,7 +156,11 @@ impl Protocol for Retransmit {
     ) -> Result<()> {
         match message {
             Message::Replicate { op, key, record } => {
-                ctx.store().put_if_newer(&key, &record)?;
+                if self.mistake == Mistake::OverwritesNewer {
+                    ctx.store().put_record(&key, &record)?;
+                } else {
+                    ctx.store().put_if_newer(&key, &record)?;
+                }
                 ctx.send(from, Message::Ack { op });
             }
             Message::Ack { op } => {
@@ -138,6 +177,9 @@ impl Protocol for Retransmit {
     }
 
     fn on_timer(&mut self, ctx: &mut Context<Message>, _timer: TimerId, op: u64) -> Result<()> {
+        if self.mistake == Mistake::NeverResends {
+            return Ok(());
+        }
         if let Some(pending) = self.pending.get(&op) {
             Self::send_copies(ctx, op, pending);
             ctx.set_timer(RESEND_EVERY, op);

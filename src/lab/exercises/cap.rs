@@ -142,8 +142,17 @@ fn run(consistency: Consistency) -> Result<Grade> {
         passed,
         measured: format!("{measured} [seed {SEED}]"),
         explanation: explanation.into(),
-        hint: "during a partition you can have consistency or availability on both sides, not \
-               both: pick a mode that needs a majority of replicas for every read and write"
-            .into(),
+        hint: match verdict {
+            CheckResult::Linearizable => {
+                "your mode kept the balance consistent by refusing almost everything: pick one \
+                 that needs a *majority* of the replicas for every read and write, so the side \
+                 holding the majority can still serve"
+            }
+            _ => {
+                "during a partition you can have consistency or availability on both sides, \
+                 not both: pick a mode that needs a majority of replicas for every read and write"
+            }
+        }
+        .into(),
     })
 }

@@ -151,7 +151,7 @@ fn run(choice: ReplicationChoice) -> Result<Grade> {
     let mut reader = cluster.client()?;
     reader.set_policy(CoordinatorPolicy::RoundRobin);
     reader.set_timeout(Duration::from_millis(150));
-    let (mut lost, mut checked) = (Vec::new(), 0);
+    let (mut lost, mut checked, mut no_copy_left) = (Vec::new(), 0, 0);
     for (key, value) in &acked {
         if lost.len() >= ENOUGH_LOST {
             break;
@@ -164,6 +164,7 @@ fn run(choice: ReplicationChoice) -> Result<Grade> {
             && (0..replicas.len()).any(|_| reader.get(key).ok().flatten().as_ref() == Some(value));
         if !read_back {
             lost.push(String::from_utf8_lossy(key).into_owned());
+            no_copy_left += usize::from(!alive);
         }
     }
     let enough_acked = acked.len() * 10 >= KEYS * 9;
@@ -197,9 +198,22 @@ fn run(choice: ReplicationChoice) -> Result<Grade> {
         passed,
         measured: format!("{measured} [seed {SEED}]"),
         explanation: explanation.into(),
-        hint: "count the copies that survive two crashes; make a write need more \
-               acknowledgements (W) than the two doomed nodes can give; and check what the mode \
-               needs to answer a read (strong mode needs a majority of the N replicas)"
-            .into(),
+        hint: if no_copy_left > 0 {
+            format!(
+                "{no_copy_left} acknowledged keys had every copy on the two crashed nodes: \
+                 give each key more copies (N) than can fail together"
+            )
+        } else if !lost.is_empty() {
+            "every lost key still had a live copy, yet did not read back: either the doomed \
+             pair confirmed the write on its own (make a write need more acknowledgements, W, \
+             than the two of them can give) or too few copies were left for the mode's read \
+             (strong mode needs a majority of the N replicas)"
+                .into()
+        } else {
+            "writes were refused: the mode needs more replicas to confirm a write than the \
+             healthy side holds for some keys (strong mode needs a majority of N there) — \
+             count the copies of each key outside the failing pair"
+                .into()
+        },
     })
 }

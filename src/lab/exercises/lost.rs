@@ -64,6 +64,7 @@ where
     let mut lines = Vec::new();
     let mut passed = true;
     let mut expected_total = 0;
+    let (mut missed_total, mut extra_total) = (0, 0);
     for (name, (history, finals)) in &cases {
         let expected: BTreeSet<usize> = lost_writes(history, finals)
             .iter()
@@ -74,6 +75,8 @@ where
         let missed: Vec<_> = expected.difference(&answered).collect();
         let extra: Vec<_> = answered.difference(&expected).collect();
         passed &= missed.is_empty() && extra.is_empty();
+        missed_total += missed.len();
+        extra_total += extra.len();
         lines.push(format!(
             "{name}: {} ops, {} acknowledged writes lost; you found {} — missed {missed:?}, \
              wrongly flagged {extra:?}",
@@ -99,9 +102,28 @@ where
         passed,
         measured: format!("{} [seed {SEED}]", lines.join("; ")),
         explanation,
-        hint: "per key: find the write that produced the final value (the latest to return), \
-               then flag the acknowledged writes whose call_ns is after its return_ns"
-            .into(),
+        hint: hint(missed_total, extra_total),
+    }
+}
+
+/// The hint for what the answer got wrong: writes it missed, writes it
+/// flagged that were not lost, or both.
+fn hint(missed: usize, extra: usize) -> String {
+    let winner = "per key, find the write that produced the final value (the latest to return; \
+                  the initial state if the key is missing and no delete explains it)";
+    match (missed > 0, extra > 0) {
+        (false, true) => format!(
+            "you flagged writes that were not lost: an acknowledged write that was simply \
+             overwritten later, or that overlapped the winner, lost legitimately — {winner}, \
+             then flag only the acknowledged writes whose call_ns is after its return_ns"
+        ),
+        (true, false) => format!(
+            "you missed lost writes — {winner}, then flag every acknowledged write whose \
+             call_ns is after its return_ns, including writes to a key that ended up missing"
+        ),
+        _ => format!(
+            "{winner}, then flag the acknowledged writes whose call_ns is after its return_ns"
+        ),
     }
 }
 

@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | 1 | [`grade_quorums`] | replication: quorums R + W > N |
 //! | 2 | [`grade_partitioning`] | partitioning: consistent hashing |
-//! | 3 | [`grade_linearizable`] | strong consistency: write a linearizable protocol |
+//! | 3 | [`grade_linearizable`] | strong consistency: a linearizable protocol that survives a crash |
 //! | 4 | [`grade_converges`] | eventual consistency: converge despite message loss |
 //! | 5 | [`grade_load_balance`] | load balancing under a skewed workload |
 //! | 6 | [`grade_cache`] | caching and what it costs in consistency |
@@ -41,7 +41,18 @@
 //! replication lag of 10 ms against reads that follow a write within
 //! microseconds; TTLs of seconds against operations of microseconds.
 //! `tests/exercises.rs` proves every grader fails the shipped starter
-//! answer and passes a reference solution.
+//! answer (a frozen copy of it: learners edit the examples in place) and
+//! passes a reference solution.
+//!
+//! # Hints follow what the grader saw
+//!
+//! A grade's hint is chosen from what was measured, not fixed per exercise:
+//! exercise 3's names the requirement that failed (an order, a lost write,
+//! unanswered requests), and exercise 4's grader, on a failure, loses one
+//! copy of a probe write on purpose and watches whether the protocol sends
+//! it again and whether replicas answer — so an answer that already
+//! acknowledges and resends is pointed at what it does with a late copy
+//! instead.
 
 mod cache;
 mod cap;
@@ -52,12 +63,16 @@ mod load;
 mod lost;
 mod partitioning;
 mod quorums;
+mod watch;
 
 pub use cache::{CacheChoice, grade_cache};
 pub use cap::grade_bank_balance;
 pub use convergence::grade_converges;
 pub use fault_tolerance::{ReplicationChoice, grade_survives_two_crashes};
-pub use linearizable::grade_linearizable;
+pub use linearizable::{
+    LINEARIZABLE_CLIENT_LINK, LINEARIZABLE_NODE_LINK, grade_linearizable,
+    grade_linearizable_with_seed,
+};
 pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance};
 pub use lost::grade_lost_writes;
 pub use partitioning::grade_partitioning;
@@ -66,10 +81,9 @@ pub use quorums::{QUORUM_REPLICAS, grade_quorums};
 use crate::cluster::Cluster;
 use crate::error::Error;
 use crate::ids::{Endpoint, NodeId};
-use crate::network::{EnvelopeInfo, Latency, Verdict};
+use crate::network::Latency;
 use std::fmt;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// A grader's verdict on one answer.
 ///
@@ -145,16 +159,6 @@ fn set_node_link_latency(cluster: &Cluster, latency: Latency) -> crate::Result<(
         }
     }
     Ok(())
-}
-
-/// A fault hook that keeps client ↔ node links perfect (instant, lossless),
-/// so the network's drop knob only hits node ↔ node messages: the faults
-/// are then the protocol's problem, not the client's.
-fn reliable_clients(cluster: &Cluster) {
-    cluster.network().set_fault_hook(|e: &EnvelopeInfo| {
-        let client = matches!(e.from, Endpoint::Client(_)) || matches!(e.to, Endpoint::Client(_));
-        client.then_some(Verdict::Deliver(Duration::ZERO))
-    });
 }
 
 /// `numerator / denominator`, 0 when the denominator is 0.

@@ -37,6 +37,11 @@ pub fn grade_partitioning(strategy: Strategy) -> Grade {
     let members: Vec<Member> = (0..NODES).map(|i| Member::new(NodeId(i))).collect();
     let hint = "look for a strategy in which a joining node only takes keys, never reshuffles \
                 the others (and, on a ring, give each node enough points)";
+    let reshuffle_hint = "look for a strategy in which a joining node only takes keys from the \
+                          others, never reshuffles the keys it does not take";
+    let spread_hint = "the keys that move are the right ones, but the split is lopsided: on a \
+                       ring, give each node many points (virtual nodes), so each owns many \
+                       small arcs instead of one big one";
     let before = match strategy.build(&members) {
         Ok(p) => p,
         Err(e) => return Grade::could_not_run(EXERCISE, &e, hint),
@@ -76,6 +81,11 @@ pub fn grade_partitioning(strategy: Strategy) -> Grade {
         passed: few_moved && balanced,
         measured,
         explanation,
-        hint: hint.into(),
+        hint: if few_moved {
+            spread_hint
+        } else {
+            reshuffle_hint
+        }
+        .into(),
     }
 }
