@@ -314,7 +314,8 @@ impl Client {
             to: Endpoint::Node(coordinator),
             payload: Payload::Request { id, request },
         });
-        let response = self.wait_for(id, started + self.env.timeout);
+        let deadline = crate::clock::deadline_after(started, self.env.timeout);
+        let response = self.wait_for(id, deadline);
         let return_ns = self.env.clock.now_ns();
         let latency = started.elapsed();
         let result = match (kind, response) {

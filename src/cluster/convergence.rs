@@ -131,7 +131,7 @@ impl Cluster {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn wait_for_convergence(&self, deadline: Duration) -> Result<bool> {
-        let until = Instant::now() + deadline;
+        let until = crate::clock::deadline_after(Instant::now(), deadline);
         loop {
             if self.is_converged()? {
                 return Ok(true);

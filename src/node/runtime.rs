@@ -182,7 +182,10 @@ impl<P: Protocol> NodeLoop<P> {
         if !control.is_empty() {
             return None;
         }
-        let due = self.timers.until_next().map(|wait| Instant::now() + wait);
+        let due = self
+            .timers
+            .until_next()
+            .map(|wait| crate::clock::deadline_after(Instant::now(), wait));
         hand_off::poll_briefly(&self.env.inbox, |now| {
             due.is_some_and(|due| now >= due) || !control.is_empty()
         })

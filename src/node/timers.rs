@@ -13,7 +13,9 @@ pub(crate) struct Timers {
 
 impl Timers {
     pub fn set(&mut self, id: TimerId, after: Duration, token: u64) {
-        self.heap.push(Reverse((Instant::now() + after, id, token)));
+        // A timer set further ahead than a century never fires.
+        let at = crate::clock::deadline_after(Instant::now(), after);
+        self.heap.push(Reverse((at, id, token)));
     }
 
     pub fn cancel(&mut self, id: TimerId) {
