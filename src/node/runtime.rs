@@ -10,8 +10,11 @@ use crate::placement::Placement;
 use crate::protocol::{Context, Effect, NodeSetup, Protocol, ReplyTo, Response};
 use crate::storage::NodeStore;
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
+use parking_lot::Mutex;
+use std::any::Any;
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
@@ -37,6 +40,26 @@ pub(crate) struct NodeCounters {
     pub handler_errors: AtomicU64,
     pub garbled_messages: AtomicU64,
     pub duplicate_requests: AtomicU64,
+    /// Incarnations that ended in a panic.
+    pub panics: AtomicU64,
+    /// The message of the latest panic. Written before `panics` is counted
+    /// and before the thread ends, so whoever sees either sees the message.
+    pub last_panic: Mutex<Option<String>>,
+}
+
+impl NodeCounters {
+    /// Records that the node's thread is ending in a panic.
+    fn record_panic(&self, payload: &(dyn Any + Send)) {
+        let message = if let Some(text) = payload.downcast_ref::<&str>() {
+            (*text).to_string()
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text.clone()
+        } else {
+            "a panic whose payload is not a string".to_string()
+        };
+        *self.last_panic.lock() = Some(message);
+        self.panics.fetch_add(1, Ordering::Release);
+    }
 }
 
 /// Everything a node thread needs.
@@ -60,7 +83,7 @@ pub(crate) trait Spawner: Send + Sync {
 }
 
 struct ProtocolSpawner<P, F> {
-    factory: F,
+    factory: Arc<F>,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -71,7 +94,7 @@ where
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
 {
     Box::new(ProtocolSpawner {
-        factory,
+        factory: Arc::new(factory),
         _protocol: PhantomData,
     })
 }
@@ -82,15 +105,36 @@ where
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
 {
     fn spawn(&self, env: NodeEnv) -> std::io::Result<JoinHandle<()>> {
-        let protocol = (self.factory)(&NodeSetup {
+        let factory = self.factory.clone();
+        std::thread::Builder::new()
+            .name(format!("replikv-{}", env.node))
+            .spawn(move || run_node(factory.as_ref(), env))
+    }
+}
+
+/// A node thread's whole life: build the protocol, run the loop. A panic
+/// anywhere in it (the factory, a handler, carrying out an effect) ends the
+/// incarnation like a crash: unwinding drops the protocol, its timers and its
+/// inbox (so messages to the node are dropped from then on), and the message
+/// is kept in the node's counters for the cluster to report. The default
+/// panic hook has already printed it, with its location, to stderr.
+fn run_node<P, F>(factory: &F, env: NodeEnv)
+where
+    P: Protocol,
+    F: Fn(&NodeSetup) -> P,
+{
+    let counters = env.counters.clone();
+    let life = std::panic::catch_unwind(AssertUnwindSafe(move || {
+        let protocol = factory(&NodeSetup {
             node: env.node,
             incarnation: env.incarnation,
             placement: env.placement.clone(),
             store: env.store.clone(),
         });
-        std::thread::Builder::new()
-            .name(format!("replikv-{}", env.node))
-            .spawn(move || NodeLoop::new(protocol, env).run())
+        NodeLoop::new(protocol, env).run();
+    }));
+    if let Err(payload) = life {
+        counters.record_panic(payload.as_ref());
     }
 }
 

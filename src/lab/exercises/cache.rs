@@ -110,7 +110,7 @@ fn run(choice: CacheChoice) -> Result<Grade> {
         "no stale hits, but the cache hardly ever answered: all the consistency, none of the \
          speed-up"
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),
@@ -118,5 +118,6 @@ fn run(choice: CacheChoice) -> Result<Grade> {
         hint: "a short TTL only shortens staleness (and the hit rate with it); what removes it \
                is a write reaching the copy the readers use"
             .into(),
-    })
+    };
+    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
 }

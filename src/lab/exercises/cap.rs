@@ -137,7 +137,7 @@ fn run(consistency: Consistency) -> Result<Grade> {
         ),
         _ => (false, "the checker could not decide in time"),
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),
@@ -145,5 +145,6 @@ fn run(consistency: Consistency) -> Result<Grade> {
         hint: "during a partition you can have consistency or availability on both sides, not \
                both: pick a mode that needs a majority of replicas for every read and write"
             .into(),
-    })
+    };
+    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
 }

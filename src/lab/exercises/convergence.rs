@@ -126,7 +126,7 @@ where
         "the replicas agree, but not on the acknowledged writes (or too few writes were \
          acknowledged): converging to the wrong value, or to nothing, is no use"
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),
@@ -134,5 +134,6 @@ where
         hint: "a sender cannot know a message arrived unless the receiver says so: ask for \
                acknowledgements and resend on a timer until they come"
             .into(),
-    })
+    };
+    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
 }

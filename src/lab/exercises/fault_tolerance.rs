@@ -192,7 +192,7 @@ fn run(choice: ReplicationChoice) -> Result<Grade> {
          the crashed nodes (too few copies, or a write confirmed by the cut-off pair alone), or \
          too few were left for the mode's read quorum"
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),
@@ -201,5 +201,6 @@ fn run(choice: ReplicationChoice) -> Result<Grade> {
                acknowledgements (W) than the two doomed nodes can give; and check what the mode \
                needs to answer a read (strong mode needs a majority of the N replicas)"
             .into(),
-    })
+    };
+    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
 }

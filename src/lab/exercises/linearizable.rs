@@ -144,7 +144,7 @@ where
              promptly produces a history it can decide",
         ),
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),
@@ -152,5 +152,6 @@ where
         hint: "one node per key must order every read and write of it, and a write may only be \
                acknowledged once every node that can answer reads of the key has it"
             .into(),
-    })
+    };
+    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
 }
