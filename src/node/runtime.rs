@@ -297,8 +297,14 @@ impl<P: Protocol> NodeLoop<P> {
         }
     }
 
+    /// Fires the timers that were due when the round began. One a handler
+    /// sets during the round waits for the next, after the loop has looked
+    /// at its inbox and control channel: a protocol whose timer period is
+    /// shorter than its handler's run time would otherwise keep the loop
+    /// here for ever, deaf to messages and to a crash.
     fn fire_timers(&mut self) {
-        while let Some((id, token)) = self.timers.pop_due() {
+        let round = Instant::now();
+        while let Some((id, token)) = self.timers.pop_due(round) {
             let result = self.protocol.on_timer(&mut self.ctx, id, token);
             self.after_handler(result, None);
         }
