@@ -141,7 +141,9 @@ impl Client {
         self.env.timeout
     }
 
-    /// Changes the per-operation timeout.
+    /// Changes the per-operation timeout. Any duration is accepted: zero
+    /// times out at once (unless the answer is already there), and anything
+    /// over a century, up to [`Duration::MAX`], waits for ever.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.env.timeout = timeout;
     }

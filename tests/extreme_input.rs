@@ -317,7 +317,10 @@ fn input() -> impl Strategy<Value = Input> {
             prop_oneof![3 => valid_latency(), 1 => latency()].boxed(),
             policy(),
             sometimes(8, proptest::collection::vec(float(), 0..5).boxed()),
-            sometimes(1, (prop_oneof![1 => Just(0usize), 4 => 1usize..3], duration()).boxed()),
+            sometimes(
+                1,
+                (prop_oneof![1 => Just(0usize), 4 => 1usize..3], duration()).boxed(),
+            ),
             any::<u64>(),
         )
             .boxed(),

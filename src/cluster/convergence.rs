@@ -115,7 +115,8 @@ impl Cluster {
     }
 
     /// Polls [`Cluster::is_converged`] every 10 ms until it is true (returns
-    /// `true`) or `deadline` has passed (returns `false`).
+    /// `true`) or `deadline` has passed (returns `false`). A deadline over a
+    /// century, up to [`Duration::MAX`], means "until it converges".
     ///
     /// ```
     /// use replikv::{Cluster, Consistency, NodeId, StorageKind};

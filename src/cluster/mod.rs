@@ -314,7 +314,9 @@ impl Cluster {
     }
 
     /// Makes `node` stop processing for `duration` (a slow or stalled node);
-    /// its messages queue up and are handled afterwards.
+    /// its messages queue up and are handled afterwards. Any duration is
+    /// accepted, up to [`Duration::MAX`] (a node stalled for good, until it
+    /// is crashed).
     pub fn pause(&self, node: NodeId, duration: Duration) -> Result<()> {
         let mut nodes = self.nodes.lock();
         let slot = self.slot_mut(&mut nodes, node)?;
