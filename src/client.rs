@@ -141,7 +141,9 @@ impl Client {
         self.env.timeout
     }
 
-    /// Changes the per-operation timeout.
+    /// Changes the per-operation timeout. Any duration is accepted: zero
+    /// times out at once (unless the answer is already there), and anything
+    /// over a century, up to [`Duration::MAX`], waits for ever.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.env.timeout = timeout;
     }
@@ -314,7 +316,8 @@ impl Client {
             to: Endpoint::Node(coordinator),
             payload: Payload::Request { id, request },
         });
-        let response = self.wait_for(id, started + self.env.timeout);
+        let deadline = crate::clock::deadline_after(started, self.env.timeout);
+        let response = self.wait_for(id, deadline);
         let return_ns = self.env.clock.now_ns();
         let latency = started.elapsed();
         let result = match (kind, response) {

@@ -126,3 +126,42 @@ impl Clock {
 
 /// See [`Clock::node_now_ns`].
 const WALL_CLOCK_OFFSET_NS: u64 = 3_600_000_000_000;
+
+/// The longest wait anything in replikv measures: a century. A timeout,
+/// timer, message delay or convergence deadline longer than this (up to
+/// [`Duration::MAX`]) means "never" and is treated as this long, because an
+/// [`Instant`] cannot be set arbitrarily far ahead: `Instant::now() +
+/// Duration::MAX` panics.
+pub(crate) const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The instant `after` past `from`, with `after` capped at [`FOREVER`]:
+/// never panics, whatever duration a user passes.
+pub(crate) fn deadline_after(from: Instant, after: Duration) -> Instant {
+    // A century past any instant fits every platform's `Instant` (the
+    // narrowest, a u64 of nanoseconds, spans 584 years), so the loop ends at
+    // once; on a platform where it did not, the farthest instant that fits
+    // is the next best "never".
+    let mut after = after.min(FOREVER);
+    loop {
+        match from.checked_add(after) {
+            Some(at) => return at,
+            None if after.is_zero() => return from,
+            None => after /= 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_saturates_instead_of_overflowing() {
+        let now = Instant::now();
+        assert_eq!(deadline_after(now, Duration::MAX), now + FOREVER);
+        assert_eq!(deadline_after(now, FOREVER * 2), now + FOREVER);
+        let short = Duration::from_millis(5);
+        assert_eq!(deadline_after(now, short), now + short);
+        assert_eq!(deadline_after(now, Duration::ZERO), now);
+    }
+}

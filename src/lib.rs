@@ -65,6 +65,8 @@
 //! | storage directory that cannot be created, or is in use by another cluster | [`Error::StorageDirectory`] |
 //! | stored record that does not decode | [`Error::Corrupt`] (names node and key) |
 //! | value that does not decode as the requested type | [`Error::Decode`] |
+//! | a duration up to [`Duration::MAX`](std::time::Duration::MAX) as a timeout, latency, pause, timer or convergence deadline | accepted: anything over a century means "never" |
+//! | a protocol of your own that panics | not an error but a crash of its node: [`Cluster::is_up`] is false, [`metrics::Report::node_panics`] says which and why, [`Cluster::restart`] works |
 //!
 //! Decoding of stored records and of wire messages goes through
 //! [`codec::decode`], which enforces a size limit, so a hostile length

@@ -142,8 +142,8 @@ impl LatencySummary {
     }
 }
 
-/// Per-node load.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Per-node load, and what went wrong on the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeLoad {
     /// The node.
     pub node: NodeId,
@@ -158,8 +158,28 @@ pub struct NodeLoad {
     /// Client requests not run because they were duplicates or late copies
     /// ([`crate::protocol::RequestFilter`]).
     pub duplicate_requests: u64,
+    /// Incarnations that ended because the protocol panicked (each one
+    /// crashed the node; see [`Cluster::crash`](crate::Cluster::crash)).
+    pub panics: u64,
+    /// The latest panic's message.
+    pub last_panic: Option<String>,
     /// Whether it is up now.
     pub up: bool,
+}
+
+impl NodeLoad {
+    /// `node 1 panicked: <message>` (with a count when it panicked more
+    /// than once), or `None` when its protocol never panicked.
+    pub fn panic_summary(&self) -> Option<String> {
+        if self.panics == 0 {
+            return None;
+        }
+        let message = self.last_panic.as_deref().unwrap_or("(no message)");
+        Some(match self.panics {
+            1 => format!("node {} panicked: {message}", self.node.0),
+            n => format!("node {} panicked {n} times, last: {message}", self.node.0),
+        })
+    }
 }
 
 /// A snapshot of a cluster's measurements.
@@ -212,6 +232,18 @@ impl Report {
     /// Every operation attempted.
     pub fn operations(&self) -> u64 {
         self.ok + self.timeouts + self.unavailable + self.other_errors
+    }
+
+    /// One line per node whose protocol panicked (see
+    /// [`NodeLoad::panic_summary`]); empty when none did. A run with a
+    /// panic proves nothing about a protocol: the panicking node stopped
+    /// answering, and every request it swallowed is a timeout, which any
+    /// consistency check must accept.
+    pub fn node_panics(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter_map(NodeLoad::panic_summary)
+            .collect()
     }
 }
 
@@ -281,7 +313,14 @@ impl fmt::Display for Report {
         writeln!(f, "{net}")?;
         let mut nodes = Table::new();
         nodes.load_style(UTF8_FULL);
-        nodes.set_header(vec!["node", "up", "requests", "peer msgs", "errors"]);
+        nodes.set_header(vec![
+            "node",
+            "up",
+            "requests",
+            "peer msgs",
+            "errors",
+            "panics",
+        ]);
         for load in &self.nodes {
             nodes.add_row(vec![
                 load.node.to_string(),
@@ -289,8 +328,13 @@ impl fmt::Display for Report {
                 load.requests.to_string(),
                 load.peer_messages.to_string(),
                 (load.handler_errors + load.garbled_messages).to_string(),
+                load.panics.to_string(),
             ]);
         }
-        write!(f, "{nodes}")
+        write!(f, "{nodes}")?;
+        for line in self.node_panics() {
+            write!(f, "\n{line}")?;
+        }
+        Ok(())
     }
 }

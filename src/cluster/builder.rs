@@ -161,7 +161,8 @@ impl ClusterBuilder {
         self
     }
 
-    /// Per-operation client timeout (default 1 s).
+    /// Per-operation client timeout (default 1 s). Must be positive; anything
+    /// over a century, up to [`Duration::MAX`], means "wait for ever".
     pub fn client_timeout(mut self, timeout: Duration) -> Self {
         self.client_timeout = timeout;
         self

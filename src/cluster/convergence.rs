@@ -126,7 +126,8 @@ impl Cluster {
     }
 
     /// Polls [`Cluster::is_converged`] every 10 ms until it is true (returns
-    /// `true`) or `deadline` has passed (returns `false`).
+    /// `true`) or `deadline` has passed (returns `false`). A deadline over a
+    /// century, up to [`Duration::MAX`], means "until it converges".
     ///
     /// ```
     /// use replikv::{Cluster, Consistency, NodeId, StorageKind};
@@ -142,7 +143,7 @@ impl Cluster {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn wait_for_convergence(&self, deadline: Duration) -> Result<bool> {
-        let until = Instant::now() + deadline;
+        let until = crate::clock::deadline_after(Instant::now(), deadline);
         loop {
             if self.is_converged()? {
                 return Ok(true);

@@ -172,7 +172,7 @@ impl Cluster {
 
     fn start_node(&self, id: NodeId) -> Result<()> {
         let mut nodes = self.nodes.lock();
-        let slot = slot_mut(&mut nodes, id)?;
+        let slot = self.slot_mut(&mut nodes, id)?;
         if slot.running.is_some() {
             return Err(Error::NodeNotCrashed(id));
         }
@@ -235,20 +235,59 @@ impl Cluster {
         self.nodes.lock().iter().map(|s| s.id).collect()
     }
 
-    /// True when `node` is running (not crashed).
+    /// True when `node` is running: not crashed, and its protocol has not
+    /// panicked (see [`Cluster::crash`]).
     pub fn is_up(&self, node: NodeId) -> Result<bool> {
         let mut nodes = self.nodes.lock();
-        Ok(slot_mut(&mut nodes, node)?.running.is_some())
+        Ok(self.slot_mut(&mut nodes, node)?.running.is_some())
     }
 
     /// Crashes `node`: its thread stops, its volatile state and queued
     /// messages are lost, its storage stays. Messages to it are dropped
     /// until [`Cluster::restart`]. Waits while a membership change runs.
+    ///
+    /// A node whose protocol panics — in its factory or in any handler —
+    /// crashes by itself in the same way: [`Cluster::is_up`] turns false,
+    /// the panic message shows in [`Cluster::metrics`] (and in lab reports
+    /// and exercise grades), and [`Cluster::restart`] starts a fresh
+    /// protocol. Crashing it again is [`Error::NodeAlreadyCrashed`].
+    ///
+    /// ```
+    /// use replikv::protocol::{Context, Protocol, ReplyTo, Request, SingleCopy};
+    /// use replikv::{Cluster, NodeId, StorageKind};
+    /// # use std::time::{Duration, Instant};
+    ///
+    /// /// Single-copy, except that a request for `bug` panics.
+    /// struct Buggy(SingleCopy);
+    /// impl Protocol for Buggy {
+    ///     type Message = <SingleCopy as Protocol>::Message;
+    ///     fn on_request(&mut self, ctx: &mut Context<Self::Message>, to: ReplyTo, req: Request) -> replikv::Result<()> {
+    ///         assert!(req.key() != b"bug", "unexpected key");
+    ///         self.0.on_request(ctx, to, req)
+    ///     }
+    ///     fn on_message(&mut self, ctx: &mut Context<Self::Message>, from: NodeId, m: Self::Message) -> replikv::Result<()> {
+    ///         self.0.on_message(ctx, from, m)
+    ///     }
+    /// }
+    ///
+    /// let cluster = Cluster::builder().nodes(1).storage(StorageKind::Memory)
+    ///     .client_timeout(Duration::from_millis(100))
+    ///     .protocol(|_| Buggy(SingleCopy::new())).build()?;
+    /// let mut client = cluster.client()?;
+    /// assert!(client.get("bug").is_err()); // the node panicked: a timeout
+    /// # let deadline = Instant::now() + Duration::from_secs(10);
+    /// # while cluster.is_up(NodeId(0))? && Instant::now() < deadline { std::thread::yield_now(); }
+    /// assert!(!cluster.is_up(NodeId(0))?);
+    /// assert_eq!(cluster.metrics().nodes[0].last_panic.as_deref(), Some("unexpected key"));
+    /// cluster.restart(NodeId(0))?;
+    /// client.put("k", "v")?;
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
     pub fn crash(&self, node: NodeId) -> Result<()> {
         let _gate = self.gate.read();
         let running = {
             let mut nodes = self.nodes.lock();
-            let slot = slot_mut(&mut nodes, node)?;
+            let slot = self.slot_mut(&mut nodes, node)?;
             slot.running.take().ok_or(Error::NodeAlreadyCrashed(node))?
         };
         self.network.detach_node(node)?;
@@ -275,7 +314,7 @@ impl Cluster {
     fn restart_node(&self, node: NodeId) -> Result<()> {
         if let StorageKind::Directory(_) = &self.storage_kind {
             let mut nodes = self.nodes.lock();
-            let slot = slot_mut(&mut nodes, node)?;
+            let slot = self.slot_mut(&mut nodes, node)?;
             if slot.running.is_some() {
                 return Err(Error::NodeNotCrashed(node));
             }
@@ -289,10 +328,12 @@ impl Cluster {
     }
 
     /// Makes `node` stop processing for `duration` (a slow or stalled node);
-    /// its messages queue up and are handled afterwards.
+    /// its messages queue up and are handled afterwards. Any duration is
+    /// accepted, up to [`Duration::MAX`] (a node stalled for good, until it
+    /// is crashed).
     pub fn pause(&self, node: NodeId, duration: Duration) -> Result<()> {
         let mut nodes = self.nodes.lock();
-        let slot = slot_mut(&mut nodes, node)?;
+        let slot = self.slot_mut(&mut nodes, node)?;
         let running = slot
             .running
             .as_ref()
@@ -308,7 +349,7 @@ impl Cluster {
     /// clock (eventual mode) then order writes wrongly.
     pub fn set_clock_skew(&self, node: NodeId, offset_ns: i64) -> Result<()> {
         let mut nodes = self.nodes.lock();
-        slot_mut(&mut nodes, node)?;
+        self.slot_mut(&mut nodes, node)?;
         self.clock.set_skew(node, offset_ns);
         Ok(())
     }
@@ -331,7 +372,7 @@ impl Cluster {
     /// `node`'s storage, for inspection (convergence checks, tests).
     pub fn store(&self, node: NodeId) -> Result<NodeStore> {
         let mut nodes = self.nodes.lock();
-        Ok(slot_mut(&mut nodes, node)?.store.clone())
+        Ok(self.slot_mut(&mut nodes, node)?.store.clone())
     }
 
     /// Every operation recorded so far, in invocation order.
@@ -346,20 +387,25 @@ impl Cluster {
 
     /// Measurements so far.
     pub fn metrics(&self) -> Report {
-        let nodes = self
-            .nodes
-            .lock()
-            .iter()
-            .map(|slot| NodeLoad {
-                node: slot.id,
-                requests: slot.counters.requests.load(Ordering::Relaxed),
-                peer_messages: slot.counters.peer_messages.load(Ordering::Relaxed),
-                handler_errors: slot.counters.handler_errors.load(Ordering::Relaxed),
-                garbled_messages: slot.counters.garbled_messages.load(Ordering::Relaxed),
-                duplicate_requests: slot.counters.duplicate_requests.load(Ordering::Relaxed),
-                up: slot.running.is_some(),
+        let mut slots = self.nodes.lock();
+        let nodes = slots
+            .iter_mut()
+            .map(|slot| {
+                self.reap(slot);
+                NodeLoad {
+                    node: slot.id,
+                    requests: slot.counters.requests.load(Ordering::Relaxed),
+                    peer_messages: slot.counters.peer_messages.load(Ordering::Relaxed),
+                    handler_errors: slot.counters.handler_errors.load(Ordering::Relaxed),
+                    garbled_messages: slot.counters.garbled_messages.load(Ordering::Relaxed),
+                    duplicate_requests: slot.counters.duplicate_requests.load(Ordering::Relaxed),
+                    panics: slot.counters.panics.load(Ordering::Acquire),
+                    last_panic: slot.counters.last_panic.lock().clone(),
+                    up: slot.running.is_some(),
+                }
             })
             .collect();
+        drop(slots);
         Report::new(&self.op_metrics, self.network.stats(), nodes)
     }
 
@@ -407,15 +453,40 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// `id`'s slot, reaped first (see [`Cluster::reap`]).
+    fn slot_mut<'a>(&self, nodes: &'a mut [NodeSlot], id: NodeId) -> Result<&'a mut NodeSlot> {
+        let slot = nodes
+            .iter_mut()
+            .find(|s| s.id == id)
+            .ok_or(Error::UnknownNode(id))?;
+        self.reap(slot);
+        Ok(slot)
+    }
+
+    /// Notices a node whose thread ended on its own — its protocol panicked
+    /// (the thread recorded the message in its counters before it ended) —
+    /// and finishes the crash as [`Cluster::crash`] would: out of the
+    /// running set, detached from the network, thread joined. The thread
+    /// already dropped its inbox, so messages to it were being dropped in
+    /// the meantime, as they are for a crashed node.
+    fn reap(&self, slot: &mut NodeSlot) {
+        if !slot
+            .running
+            .as_ref()
+            .is_some_and(|running| running.thread.is_finished())
+        {
+            return;
+        }
+        if let Some(running) = slot.running.take() {
+            let _ = self.network.detach_node(slot.id);
+            let _ = running.thread.join();
+        }
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-fn slot_mut(nodes: &mut [NodeSlot], id: NodeId) -> Result<&mut NodeSlot> {
-    nodes
-        .iter_mut()
-        .find(|s| s.id == id)
-        .ok_or(Error::UnknownNode(id))
 }

@@ -15,7 +15,7 @@ mod workload;
 pub use experiment::Experiment;
 pub use nemesis::{Nemesis, NemesisKind};
 pub use report::{
-    CacheCounts, Errors, ExperimentReport, KStaleness, LatencyUs, Messages, ReportConfig,
-    TStalenessMs,
+    CacheCounts, Errors, ExperimentReport, KStaleness, LatencyUs, Messages, NodePanic,
+    ReportConfig, TStalenessMs,
 };
 pub use workload::{KeyChooser, RunOutcome, Workload, run_workload};

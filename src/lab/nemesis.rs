@@ -133,7 +133,9 @@ impl Nemesis {
                     cluster.network().isolate(victim)?;
                     Some(Harm::Isolated)
                 }
-                NemesisKind::Crash if nodes.len() > 2 => {
+                // A node that is down already (its protocol panicked) is
+                // left alone: the report shows why it is down.
+                NemesisKind::Crash if nodes.len() > 2 && cluster.is_up(victim)? => {
                     cluster.crash(victim)?;
                     Some(Harm::Crashed(victim))
                 }

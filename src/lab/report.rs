@@ -79,6 +79,19 @@ pub struct CacheCounts {
     pub stale_hits: u64,
 }
 
+/// A node whose protocol panicked during the experiment: the panic crashed
+/// it (see [`Cluster::crash`](crate::Cluster::crash)), and every request it
+/// swallowed timed out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodePanic {
+    /// The node's id.
+    pub node: u32,
+    /// How many of its incarnations ended in a panic.
+    pub panics: u64,
+    /// The latest panic's message.
+    pub message: String,
+}
+
 /// The experiment's settings, as reported.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ReportConfig {
@@ -176,6 +189,10 @@ pub struct ExperimentReport {
     /// Client requests each node coordinated, in node order — how evenly
     /// the coordinator policy spread the load.
     pub node_requests: Vec<u64>,
+    /// Nodes whose protocol panicked (empty when none did). A panic is a
+    /// bug, and it makes every other figure suspect: the timeouts it causes
+    /// are indeterminate, so the checker accepts them.
+    pub node_panics: Vec<NodePanic>,
     /// The seed.
     pub seed: u64,
     /// The settings.
@@ -256,6 +273,17 @@ impl ExperimentReport {
                 stale_hits: i.staleness.stale_hits,
             },
             node_requests: i.metrics.nodes.iter().map(|n| n.requests).collect(),
+            node_panics: i
+                .metrics
+                .nodes
+                .iter()
+                .filter(|n| n.panics > 0)
+                .map(|n| NodePanic {
+                    node: n.node.0,
+                    panics: n.panics,
+                    message: n.last_panic.clone().unwrap_or_default(),
+                })
+                .collect(),
             seed: e.seed,
             config: ReportConfig {
                 nodes: e.nodes,
@@ -379,7 +407,23 @@ impl ExperimentReport {
                 "cache hits / stale hits",
                 format!("{} / {}", self.cache.hits, self.cache.stale_hits),
             ),
+            ("node panics", self.panic_summary()),
         ]
+    }
+
+    /// `none`, or each panicked node with its message: `n1: boom`.
+    fn panic_summary(&self) -> String {
+        if self.node_panics.is_empty() {
+            return "none".into();
+        }
+        self.node_panics
+            .iter()
+            .map(|p| match p.panics {
+                1 => format!("n{}: {}", p.node, p.message),
+                n => format!("n{} ({n}×): {}", p.node, p.message),
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Several reports side by side, one column each.
@@ -410,5 +454,91 @@ impl fmt::Display for ExperimentReport {
             table.add_row(vec![name.to_string(), value]);
         }
         write!(f, "{table}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::NodeId;
+    use crate::metrics::NodeLoad;
+
+    fn load(node: u32, panics: u64, last_panic: Option<&str>) -> NodeLoad {
+        NodeLoad {
+            node: NodeId(node),
+            requests: 10,
+            peer_messages: 0,
+            handler_errors: 0,
+            garbled_messages: 0,
+            duplicate_requests: 0,
+            panics,
+            last_panic: last_panic.map(str::to_string),
+            up: panics == 0,
+        }
+    }
+
+    fn report_of(nodes: Vec<NodeLoad>) -> ExperimentReport {
+        let metrics = Report {
+            nodes,
+            ..Report::default()
+        };
+        ExperimentReport::new(ReportInputs {
+            experiment: &Experiment::default(),
+            outcome: &RunOutcome::default(),
+            metrics: &metrics,
+            staleness: &StalenessReport::default(),
+            lost_writes: None,
+            linearizable: Some(true),
+            converged: None,
+        })
+    }
+
+    #[test]
+    fn node_panics_show_in_the_table_and_the_json() {
+        let report = report_of(vec![
+            load(0, 0, None),
+            load(1, 1, Some("boom")),
+            load(2, 3, Some("bang")),
+        ]);
+        assert_eq!(
+            report.node_panics,
+            vec![
+                NodePanic {
+                    node: 1,
+                    panics: 1,
+                    message: "boom".into()
+                },
+                NodePanic {
+                    node: 2,
+                    panics: 3,
+                    message: "bang".into()
+                },
+            ]
+        );
+        let table = report.to_string();
+        let row = table
+            .lines()
+            .find(|line| line.contains("node panics"))
+            .unwrap_or_else(|| panic!("no node panics row in\n{table}"));
+        assert!(row.contains("n1: boom; n2 (3×): bang"), "{row}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(
+            json["node_panics"],
+            serde_json::json!([
+                {"node": 1, "panics": 1, "message": "boom"},
+                {"node": 2, "panics": 3, "message": "bang"},
+            ])
+        );
+    }
+
+    #[test]
+    fn a_run_without_panics_reports_none() {
+        let report = report_of(vec![load(0, 0, None), load(1, 0, None)]);
+        assert!(report.node_panics.is_empty());
+        let table = report.to_string();
+        let row = table.lines().find(|line| line.contains("node panics"));
+        assert!(row.is_some_and(|row| row.contains("none")), "{table}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["node_panics"], serde_json::json!([]));
     }
 }

@@ -70,7 +70,9 @@ impl DelayLine {
 
     pub(crate) fn schedule(&self, envelope: Envelope, connection: Option<u64>, delay: Duration) {
         self.pending.fetch_add(1, Ordering::Relaxed);
-        let at = Instant::now() + delay;
+        // A delay of more than a century (`Latency::Fixed(Duration::MAX)`,
+        // a fault hook's choice) holds the message until shutdown.
+        let at = crate::clock::deadline_after(Instant::now(), delay);
         if self
             .commands
             .send(Command::Schedule(at, envelope, connection))

@@ -9,6 +9,16 @@ use std::time::Duration;
 /// How long a message takes to cross a link. Each message draws its own delay,
 /// independently, so messages on one link can overtake each other: that is
 /// how the network reorders.
+///
+/// # Limits
+///
+/// Every duration is accepted, up to [`Duration::MAX`], and nothing here
+/// panics: a delay longer than a century holds a message until the cluster
+/// shuts down (a link that never delivers), a uniform bound above `u64::MAX`
+/// nanoseconds (584 years) counts as that, and a random draw
+/// (exponential, Pareto) is capped at one hour. [`Latency::validate`] refuses
+/// what has no meaning: a uniform `min` above `max`, a Pareto shape that is
+/// not a positive finite number.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Latency {
     /// Delivered at once (no delay thread involved).
@@ -53,22 +63,40 @@ impl Latency {
             Latency::Uniform { min, max } if min > max => Err(Error::InvalidConfig(format!(
                 "uniform latency has min {min:?} above max {max:?}"
             ))),
-            Latency::Pareto { shape, .. } if !(shape.is_finite() && shape > 0.0) => Err(
-                Error::InvalidConfig(format!("pareto shape must be positive, got {shape}")),
-            ),
+            Latency::Pareto { shape, .. } if !(shape.is_finite() && shape > 0.0) => {
+                Err(Error::InvalidConfig(format!(
+                    "pareto shape must be a positive finite number, got {shape}"
+                )))
+            }
             _ => Ok(()),
         }
     }
 
-    /// The distribution's mean, when it has one.
+    /// The distribution's mean, when it has one (at most [`Duration::MAX`]:
+    /// a Pareto mean that would be longer saturates).
     pub fn mean(&self) -> Option<Duration> {
         match *self {
             Latency::Zero => Some(Duration::ZERO),
             Latency::Fixed(d) => Some(d),
-            Latency::Uniform { min, max } => Some((min + max) / 2),
+            // Halfway, without `min + max`, which overflows near
+            // `Duration::MAX`.
+            Latency::Uniform { min, max } => {
+                let (lo, hi) = if min <= max { (min, max) } else { (max, min) };
+                Some(lo + (hi - lo) / 2)
+            }
             Latency::Exponential { mean } => Some(mean),
             Latency::Pareto { scale, shape } if shape > 1.0 => {
-                Some(scale.mul_f64(shape / (shape - 1.0)))
+                // An infinite shape is no tail at all: every draw is `scale`.
+                let factor = if shape.is_infinite() {
+                    1.0
+                } else {
+                    shape / (shape - 1.0)
+                };
+                // `Duration::mul_f64` panics when the product overflows.
+                Some(
+                    Duration::try_from_secs_f64(scale.as_secs_f64() * factor)
+                        .unwrap_or(Duration::MAX),
+                )
             }
             Latency::Pareto { .. } => None,
         }
@@ -80,7 +108,11 @@ impl Latency {
             Latency::Zero => Duration::ZERO,
             Latency::Fixed(d) => d,
             Latency::Uniform { min, max } => {
-                let (lo, hi) = (min.as_nanos() as u64, max.as_nanos() as u64);
+                // Saturating keeps the order of the bounds (a cast would
+                // wrap and could put `lo` above `hi`); the swap keeps an
+                // unvalidated `min > max` from panicking.
+                let (lo, hi) = (saturating_nanos(min), saturating_nanos(max));
+                let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
                 Duration::from_nanos(rng.random_range(lo..=hi))
             }
             Latency::Exponential { mean } => {
@@ -103,6 +135,11 @@ impl Latency {
             }
         }
     }
+}
+
+/// A duration in nanoseconds, `u64::MAX` (584 years) for anything longer.
+fn saturating_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// Seconds to a duration, capped at one hour so a wild Pareto draw cannot
@@ -207,6 +244,93 @@ impl std::fmt::Display for Latency {
             Latency::Uniform { min, max } => write!(f, "uniform:{min:?}..{max:?}"),
             Latency::Exponential { mean } => write!(f, "exp:{mean:?}"),
             Latency::Pareto { scale, shape } => write!(f, "pareto:{scale:?},{shape}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    const HUGE: Duration = Duration::MAX;
+
+    #[test]
+    fn the_mean_of_extreme_latencies_saturates_instead_of_panicking() {
+        let pareto = Latency::Pareto {
+            scale: HUGE,
+            shape: 2.0,
+        };
+        assert_eq!(pareto.mean(), Some(HUGE));
+        let uniform = Latency::Uniform {
+            min: HUGE,
+            max: HUGE,
+        };
+        assert_eq!(uniform.mean(), Some(HUGE));
+        let wide = Latency::Uniform {
+            min: Duration::ZERO,
+            max: HUGE,
+        };
+        assert_eq!(wide.mean(), Some(HUGE / 2));
+        let flat = Latency::Pareto {
+            scale: Duration::from_millis(3),
+            shape: f64::INFINITY,
+        };
+        assert_eq!(flat.mean(), Some(Duration::from_millis(3)));
+        // The exact cases still hold.
+        let small = Latency::Uniform {
+            min: Duration::from_millis(1),
+            max: Duration::from_millis(3),
+        };
+        assert_eq!(small.mean(), Some(Duration::from_millis(2)));
+    }
+
+    #[test]
+    fn sampling_extreme_latencies_stays_in_bounds_without_panicking() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(Latency::Fixed(HUGE).sample(&mut rng), HUGE);
+        let capped = Duration::from_nanos(u64::MAX);
+        let top = Latency::Uniform {
+            min: Duration::from_secs(1),
+            max: HUGE,
+        };
+        for _ in 0..100 {
+            let d = top.sample(&mut rng);
+            assert!(d >= Duration::from_secs(1) && d <= capped, "{d:?}");
+        }
+        // Unvalidated bounds the wrong way round: a draw between them.
+        let backwards = Latency::Uniform {
+            min: Duration::from_millis(2),
+            max: Duration::from_millis(1),
+        };
+        let d = backwards.sample(&mut rng);
+        assert!(d >= Duration::from_millis(1) && d <= Duration::from_millis(2));
+        for latency in [
+            Latency::Pareto {
+                scale: HUGE,
+                shape: 0.01,
+            },
+            Latency::Exponential { mean: HUGE },
+        ] {
+            for _ in 0..100 {
+                assert!(latency.sample(&mut rng) <= Duration::from_secs(3600));
+            }
+        }
+    }
+
+    #[test]
+    fn nonsense_parameters_are_refused_with_a_message() {
+        for shape in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, 0.0] {
+            let latency = Latency::Pareto {
+                scale: Duration::from_millis(1),
+                shape,
+            };
+            match latency.validate() {
+                Err(Error::InvalidConfig(message)) => {
+                    assert!(message.contains("positive finite"), "{message}")
+                }
+                other => panic!("shape {shape}: expected InvalidConfig, got {other:?}"),
+            }
         }
     }
 }

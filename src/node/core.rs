@@ -61,7 +61,8 @@ pub(crate) trait Core: Send {
     fn start(&mut self, now_ns: u64);
     /// One envelope from the node's inbox.
     fn handle(&mut self, envelope: Envelope, now_ns: u64);
-    /// Fires every timer due at `now_ns`, in deadline order.
+    /// Fires every timer due at `now_ns`, in deadline order. Timers the
+    /// handlers set meanwhile are due later, so they wait for the next call.
     fn fire_due_timers(&mut self, now_ns: u64);
     /// The deadline of the next live timer, on the cluster clock.
     fn next_timer_ns(&mut self) -> Option<u64>;
@@ -127,8 +128,14 @@ impl<P: Protocol> NodeCore<P> {
                     },
                 }),
                 Effect::SetTimer { id, after, token } => {
+                    // At least one nanosecond ahead: a timer set while timers
+                    // fire is never part of the same round, so a protocol
+                    // whose period is shorter than its handler cannot keep
+                    // the node (or the simulator's virtual time) in one
+                    // instant for ever.
                     let after_ns = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
-                    self.timers.set(id, now_ns.saturating_add(after_ns), token);
+                    self.timers
+                        .set(id, now_ns.saturating_add(after_ns.max(1)), token);
                 }
                 Effect::CancelTimer(id) => self.timers.cancel(id),
             }

@@ -30,6 +30,21 @@
 //! loses. The node's storage engine is owned by the cluster and outlives the
 //! thread, so a restart builds a fresh protocol (incarnation + 1) whose
 //! [`crate::protocol::Protocol::on_start`] rebuilds what it needs from disk.
+//!
+//! # A panic is a crash
+//!
+//! The thread runs the protocol's factory and every handler inside
+//! `catch_unwind`. A panic (a learner's `unwrap`, an index out of bounds)
+//! ends the incarnation exactly like a crash — protocol, timers and queued
+//! messages dropped, messages to the node dropped from then on — and leaves
+//! its message in the node's counters. The cluster notices the ended thread
+//! the next time it looks at the node: `Cluster::is_up` turns false, the
+//! metrics, lab reports and exercise grades name the node and the message,
+//! and `Cluster::restart` works as after any crash. Left silent, a panic
+//! would pass for a slow node: every request to it would time out, and a
+//! timeout is indeterminate, so the checker would accept the history. The
+//! default panic hook still prints the message and its location to stderr,
+//! which is where a learner looks first.
 
 mod core;
 mod runtime;

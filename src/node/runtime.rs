@@ -11,8 +11,11 @@ use crate::protocol::rebalance::{Hooks, HooksOf};
 use crate::protocol::{NodeSetup, Protocol};
 use crate::storage::NodeStore;
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
+use parking_lot::Mutex;
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -36,6 +39,26 @@ pub(crate) struct NodeCounters {
     pub handler_errors: AtomicU64,
     pub garbled_messages: AtomicU64,
     pub duplicate_requests: AtomicU64,
+    /// Incarnations that ended in a panic.
+    pub panics: AtomicU64,
+    /// The message of the latest panic. Written before `panics` is counted
+    /// and before the thread ends, so whoever sees either sees the message.
+    pub last_panic: Mutex<Option<String>>,
+}
+
+impl NodeCounters {
+    /// Records that the node's thread is ending in a panic.
+    pub(crate) fn record_panic(&self, payload: &(dyn Any + Send)) {
+        let message = if let Some(text) = payload.downcast_ref::<&str>() {
+            (*text).to_string()
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text.clone()
+        } else {
+            "a panic whose payload is not a string".to_string()
+        };
+        *self.last_panic.lock() = Some(message);
+        self.panics.fetch_add(1, Ordering::Release);
+    }
 }
 
 /// Everything a node thread needs.
@@ -77,7 +100,7 @@ pub(crate) trait Spawner: Send + Sync {
 }
 
 struct ProtocolSpawner<P, F> {
-    factory: F,
+    factory: Arc<F>,
     hooks: HooksOf<P>,
 }
 
@@ -88,7 +111,7 @@ where
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
 {
     Box::new(ProtocolSpawner {
-        factory,
+        factory: Arc::new(factory),
         hooks: HooksOf::new(),
     })
 }
@@ -99,24 +122,55 @@ where
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
 {
     fn spawn(&self, env: NodeEnv) -> std::io::Result<JoinHandle<()>> {
-        let core = self.core(&env);
+        let factory = self.factory.clone();
         std::thread::Builder::new()
             .name(format!("replikv-{}", env.node))
-            .spawn(move || NodeLoop::new(core, env).run())
+            .spawn(move || run_node(factory.as_ref(), env))
     }
 
     fn core(&self, env: &NodeEnv) -> Box<dyn Core> {
-        let protocol = (self.factory)(&NodeSetup {
-            node: env.node,
-            incarnation: env.incarnation,
-            placement: env.placement.clone(),
-            store: env.store.clone(),
-        });
-        Box::new(NodeCore::new(protocol, env.core_env()))
+        make_core(self.factory.as_ref(), env)
     }
 
     fn hooks(&self) -> &dyn Hooks {
         &self.hooks
+    }
+}
+
+/// Builds a node incarnation's core: its protocol from the factory, and the
+/// context it runs in.
+fn make_core<P, F>(factory: &F, env: &NodeEnv) -> Box<dyn Core>
+where
+    P: Protocol,
+    F: Fn(&NodeSetup) -> P,
+{
+    let protocol = factory(&NodeSetup {
+        node: env.node,
+        incarnation: env.incarnation,
+        placement: env.placement.clone(),
+        store: env.store.clone(),
+    });
+    Box::new(NodeCore::new(protocol, env.core_env()))
+}
+
+/// A node thread's whole life: build the protocol, run the loop. A panic
+/// anywhere in it (the factory, a handler, carrying out an effect) ends the
+/// incarnation like a crash: unwinding drops the protocol, its timers and its
+/// inbox (so messages to the node are dropped from then on), and the message
+/// is kept in the node's counters for the cluster to report. The default
+/// panic hook has already printed it, with its location, to stderr.
+fn run_node<P, F>(factory: &F, env: NodeEnv)
+where
+    P: Protocol,
+    F: Fn(&NodeSetup) -> P,
+{
+    let counters = env.counters.clone();
+    let life = std::panic::catch_unwind(AssertUnwindSafe(move || {
+        let core = make_core(factory, &env);
+        NodeLoop::new(core, env).run();
+    }));
+    if let Err(payload) = life {
+        counters.record_panic(payload.as_ref());
     }
 }
 
@@ -217,7 +271,7 @@ impl NodeLoop {
         }
         let due = self
             .until_next_timer()
-            .and_then(|wait| Instant::now().checked_add(wait));
+            .map(|wait| crate::clock::deadline_after(Instant::now(), wait));
         let control = &self.env.control;
         hand_off::poll_briefly(&self.env.inbox, |now| {
             due.is_some_and(|due| now >= due) || !control.is_empty()

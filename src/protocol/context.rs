@@ -177,7 +177,8 @@ impl<M> Context<M> {
         self.effects.push(Effect::Reply { to, response });
     }
 
-    /// Calls `on_timer(token)` after `after`; returns an id to cancel it.
+    /// Calls `on_timer(token)` after `after`; returns an id to cancel it. A
+    /// timer more than a century ahead (up to [`Duration::MAX`]) never fires.
     pub fn set_timer(&mut self, after: Duration, token: u64) -> TimerId {
         self.next_timer += 1;
         let id = TimerId(self.next_timer);

@@ -110,7 +110,7 @@ fn run(choice: CacheChoice) -> Result<Grade> {
         "no stale hits, but the cache hardly ever answered: all the consistency, none of the \
          speed-up"
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),
@@ -123,5 +123,6 @@ fn run(choice: CacheChoice) -> Result<Grade> {
              must live longer than the few microseconds between a write and the reads after it"
         }
         .into(),
-    })
+    };
+    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
 }

@@ -137,7 +137,7 @@ fn run(consistency: Consistency) -> Result<Grade> {
         ),
         _ => (false, "the checker could not decide in time"),
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),
@@ -154,5 +154,6 @@ fn run(consistency: Consistency) -> Result<Grade> {
             }
         }
         .into(),
-    })
+    };
+    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
 }

@@ -193,7 +193,7 @@ fn run(choice: ReplicationChoice) -> Result<Grade> {
          the crashed nodes (too few copies, or a write confirmed by the cut-off pair alone), or \
          too few were left for the mode's read quorum"
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),
@@ -215,5 +215,6 @@ fn run(choice: ReplicationChoice) -> Result<Grade> {
              count the copies of each key outside the failing pair"
                 .into()
         },
-    })
+    };
+    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
 }

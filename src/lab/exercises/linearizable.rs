@@ -438,11 +438,12 @@ where
     } else {
         why.join("; and ")
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {seed}]"),
         explanation,
         hint: hints.join("; and "),
-    })
+    };
+    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
 }

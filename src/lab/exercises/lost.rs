@@ -51,7 +51,7 @@ pub fn grade_lost_writes<F>(finder: F) -> Grade
 where
     F: Fn(&History, &Finals) -> Vec<usize>,
 {
-    let skewed = match skewed_run() {
+    let (skewed, panics) = match skewed_run() {
         Ok(run) => run,
         Err(e) => {
             return Grade::could_not_run(EXERCISE, &e, "the skewed cluster run failed to start");
@@ -97,13 +97,14 @@ where
          to it (no one can say which came first)"
             .into()
     };
-    Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured: format!("{} [seed {SEED}]", lines.join("; ")),
         explanation,
         hint: hint(missed_total, extra_total),
-    }
+    };
+    grade.unless_panicked(&panics)
 }
 
 /// The hint for what the answer got wrong: writes it missed, writes it
@@ -128,8 +129,9 @@ fn hint(missed: usize, extra: usize) -> String {
 }
 
 /// Two clients write three keys concurrently on a 3-node eventual cluster
-/// whose node 0 runs 2 s behind; the history and converged values.
-fn skewed_run() -> Result<(History, Finals)> {
+/// whose node 0 runs 2 s behind; the history and converged values, and
+/// the nodes' panics ([`crate::metrics::Report::node_panics`]).
+fn skewed_run() -> Result<((History, Finals), Vec<String>)> {
     let cluster = Cluster::builder()
         .nodes(3)
         .storage(StorageKind::Memory)
@@ -151,7 +153,10 @@ fn skewed_run() -> Result<(History, Finals)> {
         }
     });
     cluster.wait_for_convergence(Duration::from_secs(5))?;
-    Ok((cluster.history(), cluster.final_values()?))
+    Ok((
+        (cluster.history(), cluster.final_values()?),
+        cluster.metrics().node_panics(),
+    ))
 }
 
 /// A hand-made history on one key: `a`, then `b` and `c` overlapping, `b`

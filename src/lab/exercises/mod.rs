@@ -53,6 +53,18 @@
 //! it again and whether replicas answer — so an answer that already
 //! acknowledges and resends is pointed at what it does with a late copy
 //! instead.
+//!
+//!
+//! # A panic fails the grade
+//!
+//! A protocol handler that panics crashes its node (see
+//! [`Cluster::crash`]): the node stops answering, and every request it
+//! swallowed times out. A timeout is indeterminate — the operation may or
+//! may not have happened — so the checker and the staleness oracle accept
+//! it, and a protocol that panicked on every request would look perfectly
+//! linearizable. Every grader that runs a cluster therefore fails the
+//! answer when any node panicked, and says which node and what the panic
+//! said, whatever else it measured.
 
 mod cache;
 mod cap;
@@ -122,6 +134,32 @@ impl Grade {
         }
     }
 
+    /// This grade, unless a node panicked during the run (`panics` is
+    /// [`Report::node_panics`](crate::metrics::Report::node_panics) of the
+    /// cluster graded): then a failure that names each node and its panic
+    /// message. A panicking
+    /// handler crashes its node, and the requests it swallowed time out;
+    /// timeouts are indeterminate, so the measurements would otherwise
+    /// excuse the bug (a protocol that panics on every request is trivially
+    /// linearizable).
+    pub(crate) fn unless_panicked(self, panics: &[String]) -> Grade {
+        if panics.is_empty() {
+            return self;
+        }
+        Grade {
+            passed: false,
+            measured: format!("{}; {}", panics.join("; "), self.measured),
+            explanation: "a panic in a protocol handler crashes its node, so the run measured \
+                          a cluster with a node down and requests that never got an answer — \
+                          nothing it found counts"
+                .into(),
+            hint: "find the panic above (its message and location were printed when it \
+                   happened); a handler must return an Err or answer the client, never panic"
+                .into(),
+            ..self
+        }
+    }
+
     /// Prints the grade and turns it into the process exit code: success on
     /// PASS, failure on FAIL — what an exercise's `main` returns.
     pub fn report(&self) -> ExitCode {
@@ -177,4 +215,39 @@ fn node_list(nodes: &[NodeId]) -> String {
         .map(|n| n.to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passing() -> Grade {
+        Grade {
+            exercise: "exercise 0: test",
+            passed: true,
+            measured: "all good".into(),
+            explanation: "it works".into(),
+            hint: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_node_panic_turns_a_passing_grade_into_a_failure_that_names_it() {
+        assert_eq!(passing().unless_panicked(&[]), passing());
+        let grade = passing().unless_panicked(&[
+            "node 1 panicked: boom".to_string(),
+            "node 2 panicked 3 times, last: bang".to_string(),
+        ]);
+        assert!(!grade.passed);
+        assert!(
+            grade
+                .measured
+                .starts_with("node 1 panicked: boom; node 2 panicked 3 times, last: bang; "),
+            "{grade}"
+        );
+        assert!(grade.measured.ends_with("all good"), "{grade}");
+        let shown = grade.to_string();
+        assert!(shown.starts_with("FAIL"), "{shown}");
+        assert!(shown.contains("panic"), "{shown}");
+    }
 }

@@ -55,6 +55,8 @@ struct Measured {
     errors: u64,
     read_ms: f64,
     write_ms: f64,
+    /// [`crate::metrics::Report::node_panics`].
+    panics: Vec<String>,
 }
 
 fn measure(r: usize, w: usize) -> Result<Measured> {
@@ -92,6 +94,7 @@ fn measure(r: usize, w: usize) -> Result<Measured> {
         errors,
         read_ms: metrics.read_latency.mean_us / 1000.0,
         write_ms: metrics.write_latency.mean_us / 1000.0,
+        panics: metrics.node_panics(),
     })
 }
 
@@ -153,11 +156,12 @@ fn run(r: usize, w: usize) -> Result<Grade> {
             "",
         )
     };
-    Ok(Grade {
+    let grade = Grade {
         exercise: EXERCISE,
         passed,
         measured,
         explanation,
         hint: hint.into(),
-    })
+    };
+    Ok(grade.unless_panicked(&m.panics))
 }

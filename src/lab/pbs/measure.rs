@@ -151,7 +151,7 @@ pub(super) fn measure(
                         tally.errors.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
-                    let due = Instant::now() + t;
+                    let due = crate::clock::deadline_after(Instant::now(), t);
                     wait_until(due);
                     let lag = due.elapsed();
                     match client.get(&key) {
