@@ -92,7 +92,7 @@ impl Cluster {
         );
         let old = self.placement.partitioner();
         let new = old.with_node(Member { node: id, weight })?;
-        let engine = super::open_engine(&self.storage_kind, id)?;
+        let engine = self.engines.open(id)?;
         self.nodes.lock().push(NodeSlot {
             id,
             store: NodeStore::new(id, engine, self.durability),
