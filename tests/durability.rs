@@ -29,7 +29,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use replikv::history::{Checker, lost_writes};
 use replikv::storage::Durability;
-use replikv::{Cluster, Consistency, NodeId, StorageKind};
+use replikv::{Client, Cluster, Consistency, NodeId, StorageKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -112,10 +112,10 @@ fn crash_cycles(
         let finals: BTreeMap<Vec<u8>, Option<Vec<u8>>> = (0..KEYS)
             .map(|k| {
                 let key = format!("k{k}");
-                let read = reader
-                    .get(&key)
-                    .unwrap_or_else(|e| panic!("{context}: get {key} after power failure: {e}"));
-                (key.into_bytes(), read)
+                (
+                    key.clone().into_bytes(),
+                    read_back(&mut reader, &key, &context),
+                )
             })
             .collect();
         let history = cluster.history();
@@ -139,6 +139,20 @@ fn crash_cycles(
         .count();
     assert!(acknowledged > 0, "{context}: no write was acknowledged");
     Outcome { acknowledged, lost }
+}
+
+/// Reads `key` with every node up. A read can still time out when a disk
+/// is slow to flush (a strong read writes back); it has no effect to be
+/// unsure of, so it is retried, a bounded number of times.
+fn read_back(reader: &mut Client, key: &str, context: &str) -> Option<Vec<u8>> {
+    let mut attempts = 0;
+    loop {
+        match reader.get(key) {
+            Ok(read) => return read,
+            Err(e) if e.is_indeterminate() && attempts < 10 => attempts += 1,
+            Err(e) => panic!("{context}: get {key} after power failure: {e}"),
+        }
+    }
 }
 
 /// Every node crashes (each loses its unflushed writes), then every node
