@@ -13,12 +13,13 @@
 //! the fraction of reads that returned a write acknowledged t earlier, the
 //! model's probability, their difference in percentage points and whether it
 //! is within the goal of ±3 pp. It writes `staleness.csv` and `staleness.svg`
-//! to `$REPLIKV_PBS_OUT` (default: `$CARGO_TARGET_DIR`, else `target/`).
+//! to `$REPLIKV_PBS_OUT` (default: `$CARGO_TARGET_DIR`, else `target/`), and
+//! exits with status 1 when some t misses the goal.
 //!
 //! Environment knobs: `REPLIKV_PBS_TRIALS` (per t, default 2000),
 //! `REPLIKV_PBS_CLIENTS` (default 4), `REPLIKV_SEED` (default 0).
 
-use replikv::lab::pbs::StalenessExperiment;
+use replikv::lab::pbs::{StalenessCurve, StalenessExperiment};
 use replikv::network::Latency;
 use std::io::Write;
 use std::path::PathBuf;
@@ -95,6 +96,15 @@ fn main() {
         );
     }
     resolution_check(&experiment);
+    write_files(&curve);
+    if !curve.within(TOLERANCE_PP) {
+        eprintln!("staleness bench: the goal of ±{TOLERANCE_PP} pp was missed");
+        std::process::exit(1);
+    }
+}
+
+/// Writes the curve as CSV and SVG (a failure to write is reported, not fatal).
+fn write_files(curve: &StalenessCurve) {
     let dir = std::env::var_os("REPLIKV_PBS_OUT")
         .or_else(|| std::env::var_os("CARGO_TARGET_DIR"))
         .map(PathBuf::from)

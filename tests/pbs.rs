@@ -1,7 +1,8 @@
 //! Probabilistically bounded staleness: the WARS Monte Carlo against closed
-//! forms and quorum arithmetic, the curve's output formats, and the shape of
-//! a small measured run. No timing is asserted: timing belongs to
-//! `benches/staleness.rs`.
+//! forms and quorum arithmetic, the curve's output formats, and a small
+//! measured run against a closed form where timing does not decide it. How
+//! close the measured curve lies to the model everywhere is a timing claim:
+//! it belongs to `benches/staleness.rs`, which fails when it is missed.
 
 use replikv::CoordinatorPolicy;
 use replikv::lab::pbs::{
@@ -237,11 +238,15 @@ fn overheads_shift_the_model() {
 }
 
 #[test]
-fn calibration_measures_small_positive_overheads() {
-    // No timing assertion beyond "not absurd": the values depend on the machine.
+fn calibration_measures_positive_overheads() {
+    // A message is never handled the instant it is due: the delay thread and
+    // the receiver each wake up late. A measurement that cancels that out
+    // (say, by subtracting the nominal delay twice) reports zero. How large
+    // the overheads are depends on the machine; the staleness bench prints
+    // them with the curve.
     let overheads = Overheads::calibrate(20).unwrap();
-    assert!(overheads.network < Duration::from_secs(1), "{overheads:?}");
-    assert!(overheads.client < Duration::from_secs(1), "{overheads:?}");
+    assert!(overheads.network > Duration::ZERO, "{overheads:?}");
+    assert!(overheads.client > Duration::ZERO, "{overheads:?}");
 }
 
 #[test]
@@ -392,33 +397,68 @@ fn svg_is_written() {
 }
 
 #[test]
-fn a_small_measured_run_has_the_right_shape() {
+fn a_small_measured_run_follows_the_closed_form() {
+    // N = 3, R = W = 1, random coordinators, the pure model (no calibrated
+    // overheads): the read's coordinator is the write's with probability
+    // 1/3 (fresh); otherwise it reads its own copy, fresh iff the write's
+    // one W delay has passed: P(t) = 1/3 + 2/3 (1 − e^(−t/μ)).
+    let (trials, model_trials) = (200, 20_000);
     let experiment = StalenessExperiment {
-        times: vec![Duration::ZERO, ms(1.0), ms(4.0)],
-        trials_per_t: 30,
+        times: vec![Duration::ZERO, ms(1.0)],
+        trials_per_t: trials,
         clients: 2,
-        model_trials: 10_000,
+        model_trials,
+        calibrate: false,
+        seed: 12,
         ..StalenessExperiment::default()
+    };
+    let expected = |t: Duration| {
+        let x = t.as_secs_f64() * 1e3 / MEAN_MS;
+        1.0 / 3.0 + 2.0 / 3.0 * (1.0 - (-x).exp())
     };
     let mut calls = 0;
     let curve = experiment
         .run_with_progress(&mut |done, total| {
             calls += 1;
-            assert!(done <= total && total == 90);
+            assert!(done <= total && total == 2 * trials);
         })
         .unwrap();
     assert!(calls >= 1);
-    assert_eq!(curve.points.len(), 3);
-    for (point, t) in curve.points.iter().zip(&experiment.times) {
-        assert_eq!(point.t, *t);
-        assert_eq!(point.trials + point.errors, 30);
-        assert!((0.0..=1.0).contains(&point.measured), "{point:?}");
-        assert!((0.0..=1.0).contains(&point.predicted), "{point:?}");
+    assert_eq!(curve.points.len(), 2);
+    // The model's prediction: within four standard errors of the closed form.
+    for (point, &t) in curve.points.iter().zip(&experiment.times) {
+        assert_eq!(point.t, t);
+        assert_eq!(point.trials + point.errors, trials);
+        assert!(
+            (point.predicted - expected(t)).abs() <= bound(expected(t), model_trials),
+            "model at t = {t:?}: {} vs {}",
+            point.predicted,
+            expected(t)
+        );
     }
+    // The measured cluster. Reads from the write's own coordinator are
+    // fresh whatever the timing, so at t = 0 at least about 1/3 are fresh,
+    // and far from all. Beyond that, where the measured curve lies depends
+    // on thread wake-ups on a busy machine in a debug build: here only that
+    // it rises; the staleness bench (release) holds it to ±3 pp.
+    let (at_0, at_1ms) = (&curve.points[0], &curve.points[1]);
+    let floor = expected(Duration::ZERO) - bound(expected(Duration::ZERO), at_0.trials);
+    assert!(
+        at_0.measured >= floor && at_0.measured < 0.75,
+        "measured at t = 0: {} (model 1/3)",
+        at_0.measured
+    );
+    assert!(
+        at_1ms.measured > at_0.measured,
+        "measured fresh fraction does not rise: {} at 0, {} at 1 ms",
+        at_0.measured,
+        at_1ms.measured
+    );
     // Overlapping quorums: the measured cluster never reads stale either.
     let strict = StalenessExperiment {
         r: 2,
         w: 2,
+        trials_per_t: 30,
         ..experiment
     }
     .run()

@@ -35,6 +35,7 @@ pub struct ClusterBuilder {
     pub(super) strategy: Strategy,
     pub(super) storage: StorageKind,
     pub(super) durability: Durability,
+    pub(super) lose_unflushed: bool,
     pub(super) seed: u64,
     pub(super) client_timeout: Duration,
     pub(super) coordinator: CoordinatorPolicy,
@@ -71,6 +72,7 @@ impl Default for ClusterBuilder {
             strategy: Strategy::default(),
             storage: StorageKind::default(),
             durability: Durability::default(),
+            lose_unflushed: false,
             seed: 0,
             client_timeout: Duration::from_secs(1),
             coordinator: CoordinatorPolicy::default(),
@@ -152,6 +154,40 @@ impl ClusterBuilder {
     /// When writes become durable (default: sled's periodic flush).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Makes a node crash lose every write the node had not flushed
+    /// (default off: the engine outlives the crashed thread and loses
+    /// nothing). Each node's engine is wrapped in
+    /// [`LoseUnflushed`](crate::storage::LoseUnflushed), which
+    /// under [`Durability::Periodic`] flushes every 500 ms as sled does, and
+    /// under [`Durability::FlushBeforeAck`] flushes on every write. Works
+    /// with every [`StorageKind`]. This is what makes the durability
+    /// setting visible in a test: see `tests/durability.rs`.
+    ///
+    /// ```
+    /// // Flushed before it is acknowledged, a write survives a crash of its
+    /// // only replica. (With Durability::Periodic it would be lost unless the
+    /// // background flush ran first.)
+    /// use replikv::storage::Durability;
+    /// use replikv::{Cluster, NodeId, StorageKind};
+    ///
+    /// let cluster = Cluster::builder()
+    ///     .nodes(1)
+    ///     .storage(StorageKind::Memory)
+    ///     .durability(Durability::FlushBeforeAck)
+    ///     .lose_unflushed_on_crash(true)
+    ///     .build()?;
+    /// let mut client = cluster.client()?;
+    /// client.put("k", "v")?;
+    /// cluster.crash(NodeId(0))?;
+    /// cluster.restart(NodeId(0))?;
+    /// assert_eq!(client.get("k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn lose_unflushed_on_crash(mut self, on: bool) -> Self {
+        self.lose_unflushed = on;
         self
     }
 

@@ -1,6 +1,14 @@
-//! What a cluster is built from: consistency mode and storage kind.
+//! What a cluster is built from: consistency mode and storage kind, and how
+//! the storage kind becomes an engine per node.
 
+use crate::error::Result;
+use crate::ids::NodeId;
+use crate::storage::{
+    Durability, LoseUnflushed, MemoryStorage, SledStorage, Storage, StorageFactory,
+};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The built-in consistency modes. A protocol of your own goes in with
 /// [`crate::ClusterBuilder::protocol`] instead.
@@ -50,4 +58,47 @@ pub enum StorageKind {
     Directory(PathBuf),
     /// An in-memory map per node (no sled): fastest, for unit tests.
     Memory,
+    /// An engine of your own per node, made by the factory (see
+    /// [`StorageFactory`] for an example). Kept across crash and restart;
+    /// the engine learns of a crash through [`Storage::on_crash`](crate::storage::Storage::on_crash).
+    Custom(StorageFactory),
+}
+
+/// How often [`LoseUnflushed`] flushes under [`Durability::Periodic`] when
+/// the builder makes it: sled's own default (`flush_every_ms` = 500), so the
+/// wrapper loses what sled would.
+const PERIODIC_FLUSH: Duration = Duration::from_millis(500);
+
+/// How the cluster makes each node's engine: where it lives, and whether a
+/// crash loses unflushed writes
+/// ([`crate::ClusterBuilder::lose_unflushed_on_crash`]).
+#[derive(Clone, Debug)]
+pub(super) struct Engines {
+    pub(super) kind: StorageKind,
+    pub(super) durability: Durability,
+    pub(super) lose_unflushed: bool,
+}
+
+impl Engines {
+    /// Opens (or creates) the engine of `node`.
+    pub(super) fn open(&self, node: NodeId) -> Result<Arc<dyn Storage>> {
+        let engine: Arc<dyn Storage> = match &self.kind {
+            StorageKind::Memory => Arc::new(MemoryStorage::new()),
+            StorageKind::Temporary => Arc::new(SledStorage::temporary()?),
+            StorageKind::Directory(dir) => {
+                Arc::new(SledStorage::open(&dir.join(format!("node-{}", node.0)))?)
+            }
+            StorageKind::Custom(factory) => factory.make(node)?,
+        };
+        if !self.lose_unflushed {
+            return Ok(engine);
+        }
+        Ok(match self.durability {
+            // Every write flushes before it is acknowledged: no thread needed.
+            Durability::FlushBeforeAck => Arc::new(LoseUnflushed::new(engine)),
+            Durability::Periodic => {
+                Arc::new(LoseUnflushed::flushing_every(engine, PERIODIC_FLUSH)?)
+            }
+        })
+    }
 }

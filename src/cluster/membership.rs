@@ -141,7 +141,7 @@ impl Cluster {
         let id = NodeId(self.next_node.load(Ordering::Relaxed));
         let old = self.placement.partitioner();
         let new = old.with_node(Member { node: id, weight })?;
-        let engine = super::open_engine(&self.storage_kind, id)?;
+        let engine = self.engines.open(id)?;
         self.next_node.store(id.0 + 1, Ordering::Relaxed);
         let mut report = self.with_nodes_stopped(|| {
             self.nodes.lock().push(NodeSlot {

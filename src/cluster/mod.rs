@@ -22,8 +22,9 @@ use crate::network::Network;
 use crate::node::{Control, NodeCounters, NodeEnv, Spawner};
 use crate::partition::Member;
 use crate::placement::Placement;
-use crate::storage::{Durability, MemoryStorage, NodeStore, SledStorage, Storage};
+use crate::storage::{Durability, MemoryStorage, NodeStore};
 use builder::{ProtocolChoice, builtin_spawner};
+use config::Engines;
 use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
@@ -72,7 +73,7 @@ pub struct Cluster {
     client_timeout: Duration,
     coordinator: crate::client::CoordinatorPolicy,
     read_cache: Option<CacheConfig>,
-    storage_kind: StorageKind,
+    engines: Engines,
     durability: Durability,
     /// Client operations, crashes and restarts hold it shared; a membership
     /// change holds it exclusively, so no operation straddles two placements
@@ -91,16 +92,6 @@ impl std::fmt::Debug for Cluster {
             .field("seed", &self.seed)
             .finish_non_exhaustive()
     }
-}
-
-fn open_engine(kind: &StorageKind, node: NodeId) -> Result<Arc<dyn Storage>> {
-    Ok(match kind {
-        StorageKind::Memory => Arc::new(MemoryStorage::new()),
-        StorageKind::Temporary => Arc::new(SledStorage::temporary()?),
-        StorageKind::Directory(dir) => {
-            Arc::new(SledStorage::open(&dir.join(format!("node-{}", node.0)))?)
-        }
-    })
 }
 
 impl Cluster {
@@ -129,9 +120,14 @@ impl Cluster {
         let clock = Arc::new(Clock::new(ids.len()));
         let network = Network::new(ids.len(), builder.seed, clock.clone())?;
         network.set_latency(builder.latency)?;
+        let engines = Engines {
+            kind: builder.storage.clone(),
+            durability: builder.durability,
+            lose_unflushed: builder.lose_unflushed,
+        };
         let mut slots = Vec::with_capacity(ids.len());
         for &id in &ids {
-            let engine = open_engine(&builder.storage, id)?;
+            let engine = engines.open(id)?;
             slots.push(NodeSlot {
                 id,
                 store: NodeStore::new(id, engine, builder.durability),
@@ -159,7 +155,7 @@ impl Cluster {
             client_timeout: builder.client_timeout,
             coordinator: builder.coordinator,
             read_cache: builder.read_cache,
-            storage_kind: builder.storage.clone(),
+            engines,
             durability: builder.durability,
             gate: Arc::new(RwLock::new(())),
             next_node: AtomicU32::new(builder.nodes as u32),
@@ -244,7 +240,10 @@ impl Cluster {
 
     /// Crashes `node`: its thread stops, its volatile state and queued
     /// messages are lost, its storage stays. Messages to it are dropped
-    /// until [`Cluster::restart`]. Waits while a membership change runs.
+    /// until [`Cluster::restart`]. Once the thread has stopped, the engine
+    /// is told ([`Storage::on_crash`](crate::storage::Storage::on_crash)):
+    /// with [`ClusterBuilder::lose_unflushed_on_crash`] every write the node
+    /// had not flushed is lost. Waits while a membership change runs.
     ///
     /// A node whose protocol panics — in its factory or in any handler —
     /// crashes by itself in the same way: [`Cluster::is_up`] turns false,
@@ -285,14 +284,16 @@ impl Cluster {
     /// ```
     pub fn crash(&self, node: NodeId) -> Result<()> {
         let _gate = self.gate.read();
-        let running = {
+        let (running, engine) = {
             let mut nodes = self.nodes.lock();
             let slot = self.slot_mut(&mut nodes, node)?;
-            slot.running.take().ok_or(Error::NodeAlreadyCrashed(node))?
+            let running = slot.running.take().ok_or(Error::NodeAlreadyCrashed(node))?;
+            (running, slot.store.engine().clone())
         };
         self.network.detach_node(node)?;
         let _ = running.control.send(Control::Crash);
         let _ = running.thread.join();
+        engine.on_crash();
         Ok(())
     }
 
@@ -302,7 +303,8 @@ impl Cluster {
     /// opened again from disk, so a restart exercises recovery as a process
     /// restart would (keep no [`NodeStore`] handle from [`Cluster::store`]
     /// across a restart: it would hold the database open). Temporary and
-    /// in-memory storage cannot be reopened; they are kept as they are.
+    /// in-memory storage cannot be reopened; they are kept as they are, and
+    /// so is a [`StorageKind::Custom`] engine.
     ///
     /// Waits while a membership change runs (it restarts the nodes itself).
     pub fn restart(&self, node: NodeId) -> Result<()> {
@@ -312,7 +314,7 @@ impl Cluster {
 
     /// [`Cluster::restart`] without the gate, for a membership change.
     fn restart_node(&self, node: NodeId) -> Result<()> {
-        if let StorageKind::Directory(_) = &self.storage_kind {
+        if let StorageKind::Directory(_) = &self.engines.kind {
             let mut nodes = self.nodes.lock();
             let slot = self.slot_mut(&mut nodes, node)?;
             if slot.running.is_some() {
@@ -321,7 +323,7 @@ impl Cluster {
             // Close our handle first so sled releases its lock, then reopen.
             let closed = NodeStore::new(node, Arc::new(MemoryStorage::new()), self.durability);
             drop(std::mem::replace(&mut slot.store, closed));
-            let engine = open_engine(&self.storage_kind, node)?;
+            let engine = self.engines.open(node)?;
             slot.store = NodeStore::new(node, engine, self.durability);
         }
         self.start_node(node)
@@ -481,6 +483,8 @@ impl Cluster {
         if let Some(running) = slot.running.take() {
             let _ = self.network.detach_node(slot.id);
             let _ = running.thread.join();
+            // A panic is a crash: what the node had not flushed is gone.
+            slot.store.engine().on_crash();
         }
     }
 }

@@ -317,6 +317,7 @@ impl ExperimentReport {
                     crate::StorageKind::Temporary => "temporary".into(),
                     crate::StorageKind::Memory => "memory".into(),
                     crate::StorageKind::Directory(d) => d.display().to_string(),
+                    crate::StorageKind::Custom(_) => "custom".into(),
                 },
                 durability: match e.durability {
                     crate::storage::Durability::Periodic => "periodic".into(),

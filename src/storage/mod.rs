@@ -22,14 +22,26 @@
 //! `flush` (sled's `Tree::flush` documents this). [`Durability::FlushBeforeAck`]
 //! flushes after every write, so a record a replica has acknowledged survives
 //! a crash of the whole process. [`Durability::Periodic`] leaves it to sled's
-//! background flusher (every few hundred milliseconds): faster, but a process
-//! crash may lose the last writes. A simulated node crash inside one process
-//! never loses data in either mode, because the engine outlives the node thread.
+//! background flusher (every 500 ms): faster, but a process crash may lose the
+//! last writes.
+//!
+//! A simulated node crash inside one process loses nothing by itself: the
+//! engine outlives the node thread, and sled hands back unflushed writes as
+//! if they were durable. To make a crash cost what a real one costs, wrap
+//! the engine in [`LoseUnflushed`] (or ask the builder for it with
+//! [`ClusterBuilder::lose_unflushed_on_crash`](crate::ClusterBuilder::lose_unflushed_on_crash)):
+//! the cluster tells the engine about every crash ([`Storage::on_crash`]),
+//! and the wrapper then drops every write since the last flush.
+//! `tests/durability.rs` uses it to show both sides of the contract.
 
+mod factory;
+mod lose_unflushed;
 mod memory;
 mod record;
 mod sled_store;
 
+pub use factory::StorageFactory;
+pub use lose_unflushed::LoseUnflushed;
 pub use memory::MemoryStorage;
 pub use record::{Record, Version};
 pub use sled_store::SledStorage;
@@ -54,6 +66,33 @@ pub trait Storage: Send + Sync + 'static {
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Makes every write so far durable.
     fn flush(&self) -> Result<()>;
+    /// The node owning this engine has crashed (its thread has stopped):
+    /// forget whatever a real crash would lose. The default forgets nothing,
+    /// as a disk would; [`LoseUnflushed`] forgets every unflushed write.
+    fn on_crash(&self) {}
+}
+
+/// A shared engine is an engine, so wrappers such as [`LoseUnflushed`] can
+/// go around an `Arc<dyn Storage>`.
+impl<S: Storage + ?Sized> Storage for Arc<S> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        (**self).get(key)
+    }
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        (**self).insert(key, value)
+    }
+    fn remove(&self, key: &[u8]) -> Result<()> {
+        (**self).remove(key)
+    }
+    fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        (**self).scan_prefix(prefix)
+    }
+    fn flush(&self) -> Result<()> {
+        (**self).flush()
+    }
+    fn on_crash(&self) {
+        (**self).on_crash()
+    }
 }
 
 /// When a write becomes durable. See the module docs for what each promises.
@@ -61,7 +100,8 @@ pub trait Storage: Send + Sync + 'static {
 pub enum Durability {
     /// Flush after every write, before the replica acknowledges it.
     FlushBeforeAck,
-    /// Let the engine flush in the background (sled: every 500 ms).
+    /// Let the engine flush in the background (sled, and [`LoseUnflushed`]
+    /// as the cluster builds it: every 500 ms).
     #[default]
     Periodic,
 }
