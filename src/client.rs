@@ -92,6 +92,8 @@ pub(crate) struct ClientEnv {
     pub cache: Option<ReadCache>,
     /// Held shared for the length of each operation (see `Cluster::add_node`).
     pub gate: Arc<RwLock<()>>,
+    /// The simulated world, when the cluster runs on the simulator.
+    pub world: Option<Arc<crate::sim::World>>,
 }
 
 /// A blocking client of the cluster. Make one per thread with
@@ -167,50 +169,197 @@ impl Client {
 
     /// Stores `value` under `key`.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        let (key, value) = (key.as_ref(), value.as_ref());
-        validate_key(key)?;
-        validate_value(value)?;
-        self.invalidate(key);
-        let started_ns = self.env.clock.now_ns();
-        let result = self.call(Request::Put {
-            key: key.to_vec(),
-            value: value.to_vec(),
-        });
-        self.after_write(key, result.is_ok(), Some(value), started_ns);
-        result.map(|_| ())
+        let op = Op::Put {
+            key: key.as_ref().to_vec(),
+            value: value.as_ref().to_vec(),
+        };
+        self.run(op).map(|_| ())
     }
 
     /// Reads `key`: `None` when it is missing or deleted.
     pub fn get(&mut self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        let key = key.as_ref();
-        validate_key(key)?;
-        let fill_epoch = match self.env.cache.as_ref().map(|cache| cache.lookup(key)) {
-            Some(Lookup::Hit { value, at_ns }) => {
-                return Ok(self.record_cache_hit(key, value, at_ns));
-            }
-            Some(Lookup::Miss { epoch, at_ns }) => {
-                self.env.metrics.record_cache_miss();
-                Some((epoch, at_ns))
-            }
-            None => None,
-        };
-        let value = self.call(Request::Get { key: key.to_vec() })?;
-        if let (Some(cache), Some((epoch, at_ns))) = (&self.env.cache, fill_epoch) {
-            let evicted = cache.fill(key, value.clone(), epoch, at_ns);
-            self.env.metrics.record_cache_evictions(evicted);
-        }
-        Ok(value)
+        self.run(Op::Get {
+            key: key.as_ref().to_vec(),
+        })
     }
 
     /// Removes `key` (a tombstone: no error when it was missing).
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> Result<()> {
-        let key = key.as_ref();
-        validate_key(key)?;
-        self.invalidate(key);
-        let started_ns = self.env.clock.now_ns();
-        let result = self.call(Request::Delete { key: key.to_vec() });
-        self.after_write(key, result.is_ok(), None, started_ns);
-        result.map(|_| ())
+        self.run(Op::Delete {
+            key: key.as_ref().to_vec(),
+        })
+        .map(|_| ())
+    }
+
+    /// One whole operation: start it, wait for its answer (on the monotonic
+    /// clock, or by running the simulated world), finish it.
+    fn run(&mut self, op: Op) -> Result<Option<Vec<u8>>> {
+        let gate = self.env.gate.clone();
+        let _operation = gate.read();
+        match self.start(op) {
+            Started::Finished(result) => result,
+            Started::Sent(sent) => {
+                let response = self.wait_for(&sent);
+                self.finish(sent, response)
+            }
+        }
+    }
+
+    /// Starts an operation: checks it, answers it from the cache when it
+    /// can, or sends it to a coordinator and records when it was invoked.
+    pub(crate) fn start(&mut self, op: Op) -> Started {
+        match self.try_start(op) {
+            Ok(started) => started,
+            Err(e) => Started::Finished(Err(e)),
+        }
+    }
+
+    fn try_start(&mut self, op: Op) -> Result<Started> {
+        let (request, after) = match op {
+            Op::Get { key } => {
+                validate_key(&key)?;
+                let fill = match self.env.cache.as_ref().map(|cache| cache.lookup(&key)) {
+                    Some(Lookup::Hit { value, at_ns }) => {
+                        let value = self.record_cache_hit(&key, value, at_ns);
+                        return Ok(Started::Finished(Ok(value)));
+                    }
+                    Some(Lookup::Miss { epoch, at_ns }) => {
+                        self.env.metrics.record_cache_miss();
+                        Some((epoch, at_ns))
+                    }
+                    None => None,
+                };
+                (Request::Get { key }, After::Read { fill })
+            }
+            Op::Put { key, value } => {
+                validate_key(&key)?;
+                validate_value(&value)?;
+                self.invalidate(&key);
+                let started_ns = self.env.clock.now_ns();
+                (Request::Put { key, value }, After::Write { started_ns })
+            }
+            Op::Delete { key } => {
+                validate_key(&key)?;
+                self.invalidate(&key);
+                let started_ns = self.env.clock.now_ns();
+                (Request::Delete { key }, After::Write { started_ns })
+            }
+        };
+        let coordinator = self.coordinator(request.key())?;
+        self.next_request += 1;
+        let id = self.next_request;
+        let (kind, key, value) = match &request {
+            Request::Get { key } => (OpKind::Get, key.clone(), None),
+            Request::Put { key, value } => (OpKind::Put, key.clone(), Some(value.clone())),
+            Request::Delete { key } => (OpKind::Delete, key.clone(), None),
+        };
+        let call_ns = self.env.clock.now_ns();
+        let timeout_ns = u64::try_from(self.env.timeout.as_nanos()).unwrap_or(u64::MAX);
+        self.env.network.send(Envelope {
+            from: Endpoint::Client(self.id),
+            to: Endpoint::Node(coordinator),
+            payload: Payload::Request { id, request },
+        });
+        Ok(Started::Sent(Sent {
+            id,
+            kind,
+            key,
+            value,
+            coordinator,
+            call_ns,
+            deadline_ns: call_ns.saturating_add(timeout_ns),
+            after,
+        }))
+    }
+
+    /// The answer to `sent` if it has arrived (answers to earlier requests
+    /// and duplicates are thrown away).
+    pub(crate) fn answer_for(&self, sent: &Sent) -> Option<Response> {
+        while let Ok(envelope) = self.inbox.try_recv() {
+            if let Payload::Response { id, response } = envelope.payload
+                && id == sent.id
+            {
+                return Some(response);
+            }
+        }
+        None
+    }
+
+    /// True when something waits in this client's inbox.
+    pub(crate) fn has_mail(&self) -> bool {
+        !self.inbox.is_empty()
+    }
+
+    /// Finishes an operation with its answer (or `Err(Timeout)`): maps it
+    /// to the caller's result, keeps the cache honest, records the
+    /// operation in the history and the metrics.
+    pub(crate) fn finish(
+        &mut self,
+        sent: Sent,
+        response: Result<Response>,
+    ) -> Result<Option<Vec<u8>>> {
+        let return_ns = self.env.clock.now_ns();
+        let Sent {
+            kind,
+            key,
+            value,
+            coordinator,
+            call_ns,
+            after,
+            ..
+        } = sent;
+        let result = match (kind, response) {
+            (OpKind::Get, Ok(Response::Value(v))) => Ok(v),
+            (OpKind::Put | OpKind::Delete, Ok(Response::Done)) => Ok(None),
+            (_, Ok(Response::Unavailable(why))) => Err(Error::Unavailable(why)),
+            (_, Ok(Response::Failed(why))) => Err(Error::Protocol(why)),
+            (_, Ok(Response::Corrupt { node, key, reason })) => {
+                Err(Error::Corrupt { node, key, reason })
+            }
+            (_, Ok(other)) => Err(Error::Protocol(format!(
+                "coordinator {coordinator} answered a {kind:?} with {other:?}"
+            ))),
+            (_, Err(e)) => Err(e),
+        };
+        let (outcome, ok, recorded_return) = match &result {
+            Ok(_) => (Outcome::Ok, true, Some(return_ns)),
+            // Refused before any replica applied it: definitely no effect.
+            Err(Error::Unavailable(_)) => (Outcome::Unavailable, false, Some(return_ns)),
+            Err(Error::Timeout(_)) => (Outcome::Timeout, false, None),
+            // Anything else may have half-happened: unknown.
+            Err(_) => (Outcome::OtherError, false, None),
+        };
+        let latency = Duration::from_nanos(return_ns.saturating_sub(call_ns));
+        self.env.metrics.record(kind, outcome, latency);
+        let output = match &result {
+            Ok(v) if kind == OpKind::Get => v.clone(),
+            _ => None,
+        };
+        match after {
+            After::Read { fill } => {
+                if let (Some(cache), Some((epoch, at_ns)), Ok(value)) =
+                    (&self.env.cache, fill, &result)
+                {
+                    let evicted = cache.fill(&key, value.clone(), epoch, at_ns);
+                    self.env.metrics.record_cache_evictions(evicted);
+                }
+            }
+            After::Write { started_ns } => {
+                self.after_write(&key, result.is_ok(), value.as_deref(), started_ns);
+            }
+        }
+        self.env.recorder.record(Operation {
+            client: self.id,
+            key,
+            kind,
+            value,
+            output,
+            ok,
+            call_ns,
+            return_ns: recorded_return,
+            cached: false,
+        });
+        result
     }
 
     /// Keeps the cache honest after a write: the written value once it is
@@ -298,68 +447,23 @@ impl Client {
         Ok(replicas[index])
     }
 
-    fn call(&mut self, request: Request) -> Result<Option<Vec<u8>>> {
-        let gate = self.env.gate.clone();
-        let _operation = gate.read();
-        let coordinator = self.coordinator(request.key())?;
-        self.next_request += 1;
-        let id = self.next_request;
-        let (kind, key, value) = match &request {
-            Request::Get { key } => (OpKind::Get, key.clone(), None),
-            Request::Put { key, value } => (OpKind::Put, key.clone(), Some(value.clone())),
-            Request::Delete { key } => (OpKind::Delete, key.clone(), None),
-        };
-        let started = Instant::now();
-        let call_ns = self.env.clock.ns_at(started);
-        self.env.network.send(Envelope {
-            from: Endpoint::Client(self.id),
-            to: Endpoint::Node(coordinator),
-            payload: Payload::Request { id, request },
-        });
-        let deadline = crate::clock::deadline_after(started, self.env.timeout);
-        let response = self.wait_for(id, deadline);
-        let return_ns = self.env.clock.now_ns();
-        let latency = started.elapsed();
-        let result = match (kind, response) {
-            (OpKind::Get, Ok(Response::Value(v))) => Ok(v),
-            (OpKind::Put | OpKind::Delete, Ok(Response::Done)) => Ok(None),
-            (_, Ok(Response::Unavailable(why))) => Err(Error::Unavailable(why)),
-            (_, Ok(Response::Failed(why))) => Err(Error::Protocol(why)),
-            (_, Ok(Response::Corrupt { node, key, reason })) => {
-                Err(Error::Corrupt { node, key, reason })
+    /// Waits for the answer to `sent` until its deadline.
+    fn wait_for(&self, sent: &Sent) -> Result<Response> {
+        if let Some(world) = &self.env.world {
+            // Simulated: run the world until the answer arrives or the
+            // deadline passes in virtual time.
+            loop {
+                world.run_until(sent.deadline_ns, &mut || self.has_mail());
+                if let Some(response) = self.answer_for(sent) {
+                    return Ok(response);
+                }
+                if self.env.clock.now_ns() >= sent.deadline_ns {
+                    return Err(Error::Timeout(self.env.timeout));
+                }
             }
-            (_, Ok(other)) => Err(Error::Protocol(format!(
-                "coordinator {coordinator} answered a {kind:?} with {other:?}"
-            ))),
-            (_, Err(e)) => Err(e),
-        };
-        let (outcome, ok, return_ns) = match &result {
-            Ok(_) => (Outcome::Ok, true, Some(return_ns)),
-            // Refused before any replica applied it: definitely no effect.
-            Err(Error::Unavailable(_)) => (Outcome::Unavailable, false, Some(return_ns)),
-            Err(Error::Timeout(_)) => (Outcome::Timeout, false, None),
-            // Anything else may have half-happened: unknown.
-            Err(_) => (Outcome::OtherError, false, None),
-        };
-        self.env.metrics.record(kind, outcome, latency);
-        self.env.recorder.record(Operation {
-            client: self.id,
-            key,
-            kind,
-            value,
-            output: match &result {
-                Ok(v) if kind == OpKind::Get => v.clone(),
-                _ => None,
-            },
-            ok,
-            call_ns,
-            return_ns,
-            cached: false,
-        });
-        result
-    }
-
-    fn wait_for(&self, id: u64, deadline: Instant) -> Result<Response> {
+        }
+        let wait = Duration::from_nanos(sent.deadline_ns.saturating_sub(self.env.clock.now_ns()));
+        let deadline = crate::clock::deadline_after(Instant::now(), wait);
         loop {
             // Poll briefly first: the answer usually comes within
             // microseconds, and sleeping costs more than that (see
@@ -376,7 +480,7 @@ impl Client {
                             response,
                         },
                     ..
-                }) if answered == id => return Ok(response),
+                }) if answered == sent.id => return Ok(response),
                 // A late answer to an earlier, timed-out request, or a duplicate.
                 Ok(_) => continue,
                 Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout(self.env.timeout)),
@@ -384,6 +488,53 @@ impl Client {
             }
         }
     }
+}
+
+/// One client operation, before it is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Get { key: Vec<u8> },
+    Put { key: Vec<u8>, value: Vec<u8> },
+    Delete { key: Vec<u8> },
+}
+
+/// What starting an operation did.
+#[derive(Debug)]
+pub(crate) enum Started {
+    /// It needed no answer: checked and refused, or answered by the cache.
+    Finished(Result<Option<Vec<u8>>>),
+    /// It was sent; finish it with its answer or a timeout.
+    Sent(Sent),
+}
+
+/// An operation sent and not yet finished.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    id: u64,
+    kind: OpKind,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+    coordinator: NodeId,
+    call_ns: u64,
+    /// When it times out, on the cluster clock.
+    pub(crate) deadline_ns: u64,
+    after: After,
+}
+
+impl Sent {
+    /// True for a read.
+    pub(crate) fn is_read(&self) -> bool {
+        self.kind == OpKind::Get
+    }
+}
+
+/// What finishing an operation must do besides recording it.
+#[derive(Debug)]
+enum After {
+    /// Fill the cache with the value read, if the lookup missed.
+    Read { fill: Option<(u64, u64)> },
+    /// Write through (acknowledged) or invalidate (unknown).
+    Write { started_ns: u64 },
 }
 
 impl Drop for Client {

@@ -122,6 +122,7 @@ mod node;
 pub mod partition;
 mod placement;
 pub mod protocol;
+pub mod sim;
 pub mod storage;
 
 pub use client::{Client, CoordinatorPolicy};
@@ -130,6 +131,7 @@ pub use cluster::{Cluster, ClusterBuilder, Consistency, Rebalance, StorageKind};
 pub use error::{Error, Result};
 pub use ids::{ClientId, Endpoint, NodeId};
 pub use placement::Placement;
+pub use sim::Runtime;
 
 // The crates whose types appear in the public API (see the crate docs).
 pub use comfy_table;

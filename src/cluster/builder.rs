@@ -10,6 +10,7 @@ use crate::network::Latency;
 use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
 use crate::protocol::{Eventual, EventualConfig, NodeSetup, Protocol, SingleCopy, Strong};
+use crate::sim::Runtime;
 use crate::storage::Durability;
 use std::time::Duration;
 
@@ -34,6 +35,10 @@ pub struct ClusterBuilder {
     pub(super) replication: Option<usize>,
     pub(super) strategy: Strategy,
     pub(super) storage: StorageKind,
+    /// Whether [`ClusterBuilder::storage`] was called (the simulator's
+    /// default storage is in memory, the threads' temporary sled).
+    pub(super) storage_chosen: bool,
+    pub(super) runtime: Runtime,
     pub(super) durability: Durability,
     pub(super) lose_unflushed: bool,
     pub(super) seed: u64,
@@ -71,6 +76,8 @@ impl Default for ClusterBuilder {
             replication: None,
             strategy: Strategy::default(),
             storage: StorageKind::default(),
+            storage_chosen: false,
+            runtime: Runtime::default(),
             durability: Durability::default(),
             lose_unflushed: false,
             seed: 0,
@@ -148,6 +155,7 @@ impl ClusterBuilder {
     /// Where nodes keep their data (default: temporary sled databases).
     pub fn storage(mut self, storage: StorageKind) -> Self {
         self.storage = storage;
+        self.storage_chosen = true;
         self
     }
 
@@ -188,6 +196,36 @@ impl ClusterBuilder {
     /// ```
     pub fn lose_unflushed_on_crash(mut self, on: bool) -> Self {
         self.lose_unflushed = on;
+        self
+    }
+
+    /// Which driver runs the nodes (default: [`Runtime::Threads`]).
+    ///
+    /// [`Runtime::Simulated`] runs the whole cluster on the calling thread
+    /// on virtual time, replayed bit for bit from the seed (see
+    /// [`crate::sim`]); its storage is in memory unless
+    /// [`ClusterBuilder::storage`] says otherwise.
+    ///
+    /// ```
+    /// use replikv::{Cluster, Consistency, Runtime};
+    /// use replikv::network::Latency;
+    /// use std::time::Duration;
+    ///
+    /// let cluster = Cluster::builder()
+    ///     .runtime(Runtime::Simulated)
+    ///     .consistency(Consistency::Strong)
+    ///     .latency(Latency::Fixed(Duration::from_millis(20)))
+    ///     .build()?;
+    /// let mut client = cluster.client()?;
+    /// // To the coordinator, a query round trip and a store round trip to
+    /// // the replicas, and back: 6 hops of 20 ms, with no real waiting.
+    /// client.put("k", "v")?;
+    /// assert_eq!(cluster.clock().now_ns(), 120_000_000);
+    /// assert_eq!(client.get("k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn runtime(mut self, runtime: Runtime) -> Self {
+        self.runtime = runtime;
         self
     }
 

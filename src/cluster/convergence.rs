@@ -143,6 +143,20 @@ impl Cluster {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn wait_for_convergence(&self, deadline: Duration) -> Result<bool> {
+        if self.world.is_some() {
+            // Simulated: let virtual time pass, a poll interval at a time.
+            let until = self.clock.now_ns().saturating_add(nanos(deadline));
+            loop {
+                if self.is_converged()? {
+                    return Ok(true);
+                }
+                let now = self.clock.now_ns();
+                if now >= until {
+                    return Ok(false);
+                }
+                self.run_for(Duration::from_nanos(nanos(POLL).min(until - now)));
+            }
+        }
         let until = crate::clock::deadline_after(Instant::now(), deadline);
         loop {
             if self.is_converged()? {
@@ -209,4 +223,8 @@ impl Cluster {
         }
         Ok(values)
     }
+}
+
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }

@@ -22,20 +22,27 @@ use crate::network::Network;
 use crate::node::{Control, NodeCounters, NodeEnv, Spawner};
 use crate::partition::Member;
 use crate::placement::Placement;
+use crate::sim::{Runtime, World};
 use crate::storage::{Durability, MemoryStorage, NodeStore};
 use builder::{ProtocolChoice, builtin_spawner};
 use config::Engines;
 use crossbeam_channel::Sender;
 use parking_lot::{Mutex, RwLock};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// A running node thread.
-struct Running {
-    control: Sender<Control>,
-    thread: JoinHandle<()>,
+/// A running node incarnation.
+enum Running {
+    /// Its own thread, which obeys orders on `control`.
+    Thread {
+        control: Sender<Control>,
+        thread: JoinHandle<()>,
+    },
+    /// A core in the simulated world (see [`crate::sim`]).
+    Simulated,
 }
 
 /// Everything the cluster keeps about one node.
@@ -82,6 +89,8 @@ pub struct Cluster {
     /// The id the next joining node gets: above every id ever used, so an id
     /// is never reused (see `membership`).
     next_node: AtomicU32,
+    /// The simulated world, when the cluster runs on the simulator.
+    world: Option<Arc<World>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -117,11 +126,26 @@ impl Cluster {
             .collect();
         let partitioner = builder.strategy.build(&members)?;
         let placement = Arc::new(Placement::new(partitioner, replication));
-        let clock = Arc::new(Clock::new(ids.len()));
-        let network = Network::new(ids.len(), builder.seed, clock.clone())?;
+        let (clock, network, world) = match builder.runtime {
+            Runtime::Threads => {
+                let clock = Arc::new(Clock::new(ids.len()));
+                let network = Network::new(ids.len(), builder.seed, clock.clone())?;
+                (clock, network, None)
+            }
+            Runtime::Simulated => {
+                let clock = Arc::new(Clock::simulated(ids.len()));
+                let (network, outbox) = Network::simulated(ids.len(), builder.seed, clock.clone());
+                let world = World::new(clock.clone(), network.clone(), outbox);
+                (clock, network, Some(Arc::new(world)))
+            }
+        };
         network.set_latency(builder.latency)?;
+        let kind = match (builder.runtime, builder.storage_chosen) {
+            (Runtime::Simulated, false) => StorageKind::Memory,
+            _ => builder.storage.clone(),
+        };
         let engines = Engines {
-            kind: builder.storage.clone(),
+            kind,
             durability: builder.durability,
             lose_unflushed: builder.lose_unflushed,
         };
@@ -159,6 +183,7 @@ impl Cluster {
             durability: builder.durability,
             gate: Arc::new(RwLock::new(())),
             next_node: AtomicU32::new(builder.nodes as u32),
+            world,
         };
         for id in ids {
             cluster.start_node(id)?;
@@ -186,12 +211,33 @@ impl Cluster {
             control: control_rx,
             counters: slot.counters.clone(),
         };
-        let thread = self.spawner.spawn(env).map_err(Error::Io)?;
         slot.incarnation += 1;
-        slot.running = Some(Running {
-            control: control_tx,
-            thread,
-        });
+        let running = match &self.world {
+            None => {
+                let thread = self.spawner.spawn(env).map_err(Error::Io)?;
+                Running::Thread {
+                    control: control_tx,
+                    thread,
+                }
+            }
+            Some(world) => {
+                // The factory runs here, on the simulator's thread: a panic
+                // in it crashes the node as a handler's would.
+                let made = std::panic::catch_unwind(AssertUnwindSafe(|| self.spawner.core(&env)));
+                match made {
+                    Ok(core) => {
+                        world.start_node(id, env.incarnation, core, env.inbox, env.counters);
+                        Running::Simulated
+                    }
+                    Err(payload) => {
+                        slot.counters.record_panic(payload.as_ref());
+                        let _ = self.network.detach_node(id);
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        slot.running = Some(running);
         Ok(())
     }
 
@@ -216,6 +262,7 @@ impl Cluster {
                 seed: self.seed,
                 cache,
                 gate: self.gate.clone(),
+                world: self.world.clone(),
             },
         )
     }
@@ -291,8 +338,7 @@ impl Cluster {
             (running, slot.store.engine().clone())
         };
         self.network.detach_node(node)?;
-        let _ = running.control.send(Control::Crash);
-        let _ = running.thread.join();
+        self.stop(node, running);
         engine.on_crash();
         Ok(())
     }
@@ -340,10 +386,16 @@ impl Cluster {
             .running
             .as_ref()
             .ok_or(Error::NodeAlreadyCrashed(node))?;
-        running
-            .control
-            .send(Control::Pause(duration))
-            .map_err(|_| Error::NodeAlreadyCrashed(node))
+        let paused = match (running, &self.world) {
+            (Running::Thread { control, .. }, _) => control.send(Control::Pause(duration)).is_ok(),
+            (Running::Simulated, Some(world)) => world.pause(node, duration),
+            (Running::Simulated, None) => false,
+        };
+        if paused {
+            Ok(())
+        } else {
+            Err(Error::NodeAlreadyCrashed(node))
+        }
     }
 
     /// Sets `node`'s clock `offset_ns` nanoseconds ahead of the cluster clock
@@ -422,6 +474,9 @@ impl Cluster {
     pub fn shutdown(&self) {
         self.stop_all_nodes();
         self.network.shutdown();
+        if let Some(world) = &self.world {
+            world.clear();
+        }
     }
 
     /// Crashes every running node at once and waits for their threads;
@@ -433,17 +488,103 @@ impl Cluster {
             .iter_mut()
             .filter_map(|slot| slot.running.take().map(|r| (slot.id, r)))
             .collect();
+        // Tell every thread first, then wait: they stop in parallel.
         for (id, r) in &running {
             let _ = self.network.detach_node(*id);
-            let _ = r.control.send(Control::Crash);
+            if let Running::Thread { control, .. } = r {
+                let _ = control.send(Control::Crash);
+            }
         }
         running
             .into_iter()
             .map(|(id, r)| {
-                let _ = r.thread.join();
+                self.stop(id, r);
                 id
             })
             .collect()
+    }
+
+    /// Ends a running incarnation (already detached from the network): asks
+    /// its thread to stop and waits for it, or takes its core out of the
+    /// simulated world.
+    fn stop(&self, node: NodeId, running: Running) {
+        match running {
+            Running::Thread { control, thread } => {
+                let _ = control.send(Control::Crash);
+                let _ = thread.join();
+            }
+            Running::Simulated => {
+                if let Some(world) = &self.world {
+                    world.stop_node(node);
+                }
+            }
+        }
+    }
+
+    /// The simulated world, when the cluster runs on the simulator.
+    pub(crate) fn world(&self) -> Option<&World> {
+        self.world.as_deref()
+    }
+
+    /// Which driver runs the nodes.
+    pub fn runtime(&self) -> Runtime {
+        if self.world.is_some() {
+            Runtime::Simulated
+        } else {
+            Runtime::Threads
+        }
+    }
+
+    /// Lets `duration` pass: on the simulator, runs every event due within
+    /// it on this thread and moves virtual time to its end; on threads,
+    /// sleeps (the nodes run meanwhile).
+    ///
+    /// ```
+    /// use replikv::{Cluster, Consistency, Runtime};
+    /// use std::time::Duration;
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated)
+    ///     .consistency(Consistency::Eventual { r: 1, w: 1 }).build()?;
+    /// cluster.run_for(Duration::from_secs(3600)); // an hour of ticks, at once
+    /// assert_eq!(cluster.clock().now_ns(), 3_600_000_000_000);
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn run_for(&self, duration: Duration) {
+        match &self.world {
+            Some(world) => {
+                let until = world
+                    .now_ns()
+                    .saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
+                world.run_until(until, &mut || false);
+            }
+            None => std::thread::sleep(duration),
+        }
+    }
+
+    /// On the simulator, runs events until nothing is left to happen but
+    /// timers (no message in flight), or until `limit` of virtual time has
+    /// passed; returns whether the network went quiet. Protocols with
+    /// periodic timers (eventual mode's tick) never run out of events, which
+    /// is why this stops at messages. On threads, polls the network's
+    /// in-flight count until it is zero or `limit` of real time passed.
+    pub fn run_until_quiet(&self, limit: Duration) -> bool {
+        let limit_ns = u64::try_from(limit.as_nanos()).unwrap_or(u64::MAX);
+        let quiet = || self.network.stats().in_flight() == 0;
+        match &self.world {
+            Some(world) => {
+                let until = world.now_ns().saturating_add(limit_ns);
+                world.run_until(until, &mut || quiet())
+            }
+            None => {
+                let until = crate::clock::deadline_after(std::time::Instant::now(), limit);
+                while !quiet() {
+                    if std::time::Instant::now() >= until {
+                        return false;
+                    }
+                    std::thread::yield_now();
+                }
+                true
+            }
+        }
     }
 
     /// Flushes every node's storage.
@@ -473,16 +614,17 @@ impl Cluster {
     /// already dropped its inbox, so messages to it were being dropped in
     /// the meantime, as they are for a crashed node.
     fn reap(&self, slot: &mut NodeSlot) {
-        if !slot
-            .running
-            .as_ref()
-            .is_some_and(|running| running.thread.is_finished())
-        {
+        let ended = match (&slot.running, &self.world) {
+            (Some(Running::Thread { thread, .. }), _) => thread.is_finished(),
+            (Some(Running::Simulated), Some(world)) => !world.is_running(slot.id),
+            _ => false,
+        };
+        if !ended {
             return;
         }
         if let Some(running) = slot.running.take() {
             let _ = self.network.detach_node(slot.id);
-            let _ = running.thread.join();
+            self.stop(slot.id, running);
             // A panic is a crash: what the node had not flushed is gone.
             slot.store.engine().on_crash();
         }

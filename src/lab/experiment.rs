@@ -3,6 +3,7 @@
 
 use super::nemesis::Nemesis;
 use super::report::{ExperimentReport, ReportInputs};
+use super::simulated::run_simulated;
 use super::workload::{Workload, run_workload};
 use crate::cache::CacheConfig;
 use crate::client::CoordinatorPolicy;
@@ -11,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::history::{CheckResult, Checker, StalenessReport, lost_writes};
 use crate::network::{FaultScope, Latency};
 use crate::partition::Strategy;
+use crate::sim::Runtime;
 use crate::storage::Durability;
 use std::time::Duration;
 
@@ -65,6 +67,10 @@ pub struct Experiment {
     /// Seed for the cluster (network faults, coordinators); the workload
     /// and nemesis have their own seeds, usually the same.
     pub seed: u64,
+    /// Which driver runs the nodes (default: threads). On the simulator the
+    /// run is replayed bit for bit from the seeds, durations are virtual,
+    /// and `StorageKind::Temporary` means in-memory storage.
+    pub runtime: Runtime,
 }
 
 impl Default for Experiment {
@@ -90,11 +96,22 @@ impl Default for Experiment {
             checker_budget: Duration::from_secs(10),
             convergence_deadline: Duration::from_secs(10),
             seed: 0,
+            runtime: Runtime::Threads,
         }
     }
 }
 
 impl Experiment {
+    /// The storage to build: on the simulator, the default temporary sled
+    /// becomes memory (nothing to gain from a disk there, and its flusher
+    /// thread's timing is not the simulator's).
+    fn storage_for_runtime(&self) -> StorageKind {
+        match (self.runtime, &self.storage) {
+            (Runtime::Simulated, StorageKind::Temporary) => StorageKind::Memory,
+            (_, storage) => storage.clone(),
+        }
+    }
+
     /// Runs the experiment; `progress` hears the operations done so far.
     ///
     /// ```
@@ -147,7 +164,8 @@ impl Experiment {
             .consistency(self.consistency)
             .hybrid_clock(self.hybrid_clock)
             .partitioning(self.partitioning)
-            .storage(self.storage.clone())
+            .storage(self.storage_for_runtime())
+            .runtime(self.runtime)
             .durability(self.durability)
             .client_timeout(self.client_timeout)
             .coordinator(self.coordinator)
@@ -172,18 +190,25 @@ impl Experiment {
             .set_duplicate_probability(self.duplicate)?;
         cluster.network().set_fault_scope(self.fault_scope);
 
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
-        let (outcome, faults) = std::thread::scope(|s| {
-            let nemesis = s.spawn(|| self.nemesis.run(&cluster, &stop_rx));
-            let outcome = run_workload(&cluster, &self.workload, progress);
-            drop(stop_tx);
-            let faults = nemesis.join().unwrap_or_else(|_| {
-                Err(crate::Error::Protocol("the nemesis thread panicked".into()))
-            });
-            (outcome, faults)
-        });
-        let outcome = outcome?;
-        faults?;
+        let outcome = match cluster.world() {
+            Some(world) => {
+                run_simulated(&cluster, world, &self.workload, &self.nemesis, progress)?.0
+            }
+            None => {
+                let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+                let (outcome, faults) = std::thread::scope(|s| {
+                    let nemesis = s.spawn(|| self.nemesis.run(&cluster, &stop_rx));
+                    let outcome = run_workload(&cluster, &self.workload, progress);
+                    drop(stop_tx);
+                    let faults = nemesis.join().unwrap_or_else(|_| {
+                        Err(crate::Error::Protocol("the nemesis thread panicked".into()))
+                    });
+                    (outcome, faults)
+                });
+                faults?;
+                outcome?
+            }
+        };
 
         // Heal everything, then let the replicas catch up.
         cluster.network().clear_faults();

@@ -10,6 +10,7 @@ mod experiment;
 mod nemesis;
 pub mod pbs;
 mod report;
+mod simulated;
 mod workload;
 
 pub use experiment::Experiment;

@@ -82,7 +82,9 @@ impl Default for Nemesis {
     }
 }
 
-enum Harm {
+/// What the nemesis did, so that it can undo it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Harm {
     Isolated,
     Crashed(NodeId),
     Skewed(NodeId),
@@ -109,63 +111,87 @@ impl Nemesis {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn run(&self, cluster: &Cluster, stop: &Receiver<()>) -> Result<u64> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x4E45_4D45_5349_5321);
-        let mut injected = 0;
-        let mut step = 0u64;
         if self.kind == NemesisKind::None {
             let _ = stop.recv();
             return Ok(0);
         }
+        let mut rng = self.rng();
+        let mut injected = 0;
+        let mut step = 0u64;
+        let stopped = || {
+            !matches!(
+                stop.recv_timeout(self.interval),
+                Err(RecvTimeoutError::Timeout)
+            )
+        };
         loop {
-            let nodes = cluster.nodes();
-            let victim = nodes[rng.random_range(0..nodes.len())];
-            let kind = match self.kind {
-                NemesisKind::All => [
-                    NemesisKind::Partition,
-                    NemesisKind::Crash,
-                    NemesisKind::Skew,
-                ][(step % 3) as usize],
-                k => k,
-            };
+            let harm = self.strike(cluster, &mut rng, step)?;
             step += 1;
-            let harm = match kind {
-                NemesisKind::Partition if nodes.len() > 2 => {
-                    cluster.network().isolate(victim)?;
-                    Some(Harm::Isolated)
-                }
-                // A node that is down already (its protocol panicked) is
-                // left alone: the report shows why it is down.
-                NemesisKind::Crash if nodes.len() > 2 && cluster.is_up(victim)? => {
-                    cluster.crash(victim)?;
-                    Some(Harm::Crashed(victim))
-                }
-                NemesisKind::Skew => {
-                    let skew = rng.random_range(-5_000_000_000i64..=5_000_000_000);
-                    cluster.set_clock_skew(victim, skew)?;
-                    Some(Harm::Skewed(victim))
-                }
-                _ => None,
-            };
             injected += u64::from(harm.is_some());
-            let stopped = !matches!(
-                stop.recv_timeout(self.interval),
-                Err(RecvTimeoutError::Timeout)
-            );
-            match harm {
-                Some(Harm::Isolated) => cluster.network().heal(),
-                Some(Harm::Crashed(node)) => cluster.restart(node)?,
-                Some(Harm::Skewed(node)) => cluster.set_clock_skew(node, 0)?,
-                None => {}
+            let stop_now = stopped();
+            if let Some(harm) = harm {
+                self.heal(cluster, harm)?;
             }
-            if stopped {
-                return Ok(injected);
-            }
-            if !matches!(
-                stop.recv_timeout(self.interval),
-                Err(RecvTimeoutError::Timeout)
-            ) {
+            if stop_now || stopped() {
                 return Ok(injected);
             }
         }
+    }
+
+    /// The generator the victims and skews are drawn from.
+    pub(crate) fn rng(&self) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(self.seed ^ 0x4E45_4D45_5349_5321)
+    }
+
+    /// Step `step` of the schedule: harms one node (or, with too few nodes
+    /// for a minority, nothing). The threaded loop above and the simulator
+    /// (`lab::simulated`) both strike through here.
+    pub(crate) fn strike(
+        &self,
+        cluster: &Cluster,
+        rng: &mut ChaCha8Rng,
+        step: u64,
+    ) -> Result<Option<Harm>> {
+        let nodes = cluster.nodes();
+        if nodes.is_empty() {
+            return Ok(None);
+        }
+        let victim = nodes[rng.random_range(0..nodes.len())];
+        let kind = match self.kind {
+            NemesisKind::All => [
+                NemesisKind::Partition,
+                NemesisKind::Crash,
+                NemesisKind::Skew,
+            ][(step % 3) as usize],
+            k => k,
+        };
+        Ok(match kind {
+            NemesisKind::Partition if nodes.len() > 2 => {
+                cluster.network().isolate(victim)?;
+                Some(Harm::Isolated)
+            }
+            // A node that is down already (its protocol panicked) is left
+            // alone: the report shows why it is down.
+            NemesisKind::Crash if nodes.len() > 2 && cluster.is_up(victim)? => {
+                cluster.crash(victim)?;
+                Some(Harm::Crashed(victim))
+            }
+            NemesisKind::Skew => {
+                let skew = rng.random_range(-5_000_000_000i64..=5_000_000_000);
+                cluster.set_clock_skew(victim, skew)?;
+                Some(Harm::Skewed(victim))
+            }
+            _ => None,
+        })
+    }
+
+    /// Undoes what [`Nemesis::strike`] did.
+    pub(crate) fn heal(&self, cluster: &Cluster, harm: Harm) -> Result<()> {
+        match harm {
+            Harm::Isolated => cluster.network().heal(),
+            Harm::Crashed(node) => cluster.restart(node)?,
+            Harm::Skewed(node) => cluster.set_clock_skew(node, 0)?,
+        }
+        Ok(())
     }
 }

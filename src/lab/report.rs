@@ -151,10 +151,15 @@ pub struct ReportConfig {
 /// `replikv run --report json` is this struct.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ExperimentReport {
+    /// Which driver ran the nodes: `threads` or `sim`.
+    pub runtime: String,
     /// Operations attempted.
     pub ops: u64,
-    /// Wall time of the workload, s.
+    /// Time the workload took, s: wall time on threads, virtual time on the
+    /// simulator.
     pub duration_s: f64,
+    /// The workload's virtual time on the simulator, s (`None` on threads).
+    pub virtual_duration_s: Option<f64>,
     /// Operations per second.
     pub throughput_ops_s: f64,
     /// Latency of successful operations.
@@ -224,9 +229,12 @@ impl ExperimentReport {
             crate::Consistency::Eventual { r, w } => ("eventual".to_string(), Some(r), Some(w)),
             other => (other.to_string(), None, None),
         };
+        let simulated = e.runtime == crate::Runtime::Simulated;
         ExperimentReport {
+            runtime: e.runtime.to_string(),
             ops: i.outcome.ops,
             duration_s: secs,
+            virtual_duration_s: simulated.then_some(secs),
             throughput_ops_s: if secs > 0.0 {
                 i.outcome.ops as f64 / secs
             } else {

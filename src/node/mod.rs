@@ -50,4 +50,5 @@ mod core;
 mod runtime;
 mod timers;
 
+pub(crate) use core::Core;
 pub(crate) use runtime::{Control, NodeCounters, NodeEnv, Spawner, spawner};

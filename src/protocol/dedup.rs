@@ -27,7 +27,7 @@
 
 use super::ReplyTo;
 use crate::ids::ClientId;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Remembers the highest request number run for each client, and refuses
 /// anything at or below it.
@@ -48,7 +48,7 @@ use std::collections::HashMap;
 pub struct RequestFilter {
     /// Highest request number admitted per client: one entry per client
     /// that ever reached this node incarnation.
-    latest: HashMap<ClientId, u64>,
+    latest: BTreeMap<ClientId, u64>,
 }
 
 impl RequestFilter {

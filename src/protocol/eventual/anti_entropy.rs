@@ -32,7 +32,7 @@ use crate::ids::NodeId;
 use crate::partition::key_hash;
 use crate::protocol::Context;
 use crate::storage::{Record, Version};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// Number of digest buckets per peer.
 pub const BUCKETS: usize = 64;
@@ -108,7 +108,7 @@ impl Eventual {
         buckets: Vec<u16>,
         entries: Vec<(Vec<u8>, Version)>,
     ) -> Result<()> {
-        let theirs: HashMap<Vec<u8>, Version> = entries.into_iter().collect();
+        let theirs: BTreeMap<Vec<u8>, Version> = entries.into_iter().collect();
         let mut want = Vec::new();
         for (key, version) in &theirs {
             if self.replica.version(key).is_none_or(|mine| mine < *version) {

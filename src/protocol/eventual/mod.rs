@@ -136,7 +136,7 @@ use coordinator::{PendingRead, PendingWrite};
 use hlc::WriteClock;
 use rand::RngExt;
 use replica::Replica;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 /// Settings of the eventual protocol. The cluster builder sets `r` and `w`
@@ -226,8 +226,8 @@ pub struct Eventual {
     config: EventualConfig,
     clock: WriteClock,
     replica: Replica,
-    writes: HashMap<u64, PendingWrite>,
-    reads: HashMap<u64, PendingRead>,
+    writes: BTreeMap<u64, PendingWrite>,
+    reads: BTreeMap<u64, PendingRead>,
     next_op: u64,
     /// Replicas that recently left a write unacknowledged past `hint_after`;
     /// new writes hint for them at once. Cleared by any message from them.
@@ -264,8 +264,8 @@ impl Eventual {
             config: EventualConfig { tick, ..config },
             clock: WriteClock::default(),
             replica: Replica::default(),
-            writes: HashMap::new(),
-            reads: HashMap::new(),
+            writes: BTreeMap::new(),
+            reads: BTreeMap::new(),
             next_op: 0,
             suspects: BTreeSet::new(),
             ticks: 0,

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::ids::NodeId;
 use crate::protocol::Context;
 use crate::storage::{Record, Version};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// One node's records, indexed by key with their versions.
 #[derive(Debug, Default)]
@@ -22,7 +22,7 @@ pub(super) struct Replica {
     /// incrementally on every write (XOR out the old pair, XOR in the new),
     /// so a digest costs nothing to build. Rejected alternative: rescanning
     /// every record per anti-entropy round, O(data) every 100 ms.
-    summaries: HashMap<NodeId, Vec<u64>>,
+    summaries: BTreeMap<NodeId, Vec<u64>>,
 }
 
 impl Replica {

@@ -11,7 +11,7 @@ use super::tags::Tags;
 use crate::ids::NodeId;
 use crate::protocol::{Context, ReplyTo, Request, Response};
 use crate::storage::{Record, Version};
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// The token of the coordinator's tick timer (it has no other timer).
 pub(super) const TICK: u64 = 0;
@@ -64,7 +64,7 @@ pub(super) struct Coordinator {
     config: StrongConfig,
     incarnation: u64,
     next_seq: u64,
-    ops: HashMap<u64, Pending>,
+    ops: BTreeMap<u64, Pending>,
     tags: Tags,
     /// Ticks since start; time as the coordinator counts it.
     tick: u64,
@@ -87,7 +87,7 @@ impl Coordinator {
             config,
             incarnation,
             next_seq: 0,
-            ops: HashMap::new(),
+            ops: BTreeMap::new(),
             tags: Tags::default(),
             tick: 0,
             ticking: false,
