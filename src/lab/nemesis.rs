@@ -1,8 +1,8 @@
 //! The nemesis (after Jepsen's): a thread that injects faults on a schedule
 //! while a workload runs, and heals everything when told to stop.
 //!
-//! It only ever harms a *minority* of nodes at a time — one node crashed, or
-//! one node cut off — so that a majority-quorum protocol can always make
+//! It only ever harms a *minority* of nodes at a time — one node crashed,
+//! paused, or cut off — so that a majority-quorum protocol can always make
 //! progress and any failure it shows is a real bug, not an impossible demand.
 
 use crate::cluster::Cluster;
@@ -27,8 +27,13 @@ pub enum NemesisKind {
     Crash,
     /// Set one node's clock up to ±5 s off, then back; repeat.
     Skew,
-    /// Each of the above in turn.
+    /// Each of partition, crash and skew in turn (pause is left out, so
+    /// that a schedule named `all` keeps the meaning it always had).
     All,
+    /// Stall one node for one interval (a long GC pause, a swapped-out
+    /// process): its messages queue up and are handled when it wakes, and
+    /// its timers fire late. Nothing is lost, unlike a crash; repeat.
+    Pause,
 }
 
 impl fmt::Display for NemesisKind {
@@ -39,6 +44,7 @@ impl fmt::Display for NemesisKind {
             NemesisKind::Crash => "crash",
             NemesisKind::Skew => "skew",
             NemesisKind::All => "all",
+            NemesisKind::Pause => "pause",
         })
     }
 }
@@ -52,9 +58,10 @@ impl FromStr for NemesisKind {
             "crash" => NemesisKind::Crash,
             "skew" => NemesisKind::Skew,
             "all" => NemesisKind::All,
+            "pause" => NemesisKind::Pause,
             other => {
                 return Err(Error::InvalidConfig(format!(
-                    "unknown nemesis {other:?}: expected none, partition, crash, skew or all"
+                    "unknown nemesis {other:?}: expected none, partition, crash, skew, all or pause"
                 )));
             }
         })
@@ -88,6 +95,8 @@ pub(crate) enum Harm {
     Isolated,
     Crashed(NodeId),
     Skewed(NodeId),
+    /// Wakes by itself when its pause (one interval) ends.
+    Paused,
 }
 
 impl Nemesis {
@@ -176,6 +185,12 @@ impl Nemesis {
                 cluster.crash(victim)?;
                 Some(Harm::Crashed(victim))
             }
+            // A pause lasts one interval, the time until the next step: on
+            // threads and on the simulator alike the node wakes by itself.
+            NemesisKind::Pause if nodes.len() > 2 && cluster.is_up(victim)? => {
+                cluster.pause(victim, self.interval)?;
+                Some(Harm::Paused)
+            }
             NemesisKind::Skew => {
                 let skew = rng.random_range(-5_000_000_000i64..=5_000_000_000);
                 cluster.set_clock_skew(victim, skew)?;
@@ -191,6 +206,7 @@ impl Nemesis {
             Harm::Isolated => cluster.network().heal(),
             Harm::Crashed(node) => cluster.restart(node)?,
             Harm::Skewed(node) => cluster.set_clock_skew(node, 0)?,
+            Harm::Paused => {}
         }
         Ok(())
     }

@@ -162,7 +162,16 @@ pub(crate) fn run_simulated(
                     .into(),
             ));
         }
-        world.run_until(wake, &mut || workers.iter().any(|w| w.client.has_mail()));
+        // Only a *waiting* client's mail can end the wait: a late duplicate
+        // of an answer can land in the inbox of a client that is idle or
+        // finished, where nobody reads it, and counting it would stop the
+        // world at once, every time, with no time passing (a livelock the
+        // duplication fault suite found).
+        world.run_until(wake, &mut || {
+            workers
+                .iter()
+                .any(|w| w.waiting.is_some() && w.client.has_mail())
+        });
         let now = world.now_ns();
         for worker in &mut workers {
             let Some(sent) = worker.waiting.take() else {

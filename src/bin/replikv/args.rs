@@ -119,7 +119,7 @@ pub struct WorkloadArgs {
     /// with and without). In `compare`, applies to the eventual modes only.
     #[arg(long)]
     pub hybrid_clock: bool,
-    /// Faults on a schedule: none, partition, crash, skew, all.
+    /// Faults on a schedule: none, partition, crash, skew, all, pause.
     #[arg(long, default_value = "none")]
     pub nemesis: String,
     /// Time between nemesis steps (e.g. 200ms).

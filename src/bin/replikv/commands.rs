@@ -253,12 +253,16 @@ fn nemesis_note(kind: NemesisKind) -> Option<String> {
     let skew = "the skew nemesis sets one node's clock up to ±5 s off, then back; only the \
                 eventual modes read clocks (last-writer-wins), so only they can lose writes \
                 to it";
+    let pause = "the pause nemesis stalls one node for one interval, then lets it run; its \
+                 messages wait meanwhile and nothing is lost, but requests it coordinates \
+                 answer late or time out";
     let parts: &[&str] = match kind {
         NemesisKind::None => return None,
         NemesisKind::Partition => &[partition],
         NemesisKind::Crash => &[crash],
         NemesisKind::Skew => &[skew],
         NemesisKind::All => &[partition, crash, skew],
+        NemesisKind::Pause => &[pause],
     };
     Some(format!("note: {}.", parts.join(";\n      ")))
 }
