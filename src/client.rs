@@ -215,6 +215,10 @@ impl Client {
     }
 
     fn try_start(&mut self, op: Op) -> Result<Started> {
+        if let Some(world) = &self.env.world {
+            // After every return the program has seen (see the method).
+            world.step_past_returns();
+        }
         let (request, after) = match op {
             Op::Get { key } => {
                 validate_key(&key)?;
@@ -299,6 +303,9 @@ impl Client {
         response: Result<Response>,
     ) -> Result<Option<Vec<u8>>> {
         let return_ns = self.env.clock.now_ns();
+        if let Some(world) = &self.env.world {
+            world.note_return(return_ns);
+        }
         let Sent {
             kind,
             key,
@@ -389,6 +396,10 @@ impl Client {
         call_ns: u64,
     ) -> Option<Vec<u8>> {
         self.env.metrics.record_cache_hit();
+        let return_ns = self.env.clock.now_ns();
+        if let Some(world) = &self.env.world {
+            world.note_return(return_ns);
+        }
         self.env
             .metrics
             .record(OpKind::Get, Outcome::Ok, Duration::ZERO);
@@ -400,7 +411,7 @@ impl Client {
             output: value.clone(),
             ok: true,
             call_ns,
-            return_ns: Some(self.env.clock.now_ns()),
+            return_ns: Some(return_ns),
             cached: true,
         });
         value

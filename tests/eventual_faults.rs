@@ -1,7 +1,15 @@
-//! Eventual mode under faults: seeded runs with loss, delay, duplication,
-//! reordering, partitions and crashes must converge once healed and lose no
-//! acknowledged write except to last-writer-wins; clock skew visibly loses one,
-//! and a hybrid logical clock saves the writes its coordinator had heard of.
+//! Eventual mode under faults **on threads**: seeded runs with loss, delay,
+//! duplication, reordering, partitions and crashes must converge once
+//! healed and lose no acknowledged write except to last-writer-wins; clock
+//! skew visibly loses one, and a hybrid logical clock saves the writes its
+//! coordinator had heard of.
+//!
+//! On threads a seed fixes the inputs (fault decisions, latencies, the
+//! victims), not the execution: the operating system interleaves the
+//! threads differently on every run. The many schedules, replayed exactly
+//! from their seeds, are in `tests/sim_eventual_faults.rs` (on the
+//! simulator); this file keeps a few runs with real concurrency and the
+//! hand-made scenarios.
 
 mod eventual_support;
 
@@ -61,10 +69,11 @@ fn workload(cluster: &Cluster, ops: usize, tag: &str) {
 
 #[test]
 fn seeded_faults_converge_without_losing_acknowledged_writes() {
-    for seed in seeds(&[1, 2, 3, 4]) {
+    for seed in seeds(&[1, 2]) {
         let _guard = SeedGuard(seed);
         let (r, w) = if seed % 2 == 0 { (1, 1) } else { (2, 2) };
-        // Seeds 1 to 4 cover both quorums with and without a hybrid clock.
+        // Seeds 1 and 2 cover both quorums and both clocks; the simulator
+        // suite sweeps every combination.
         let hybrid_clock = seed % 4 >= 2;
         let cluster = cluster_with_clock(5, r, w, seed, hybrid_clock);
         let net = cluster.network();

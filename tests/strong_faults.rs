@@ -1,14 +1,29 @@
-//! Strong mode is linearizable under every fault the network and the cluster
-//! can inject — and a weakened variant is caught.
+//! Strong mode is linearizable under faults **on threads**, with real
+//! concurrency — and a weakened variant is caught.
 //!
 //! Each run builds a cluster, lets several client threads hammer a few keys
-//! (so operations collide) with unique values, while a *nemesis* applies one
-//! kind of fault; then the recorded history goes to the linearizability
-//! checker ([`replikv::history::Checker`]), which must say `Linearizable`. Everything random is seeded, and every assertion names the seed,
-//! so a failure is replayed with `replay(seed, fault)`.
+//! (so operations collide) with unique values, while a *nemesis* thread
+//! applies one kind of fault; then the recorded history goes to the
+//! linearizability checker ([`replikv::history::Checker`]), which must say
+//! `Linearizable`.
 //!
-//! The default run is a handful of schedules. The long sweep (≥ 200
-//! schedules) is ignored by default; run it in release mode:
+//! On threads a seed fixes a run's *inputs* — the fault decisions, the
+//! latencies, the workload, the nemesis' victims — but not its
+//! *execution*: the operating system schedules the threads, so running a
+//! seed again runs a different interleaving, and a failure seen once may
+//! not show again. Exact replay from a seed, and the thousands of fault
+//! schedules, are the simulator's job: `tests/sim_strong_faults.rs` runs
+//! every fault kind below (and pauses) over 1,000 schedules, each replayed
+//! bit for bit by the command its failure prints. This file keeps what
+//! only threads show: the faults that race with real concurrency
+//! (duplicates handled while another thread crashes the node, partitions
+//! cut mid-operation), all of them at once, and the weakened variant
+//! under real scheduling. The pure timing faults (loss, exponential and
+//! uniform delays, heavy-tailed reordering) run only in the long sweep
+//! here: the simulator explores them far more thoroughly.
+//!
+//! The long sweep (≥ 200 schedules) is ignored by default; run it in
+//! release mode:
 //!
 //! ```text
 //! cargo test --release --test strong_faults -- --ignored --nocapture
@@ -276,6 +291,8 @@ fn verdict(history: &History) -> CheckResult {
         .check(history)
 }
 
+/// Runs `seed` under `fault` and checks it. On threads this reruns the
+/// seed's inputs, not its interleaving (see the module docs).
 fn replay(seed: u64, fault: Fault) {
     let started = std::time::Instant::now();
     let Run { history, strikes } = run(strong_factory, fault, seed, SHAPE);
@@ -300,28 +317,8 @@ fn replay(seed: u64, fault: Fault) {
 }
 
 #[test]
-fn linearizable_under_message_loss() {
-    replay(1, Fault::Drop);
-}
-
-#[test]
-fn linearizable_under_exponential_delays() {
-    replay(2, Fault::DelayExp);
-}
-
-#[test]
-fn linearizable_under_uniform_delays() {
-    replay(3, Fault::DelayUniform);
-}
-
-#[test]
 fn linearizable_under_duplication() {
     replay(4, Fault::Duplicate);
-}
-
-#[test]
-fn linearizable_under_reordering() {
-    replay(5, Fault::Reorder);
 }
 
 #[test]

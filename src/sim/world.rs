@@ -11,6 +11,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// What can happen at an instant of virtual time.
@@ -76,6 +77,9 @@ pub(crate) struct World {
     network: Network,
     outbox: Arc<SimOutbox>,
     state: Mutex<State>,
+    /// One nanosecond past the latest instant a client operation returned
+    /// at (0: none yet). See [`World::step_past_returns`].
+    after_returns_ns: AtomicU64,
 }
 
 impl std::fmt::Debug for World {
@@ -97,6 +101,30 @@ impl World {
             network,
             outbox,
             state: Mutex::new(State::default()),
+            after_returns_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Notes that a client operation returned at `ns`.
+    pub(crate) fn note_return(&self, ns: u64) {
+        self.after_returns_ns
+            .fetch_max(ns.saturating_add(1), Ordering::AcqRel);
+    }
+
+    /// Runs the world until virtual time is past every return noted so far
+    /// (at most one nanosecond). A client calls it before it invokes an
+    /// operation, because everything on the simulator's one thread happens
+    /// in program order: code that starts an operation after another one
+    /// returned started it *later*. Without the nanosecond, an instant
+    /// network would give both the same timestamp, and the history — hence
+    /// the linearizability checker and the lost-write oracle, which read
+    /// equal times as concurrent — would lose the order the program
+    /// imposed (a client's read after its own write could then be judged
+    /// as if it might have come first).
+    pub(crate) fn step_past_returns(&self) {
+        let after = self.after_returns_ns.load(Ordering::Acquire);
+        if self.now_ns() < after {
+            self.run_until(after, &mut || false);
         }
     }
 

@@ -7,14 +7,18 @@ use replikv::{Cluster, Endpoint};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// Prints the seed if the test panics while this guard is alive.
+/// Prints the seed if the test panics while this guard is alive. On
+/// threads a seed fixes a run's inputs (faults, latencies, workload), not
+/// its execution.
 pub struct SeedGuard(pub u64);
 
 impl Drop for SeedGuard {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!(
-                "*** failing seed: {} (rerun with REPLIKV_SEED={})",
+                "*** failing seed: {} (rerun with REPLIKV_SEED={}: the same inputs; \
+                 on threads the interleaving differs from run to run, so a failure \
+                 may not repeat — the sim_* suites replay exactly)",
                 self.0, self.0
             );
         }
