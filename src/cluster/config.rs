@@ -1,6 +1,7 @@
 //! What a cluster is built from: consistency mode and storage kind, and how
 //! the storage kind becomes an engine per node.
 
+use crate::clock::Clock;
 use crate::error::Result;
 use crate::ids::NodeId;
 use crate::storage::{
@@ -77,6 +78,9 @@ pub(super) struct Engines {
     pub(super) kind: StorageKind,
     pub(super) durability: Durability,
     pub(super) lose_unflushed: bool,
+    /// The cluster clock when it is virtual (the simulator): the periodic
+    /// flush then runs on it instead of on a thread.
+    pub(super) virtual_clock: Option<Arc<Clock>>,
 }
 
 impl Engines {
@@ -96,9 +100,14 @@ impl Engines {
         Ok(match self.durability {
             // Every write flushes before it is acknowledged: no thread needed.
             Durability::FlushBeforeAck => Arc::new(LoseUnflushed::new(engine)),
-            Durability::Periodic => {
-                Arc::new(LoseUnflushed::flushing_every(engine, PERIODIC_FLUSH)?)
-            }
+            Durability::Periodic => match &self.virtual_clock {
+                Some(clock) => Arc::new(LoseUnflushed::flushing_on_clock(
+                    engine,
+                    PERIODIC_FLUSH,
+                    clock.clone(),
+                )),
+                None => Arc::new(LoseUnflushed::flushing_every(engine, PERIODIC_FLUSH)?),
+            },
         })
     }
 }

@@ -148,6 +148,7 @@ impl Cluster {
             kind,
             durability: builder.durability,
             lose_unflushed: builder.lose_unflushed,
+            virtual_clock: clock.is_virtual().then(|| clock.clone()),
         };
         let mut slots = Vec::with_capacity(ids.len());
         for &id in &ids {

@@ -25,6 +25,15 @@
 //! at most the last period. Made with [`LoseUnflushed::new`], nothing but an
 //! explicit flush persists anything.
 //!
+//! On the simulator's virtual clock a thread would flush on *real* time,
+//! so what a crash loses would change from run to run. There the cluster
+//! builds the wrapper with a clocked flush instead (`flushing_on_clock`):
+//! every access first performs the flushes whose times have passed on the
+//! cluster clock. Since every write is preceded by that check, a write
+//! still buffered at a check was made before the flush time it finds due,
+//! so the result is exactly that of a flush at every period boundary —
+//! decided by virtual time alone.
+//!
 //! Dropping the wrapper is an orderly close, not a crash: it flushes the
 //! buffer (as sled flushes on drop) and stops the flusher thread.
 //!
@@ -32,11 +41,13 @@
 //! [`Durability::Periodic`]: super::Durability::Periodic
 
 use super::Storage;
+use crate::clock::Clock;
 use crate::error::Result;
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -73,6 +84,16 @@ struct Shared<E> {
     /// sees a write that left the buffer but has not reached the engine,
     /// and a crash never lands halfway through a flush.
     pending: Mutex<Pending>,
+    /// The flush on the cluster clock, when there is one (the simulator).
+    clocked: Option<Clocked>,
+}
+
+/// A periodic flush on the cluster clock, performed lazily.
+struct Clocked {
+    clock: Arc<Clock>,
+    period_ns: u64,
+    /// The cluster-clock time of the next flush.
+    next_ns: AtomicU64,
 }
 
 /// The background flusher: dropping `stop` wakes the thread, which ends.
@@ -89,6 +110,27 @@ impl<E: Storage> LoseUnflushed<E> {
             shared: Arc::new(Shared {
                 inner,
                 pending: Mutex::new(Pending::new()),
+                clocked: None,
+            }),
+            flusher: None,
+        }
+    }
+
+    /// Like [`LoseUnflushed::flushing_every`], with the period measured on
+    /// `clock` and no thread: each access first does the flushes that are
+    /// due (see the module docs). The simulator's choice.
+    pub(crate) fn flushing_on_clock(inner: E, period: Duration, clock: Arc<Clock>) -> Self {
+        let period_ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
+        let next_ns = AtomicU64::new(clock.now_ns().saturating_add(period_ns));
+        LoseUnflushed {
+            shared: Arc::new(Shared {
+                inner,
+                pending: Mutex::new(Pending::new()),
+                clocked: Some(Clocked {
+                    clock,
+                    period_ns,
+                    next_ns,
+                }),
             }),
             flusher: None,
         }
@@ -142,6 +184,21 @@ impl<E: Storage> LoseUnflushed<E> {
 }
 
 impl<E: Storage> Shared<E> {
+    /// Does the clocked flush if its time has come (nothing without one).
+    fn catch_up(&self) {
+        let Some(c) = &self.clocked else { return };
+        let now = c.clock.now_ns();
+        if now < c.next_ns.load(Ordering::Acquire) {
+            return;
+        }
+        // A failed flush keeps its writes buffered, as on the thread.
+        let _ = self.flush();
+        let next = (now / c.period_ns)
+            .saturating_add(1)
+            .saturating_mul(c.period_ns);
+        c.next_ns.store(next, Ordering::Release);
+    }
+
     fn flush(&self) -> Result<()> {
         let mut pending = self.pending.lock();
         while let Some((key, value)) = pending.pop_first() {
@@ -160,6 +217,7 @@ impl<E: Storage> Shared<E> {
 
 impl<E: Storage> Storage for LoseUnflushed<E> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.shared.catch_up();
         let pending = self.shared.pending.lock();
         match pending.get(key) {
             Some(buffered) => Ok(buffered.clone()),
@@ -168,18 +226,21 @@ impl<E: Storage> Storage for LoseUnflushed<E> {
     }
 
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.shared.catch_up();
         let mut pending = self.shared.pending.lock();
         pending.insert(key.to_vec(), Some(value.to_vec()));
         Ok(())
     }
 
     fn remove(&self, key: &[u8]) -> Result<()> {
+        self.shared.catch_up();
         let mut pending = self.shared.pending.lock();
         pending.insert(key.to_vec(), None);
         Ok(())
     }
 
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.shared.catch_up();
         let pending = self.shared.pending.lock();
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> =
             self.shared.inner.scan_prefix(prefix)?.into_iter().collect();
@@ -200,6 +261,8 @@ impl<E: Storage> Storage for LoseUnflushed<E> {
     }
 
     fn on_crash(&self) {
+        // The flushes due before the crash happened.
+        self.shared.catch_up();
         self.shared.pending.lock().clear();
         self.shared.inner.on_crash();
     }
