@@ -39,21 +39,18 @@
 //! while the insert runs, and the figure would be the kernel's wake-up
 //! instead of the hand-off.
 //!
-//! `eventual_put_handlers/r1_w1` takes the threads away: three `Eventual`
-//! state machines with sled storage run back to back on the bench thread,
-//! their messages encoded and decoded as the network would but carried by a
-//! plain queue. It is the CPU one replicated put costs in the protocol and
-//! storage alone — a floor under every threaded figure above.
+//! `eventual_put_handlers/r1_w1` takes the threads away: the same 3-node
+//! cluster on the deterministic simulator ([`replikv::Runtime::Simulated`]),
+//! whose node cores, network and client all run on the bench thread with
+//! instant links and temporary sled storage. The cores encode, decode,
+//! filter duplicates and store exactly as on threads; what is gone is every
+//! thread hand-off and every wait. It is the CPU one replicated put costs
+//! in the protocol, the node core and storage — a floor under every
+//! threaded figure above.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use replikv::codec;
-use replikv::partition::{Member, Strategy};
-use replikv::protocol::eventual::EventualMessage;
-use replikv::protocol::{Context, Effect, Eventual, EventualConfig, Protocol, ReplyTo, Request};
-use replikv::storage::{Durability, NodeStore, SledStorage};
-use replikv::{ClientId, Clock, Cluster, Consistency, NodeId, Placement};
+use replikv::{Cluster, Consistency, Runtime, StorageKind};
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
 const KEYS: usize = 1024;
@@ -286,89 +283,32 @@ fn concurrent_puts(c: &mut Criterion, keys: &[Vec<u8>]) {
     group.finish();
 }
 
-/// Three eventual replicas driven on one thread: what a put costs with no
-/// thread hand-offs, no channels and no waiting.
-struct InlineCluster {
-    nodes: Vec<(Eventual, Context<EventualMessage>)>,
-    /// Peer messages in flight, encoded: (from, to, bytes).
-    in_flight: Vec<(NodeId, NodeId, Vec<u8>)>,
-    next_request: u64,
-}
-
-impl InlineCluster {
-    fn new(r: usize, w: usize) -> replikv::Result<Self> {
-        let members: Vec<Member> = (0..3).map(|i| Member::new(NodeId(i))).collect();
-        let placement = Arc::new(Placement::new(Strategy::default().build(&members)?, 3));
-        let clock = Arc::new(Clock::new(3));
-        let mut nodes = Vec::new();
-        for member in &members {
-            let engine = Arc::new(SledStorage::temporary()?);
-            let store = NodeStore::new(member.node, engine, Durability::default());
-            let mut ctx = Context::new(member.node, store, placement.clone(), clock.clone(), 7);
-            let config = EventualConfig {
-                anti_entropy: None,
-                ..EventualConfig::new(r, w)
-            };
-            let mut protocol = Eventual::with_config(config);
-            protocol.on_start(&mut ctx)?;
-            ctx.take_effects();
-            nodes.push((protocol, ctx));
-        }
-        Ok(InlineCluster {
-            nodes,
-            in_flight: Vec::new(),
-            next_request: 0,
-        })
-    }
-
-    /// One put, coordinated by the key's primary, run until no message is
-    /// left in flight.
-    fn put(&mut self, key: &[u8], value: &[u8]) -> replikv::Result<()> {
-        self.next_request += 1;
-        let reply_to = ReplyTo {
-            client: ClientId(0),
-            request: self.next_request,
-        };
-        let request = Request::Put {
-            key: key.to_vec(),
-            value: value.to_vec(),
-        };
-        let coordinator = self.nodes[0].1.replicas(key)[0];
-        let (protocol, ctx) = &mut self.nodes[coordinator.index()];
-        protocol.on_request(ctx, reply_to, request)?;
-        self.collect(coordinator)?;
-        while let Some((from, to, bytes)) = self.in_flight.pop() {
-            let message = codec::decode(&bytes).map_err(replikv::Error::Decode)?;
-            let (protocol, ctx) = &mut self.nodes[to.index()];
-            protocol.on_message(ctx, from, message)?;
-            self.collect(to)?;
-        }
-        Ok(())
-    }
-
-    fn collect(&mut self, node: NodeId) -> replikv::Result<()> {
-        for effect in self.nodes[node.index()].1.take_effects() {
-            if let Effect::Send { to, message } = effect {
-                let bytes = codec::encode(&message).map_err(replikv::Error::Encode)?;
-                self.in_flight.push((node, to, bytes));
-            }
-        }
-        Ok(())
-    }
-}
-
 fn handler_puts(c: &mut Criterion, keys: &[Vec<u8>]) {
     let mut group = c.benchmark_group("eventual_put_handlers");
     group.throughput(Throughput::Elements(1));
-    let mut cluster = match InlineCluster::new(1, 1) {
+    // The simulator: the three node cores, the network and the client on
+    // the bench thread, instant links, temporary sled storage as above.
+    // Virtual time moves a nanosecond per operation, so the eventual
+    // protocol's periodic tick and anti-entropy never fire within a run.
+    let cluster = match Cluster::builder()
+        .runtime(Runtime::Simulated)
+        .nodes(3)
+        .consistency(Consistency::Eventual { r: 1, w: 1 })
+        .storage(StorageKind::Temporary)
+        .record_history(false)
+        .build()
+    {
         Ok(cluster) => cluster,
-        Err(e) => panic!("cannot build the inline replicas: {e}"),
+        Err(e) => panic!("cannot build the simulated cluster: {e}"),
+    };
+    let Ok(mut client) = cluster.client() else {
+        panic!("no client")
     };
     group.bench_function("r1_w1", |b| {
         let mut i = 0;
         b.iter(|| {
             i = (i + 1) % KEYS;
-            if let Err(e) = cluster.put(&keys[i], &VALUE) {
+            if let Err(e) = client.put(&keys[i], VALUE) {
                 panic!("put failed: {e}");
             }
         });
