@@ -83,7 +83,7 @@ fn everything_at_once(consistency: Consistency, seed: u64) -> replikv::Result<Ve
         .build()?;
     cluster.network().set_drop_probability(0.05)?;
     cluster.network().set_duplicate_probability(0.05)?;
-    let mut clients = vec![cluster.client()?, cluster.client()?, cluster.client()?];
+    let mut clients = [cluster.client()?, cluster.client()?, cluster.client()?];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut events = Vec::new();
     for step in 0..160u32 {
