@@ -18,7 +18,7 @@
 //! # How
 //!
 //! - **One node core, two drivers.** A node is a sans-I/O core
-//!   ([`crate::node`]'s `NodeCore`): input in, envelopes out, timers as
+//!   (`node::NodeCore`, crate-private): input in, envelopes out, timers as
 //!   data. The node thread drives it on the monotonic clock; the simulator
 //!   drives the very same core from its event loop. A protocol cannot tell
 //!   which one runs it, and there is no `cfg` in protocol code.
@@ -42,6 +42,23 @@
 //! its answer arrives or its timeout passes in virtual time; the lab's
 //! workload and nemesis drive many clients at once as events
 //! ([`crate::lab::Experiment`] with `runtime: Runtime::Simulated`).
+//!
+//! Two rules keep virtual time honest:
+//!
+//! - **Program order is time order.** An operation a client invokes after
+//!   another operation returned (on the simulator's one thread, anything
+//!   started later *is* later) is invoked at least one nanosecond after that
+//!   return, even over instant links. Otherwise both would share a
+//!   timestamp, and the linearizability checker and the lost-write oracle,
+//!   which read equal times as concurrent, would judge a client's read after
+//!   its own write as if it might have come first.
+//! - **Nothing runs on real time.** Every periodic activity is an event or
+//!   is decided from the cluster clock: the node timers, the nemesis, the
+//!   read cache's TTL, and the periodic flush of storage that loses unflushed
+//!   writes on a crash ([`crate::ClusterBuilder::lose_unflushed_on_crash`]).
+//!   In-memory storage is the default; sled is used when asked for
+//!   (`.storage(StorageKind::Temporary)` or a directory), and what it stores
+//!   does not depend on its background threads.
 //!
 //! # When to use which
 //!
