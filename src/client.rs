@@ -25,6 +25,7 @@ use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -117,6 +118,11 @@ pub struct Client {
     rng: ChaCha8Rng,
     round_robin: usize,
     next_request: u64,
+    /// Operations submitted and not yet waited for, by request number
+    /// (see [`Client::submit`]).
+    submitted: BTreeMap<u64, Submitted>,
+    /// Numbers for tickets of operations that needed no request.
+    next_local: u64,
 }
 
 impl Client {
@@ -130,6 +136,8 @@ impl Client {
             rng,
             round_robin: 0,
             next_request: 0,
+            submitted: BTreeMap::new(),
+            next_local: 0,
         })
     }
 
@@ -191,18 +199,19 @@ impl Client {
         .map(|_| ())
     }
 
-    /// One whole operation: start it, wait for its answer (on the monotonic
-    /// clock, or by running the simulated world), finish it.
+    /// One whole operation, blocking: what [`Client::get`], [`Client::put`]
+    /// and [`Client::delete`] do. Returns the value read (`None` for writes).
+    pub fn call(&mut self, op: Op) -> Result<Option<Vec<u8>>> {
+        self.run(op)
+    }
+
+    /// One whole operation: submit it, wait for its answer (on the
+    /// monotonic clock, or by running the simulated world), finish it.
     fn run(&mut self, op: Op) -> Result<Option<Vec<u8>>> {
         let gate = self.env.gate.clone();
         let _operation = gate.read();
-        match self.start(op) {
-            Started::Finished(result) => result,
-            Started::Sent(sent) => {
-                let response = self.wait_for(&sent);
-                self.finish(sent, response)
-            }
-        }
+        let ticket = self.submit(op)?;
+        self.wait(ticket)
     }
 
     /// Starts an operation: checks it, answers it from the cache when it
@@ -276,19 +285,6 @@ impl Client {
         }))
     }
 
-    /// The answer to `sent` if it has arrived (answers to earlier requests
-    /// and duplicates are thrown away).
-    pub(crate) fn answer_for(&self, sent: &Sent) -> Option<Response> {
-        while let Ok(envelope) = self.inbox.try_recv() {
-            if let Payload::Response { id, response } = envelope.payload
-                && id == sent.id
-            {
-                return Some(response);
-            }
-        }
-        None
-    }
-
     /// True when something waits in this client's inbox.
     pub(crate) fn has_mail(&self) -> bool {
         !self.inbox.is_empty()
@@ -302,7 +298,17 @@ impl Client {
         sent: Sent,
         response: Result<Response>,
     ) -> Result<Option<Vec<u8>>> {
-        let return_ns = self.env.clock.now_ns();
+        let now = self.env.clock.now_ns();
+        self.finish_at(sent, response, now)
+    }
+
+    /// [`Client::finish`] for an answer that arrived at `return_ns`.
+    fn finish_at(
+        &mut self,
+        sent: Sent,
+        response: Result<Response>,
+        return_ns: u64,
+    ) -> Result<Option<Vec<u8>>> {
         if let Some(world) = &self.env.world {
             world.note_return(return_ns);
         }
@@ -457,56 +463,52 @@ impl Client {
         };
         Ok(replicas[index])
     }
-
-    /// Waits for the answer to `sent` until its deadline.
-    fn wait_for(&self, sent: &Sent) -> Result<Response> {
-        if let Some(world) = &self.env.world {
-            // Simulated: run the world until the answer arrives or the
-            // deadline passes in virtual time.
-            loop {
-                world.run_until(sent.deadline_ns, &mut || self.has_mail());
-                if let Some(response) = self.answer_for(sent) {
-                    return Ok(response);
-                }
-                if self.env.clock.now_ns() >= sent.deadline_ns {
-                    return Err(Error::Timeout(self.env.timeout));
-                }
-            }
-        }
-        let wait = Duration::from_nanos(sent.deadline_ns.saturating_sub(self.env.clock.now_ns()));
-        let deadline = crate::clock::deadline_after(Instant::now(), wait);
-        loop {
-            // Poll briefly first: the answer usually comes within
-            // microseconds, and sleeping costs more than that (see
-            // `hand_off`).
-            let received = match hand_off::poll_briefly(&self.inbox, |now| now >= deadline) {
-                Some(envelope) => Ok(envelope),
-                None => self.inbox.recv_deadline(deadline),
-            };
-            match received {
-                Ok(Envelope {
-                    payload:
-                        Payload::Response {
-                            id: answered,
-                            response,
-                        },
-                    ..
-                }) if answered == sent.id => return Ok(response),
-                // A late answer to an earlier, timed-out request, or a duplicate.
-                Ok(_) => continue,
-                Err(RecvTimeoutError::Timeout) => return Err(Error::Timeout(self.env.timeout)),
-                Err(RecvTimeoutError::Disconnected) => return Err(Error::Shutdown),
-            }
-        }
-    }
 }
 
-/// One client operation, before it is sent.
+/// One client operation, for [`Client::submit`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Op {
-    Get { key: Vec<u8> },
-    Put { key: Vec<u8>, value: Vec<u8> },
-    Delete { key: Vec<u8> },
+pub enum Op {
+    /// Read `key`.
+    Get {
+        /// The key.
+        key: Vec<u8>,
+    },
+    /// Store `value` under `key`.
+    Put {
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: Vec<u8>,
+    },
+    /// Remove `key`.
+    Delete {
+        /// The key.
+        key: Vec<u8>,
+    },
+}
+
+impl Op {
+    /// A read of `key`.
+    pub fn get(key: impl AsRef<[u8]>) -> Op {
+        Op::Get {
+            key: key.as_ref().to_vec(),
+        }
+    }
+
+    /// A write of `value` under `key`.
+    pub fn put(key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Op {
+        Op::Put {
+            key: key.as_ref().to_vec(),
+            value: value.as_ref().to_vec(),
+        }
+    }
+
+    /// A delete of `key`.
+    pub fn delete(key: impl AsRef<[u8]>) -> Op {
+        Op::Delete {
+            key: key.as_ref().to_vec(),
+        }
+    }
 }
 
 /// What starting an operation did.
@@ -530,13 +532,6 @@ pub(crate) struct Sent {
     /// When it times out, on the cluster clock.
     pub(crate) deadline_ns: u64,
     after: After,
-}
-
-impl Sent {
-    /// True for a read.
-    pub(crate) fn is_read(&self) -> bool {
-        self.kind == OpKind::Get
-    }
 }
 
 /// What finishing an operation must do besides recording it.
@@ -577,4 +572,223 @@ pub fn validate_value(value: &[u8]) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// A handle on an operation submitted with [`Client::submit`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ticket(u64);
+
+/// A submitted operation: in flight, answered and not yet finished, or
+/// finished without a request (refused by a check, answered by the cache).
+#[derive(Debug)]
+enum Submitted {
+    InFlight(Sent),
+    Answered(Sent, Response, u64),
+    Done(Result<Option<Vec<u8>>>),
+}
+
+/// Pipelining: many operations in flight from one client.
+///
+/// A blocking call has one operation in flight, so a client waits a whole
+/// round trip per operation. Real clients keep several going at once — the
+/// network and the nodes work on all of them — and collect the answers as
+/// they come. [`Client::submit`] sends an operation and returns at once;
+/// [`Client::wait`] and [`Client::wait_any`] collect answers. Each
+/// operation is recorded in the history exactly as a blocking one: invoked
+/// when submitted, returned when the client sees its answer, indeterminate
+/// when it timed out. While the client waits (for any of its operations),
+/// it sees each answer as it arrives; an answer that arrives while the
+/// program does something else is seen at its next wait, which can only
+/// lengthen the recorded interval — never make a history look wrong. Operations in flight at
+/// once are concurrent: their order is whatever the cluster makes of it.
+/// Up to [`crate::protocol::REQUEST_WINDOW`] may be in flight.
+impl Client {
+    /// Sends `op` and returns a ticket to wait on.
+    ///
+    /// ```
+    /// use replikv::{Cluster, Runtime};
+    /// use replikv::client::Op;
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated).build()?;
+    /// let mut client = cluster.client()?;
+    /// let tickets: Vec<_> = (0..8)
+    ///     .map(|i| client.submit(Op::put(format!("k{i}"), "v")))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(client.in_flight(), 8);
+    /// for ticket in tickets {
+    ///     client.wait(ticket)?;
+    /// }
+    /// assert_eq!(client.get("k7")?, Some(b"v".to_vec()));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn submit(&mut self, op: Op) -> Result<Ticket> {
+        if self.in_flight() as u64 >= crate::protocol::REQUEST_WINDOW {
+            return Err(Error::InvalidConfig(format!(
+                "a client may have at most {} operations in flight",
+                crate::protocol::REQUEST_WINDOW
+            )));
+        }
+        let (number, submitted) = match self.start(op) {
+            Started::Sent(sent) => (sent.id, Submitted::InFlight(sent)),
+            Started::Finished(result) => {
+                // Numbered apart from requests (which count up from 1), so
+                // the two never collide.
+                self.next_local += 1;
+                (u64::MAX - self.next_local, Submitted::Done(result))
+            }
+        };
+        self.submitted.insert(number, submitted);
+        Ok(Ticket(number))
+    }
+
+    /// Operations submitted and not yet collected.
+    pub fn in_flight(&self) -> usize {
+        self.submitted.len()
+    }
+
+    /// Waits for the operation of `ticket` and finishes it: its answer, or
+    /// [`Error::Timeout`] once its deadline passed. Answers to other
+    /// operations that arrive meanwhile are kept for them.
+    pub fn wait(&mut self, ticket: Ticket) -> Result<Option<Vec<u8>>> {
+        loop {
+            self.collect_mail();
+            let deadline = match self.submitted.get(&ticket.0) {
+                None => {
+                    return Err(Error::InvalidConfig(format!(
+                        "{ticket:?} was already collected, or is not this client's"
+                    )));
+                }
+                Some(Submitted::InFlight(sent)) => sent.deadline_ns,
+                Some(_) => return self.collect(ticket.0),
+            };
+            if self.env.clock.now_ns() >= deadline {
+                return self.collect(ticket.0);
+            }
+            if !self.await_mail(deadline)? {
+                return self.collect(ticket.0);
+            }
+        }
+    }
+
+    /// Waits for whichever submitted operation completes first (answered,
+    /// refused or timed out) and finishes it; `None` when nothing is in
+    /// flight.
+    pub fn wait_any(&mut self) -> Option<(Ticket, Result<Option<Vec<u8>>>)> {
+        loop {
+            self.collect_mail();
+            let now = self.env.clock.now_ns();
+            let ready = self.submitted.iter().find_map(|(&n, s)| match s {
+                Submitted::InFlight(sent) if sent.deadline_ns > now => None,
+                _ => Some(n),
+            });
+            if let Some(n) = ready {
+                return Some((Ticket(n), self.collect(n)));
+            }
+            let deadline = self.submitted.values().filter_map(|s| match s {
+                Submitted::InFlight(sent) => Some(sent.deadline_ns),
+                _ => None,
+            });
+            let deadline = deadline.min()?;
+            if let Err(e) = self.await_mail(deadline) {
+                let n = *self.submitted.keys().next()?;
+                self.submitted.remove(&n);
+                return Some((Ticket(n), Err(e)));
+            }
+        }
+    }
+
+    /// Finishes every submitted operation that is ready now — answered,
+    /// refused, or past its deadline — without waiting; in ticket order.
+    /// (The simulator's workload waits by running the world itself.)
+    pub(crate) fn take_ready(&mut self) -> Vec<(Ticket, Result<Option<Vec<u8>>>)> {
+        self.collect_mail();
+        let now = self.env.clock.now_ns();
+        let ready: Vec<u64> = self
+            .submitted
+            .iter()
+            .filter(|(_, s)| !matches!(s, Submitted::InFlight(sent) if sent.deadline_ns > now))
+            .map(|(&n, _)| n)
+            .collect();
+        ready
+            .into_iter()
+            .map(|n| (Ticket(n), self.collect(n)))
+            .collect()
+    }
+
+    /// The earliest deadline among operations still in flight.
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        self.submitted
+            .values()
+            .filter_map(|s| match s {
+                Submitted::InFlight(sent) => Some(sent.deadline_ns),
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Finishes submitted operation `n`: with its answer, as a timeout when
+    /// still in flight, or with the result it already had.
+    fn collect(&mut self, n: u64) -> Result<Option<Vec<u8>>> {
+        match self.submitted.remove(&n) {
+            Some(Submitted::InFlight(sent)) => {
+                let timeout = Error::Timeout(self.env.timeout);
+                self.finish(sent, Err(timeout))
+            }
+            Some(Submitted::Answered(sent, response, at)) => self.finish_at(sent, Ok(response), at),
+            Some(Submitted::Done(result)) => result,
+            None => Err(Error::InvalidConfig(format!(
+                "request {n} was already collected"
+            ))),
+        }
+    }
+
+    /// Moves every answer waiting in the inbox to its operation, stamped
+    /// with the time it is seen; late and duplicate answers are dropped.
+    fn collect_mail(&mut self) {
+        while let Ok(envelope) = self.inbox.try_recv() {
+            self.file(envelope);
+        }
+    }
+
+    /// Files one envelope from the inbox with its operation.
+    fn file(&mut self, envelope: Envelope) {
+        let Payload::Response { id, response } = envelope.payload else {
+            return;
+        };
+        // Only the first answer counts; a duplicate, or an answer to an
+        // operation already collected, is dropped.
+        if !matches!(self.submitted.get(&id), Some(Submitted::InFlight(_))) {
+            return;
+        }
+        let now = self.env.clock.now_ns();
+        if let Some(Submitted::InFlight(sent)) = self.submitted.remove(&id) {
+            self.submitted
+                .insert(id, Submitted::Answered(sent, response, now));
+        }
+    }
+
+    /// Waits until something arrives in the inbox or `deadline_ns` (cluster
+    /// clock) passes; true when something arrived (and was filed). On the
+    /// simulator, runs the world meanwhile.
+    fn await_mail(&mut self, deadline_ns: u64) -> Result<bool> {
+        if let Some(world) = self.env.world.clone() {
+            let inbox = &self.inbox;
+            return Ok(world.run_until(deadline_ns, &mut || !inbox.is_empty()));
+        }
+        let wait = Duration::from_nanos(deadline_ns.saturating_sub(self.env.clock.now_ns()));
+        let deadline = crate::clock::deadline_after(Instant::now(), wait);
+        // Poll briefly first: the answer usually comes within microseconds,
+        // and sleeping costs more than that (see `hand_off`).
+        let received = match hand_off::poll_briefly(&self.inbox, |now| now >= deadline) {
+            Some(envelope) => Ok(envelope),
+            None => self.inbox.recv_deadline(deadline),
+        };
+        match received {
+            Ok(envelope) => {
+                self.file(envelope);
+                Ok(true)
+            }
+            Err(RecvTimeoutError::Timeout) => Ok(false),
+            Err(RecvTimeoutError::Disconnected) => Err(Error::Shutdown),
+        }
+    }
 }

@@ -111,6 +111,8 @@ pub struct ReportConfig {
     pub partitioning: String,
     /// Client threads.
     pub clients: usize,
+    /// Operations each client kept in flight (1: blocking).
+    pub in_flight: usize,
     /// Operations per client (when not run by duration).
     pub ops_per_client: Option<u64>,
     /// Duration, when run by time.
@@ -302,6 +304,7 @@ impl ExperimentReport {
                 hybrid_clock: e.hybrid_clock,
                 partitioning: e.partitioning.to_string(),
                 clients: e.workload.clients,
+                in_flight: e.workload.in_flight,
                 ops_per_client: e
                     .workload
                     .duration

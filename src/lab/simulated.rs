@@ -12,23 +12,26 @@
 //! and on the simulator it is replayed bit for bit from its seed.
 
 use super::nemesis::{Harm, Nemesis, NemesisKind};
-use super::workload::{KeyChooser, RunOutcome, Workload};
-use crate::client::{Client, Op, Sent, Started};
+use super::workload::{KeyChooser, RunOutcome, Workload, draw_op};
+use crate::client::{Client, Ticket};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::sim::World;
+use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// One simulated client working through its share of the workload.
+/// One simulated client working through its share of the workload, with up
+/// to `Workload::in_flight` operations submitted at once.
 struct Worker {
     index: usize,
     client: Client,
     rng: ChaCha8Rng,
     /// Operations started so far.
     seq: u64,
-    waiting: Option<Sent>,
+    /// Whether each operation in flight is a read, for the tally.
+    reads: BTreeMap<Ticket, bool>,
     finished: bool,
 }
 
@@ -118,7 +121,7 @@ pub(crate) fn run_simulated(
                 workload.seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9),
             ),
             seq: 0,
-            waiting: None,
+            reads: BTreeMap::new(),
             finished: false,
         });
     }
@@ -143,14 +146,17 @@ pub(crate) fn run_simulated(
             reported = tally.outcome.ops;
             progress(reported);
         }
-        if workers.iter().all(|w| w.finished) {
+        if workers
+            .iter()
+            .all(|w| w.finished && w.client.in_flight() == 0)
+        {
             break;
         }
         // Run the world until an answer reaches a client, a client's
         // deadline passes, or the nemesis is due.
         let mut wake = workers
             .iter()
-            .filter_map(|w| w.waiting.as_ref().map(|s| s.deadline_ns))
+            .filter_map(|w| w.client.next_deadline())
             .min()
             .unwrap_or(u64::MAX);
         if let Some(s) = &schedule {
@@ -170,25 +176,14 @@ pub(crate) fn run_simulated(
         world.run_until(wake, &mut || {
             workers
                 .iter()
-                .any(|w| w.waiting.is_some() && w.client.has_mail())
+                .any(|w| w.client.in_flight() > 0 && w.client.has_mail())
         });
         let now = world.now_ns();
         for worker in &mut workers {
-            let Some(sent) = worker.waiting.take() else {
-                continue;
-            };
-            let answer = worker.client.answer_for(&sent);
-            let response = match answer {
-                Some(response) => Ok(response),
-                None if now >= sent.deadline_ns => Err(Error::Timeout(worker.client.timeout())),
-                None => {
-                    worker.waiting = Some(sent);
-                    continue;
-                }
-            };
-            let read = sent.is_read();
-            let result = worker.client.finish(sent, response);
-            tally.count(read, &result);
+            for (ticket, result) in worker.client.take_ready() {
+                let read = worker.reads.remove(&ticket).unwrap_or(false);
+                tally.count(read, &result);
+            }
         }
         if let Some(s) = &mut schedule
             && now >= s.next_ns
@@ -213,9 +208,8 @@ pub(crate) fn run_simulated(
     Ok((outcome, injected))
 }
 
-/// Starts `worker`'s next operations until one is waiting for an answer or
-/// the worker is done (operations answered at once, by the cache or a
-/// refusal, are counted and followed by the next at the same instant).
+/// Submits `worker`'s next operations until its window is full or it is
+/// done.
 fn start_next(
     worker: &mut Worker,
     workload: &Workload,
@@ -224,7 +218,7 @@ fn start_next(
     now: u64,
     tally: &mut Tally,
 ) {
-    while worker.waiting.is_none() && !worker.finished {
+    while worker.client.in_flight() < workload.in_flight && !worker.finished {
         let done = match end_ns {
             Some(end) => now >= end,
             None => worker.seq >= workload.ops_per_client,
@@ -234,18 +228,12 @@ fn start_next(
             return;
         }
         worker.seq += 1;
-        let key = KeyChooser::key(chooser.next_index(&mut worker.rng)).into_bytes();
-        let read = worker.rng.random_bool(workload.read_ratio);
-        let op = if read {
-            Op::Get { key }
-        } else {
-            let mut value = format!("c{}-{}", worker.index, worker.seq).into_bytes();
-            value.resize(workload.value_size.max(value.len()), b'.');
-            Op::Put { key, value }
-        };
-        match worker.client.start(op) {
-            Started::Sent(sent) => worker.waiting = Some(sent),
-            Started::Finished(result) => tally.count(read, &result),
+        let (op, read) = draw_op(workload, chooser, &mut worker.rng, worker.index, worker.seq);
+        match worker.client.submit(op) {
+            Ok(ticket) => {
+                worker.reads.insert(ticket, read);
+            }
+            Err(e) => tally.count(read, &Err(e)),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Workloads: many clients, a key space, a read/write mix, uniform or Zipf
 //! key popularity, all from one seed.
 
+use crate::client::Op;
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -27,6 +29,10 @@ pub struct Workload {
     pub zipf: Option<f64>,
     /// Bytes per value (values are unique: client, sequence, then padding).
     pub value_size: usize,
+    /// Operations each client keeps in flight at once (default 1: a
+    /// blocking client). Above 1 the client pipelines
+    /// ([`crate::Client::submit`]): its operations overlap one another.
+    pub in_flight: usize,
     /// Seed for every choice the clients make.
     pub seed: u64,
 }
@@ -41,6 +47,7 @@ impl Default for Workload {
             read_ratio: 0.5,
             zipf: None,
             value_size: 16,
+            in_flight: 1,
             seed: 0,
         }
     }
@@ -66,6 +73,13 @@ impl Workload {
             && !(s.is_finite() && s >= 0.0)
         {
             return bad(format!("zipf exponent must be ≥ 0, got {s}"));
+        }
+        if self.in_flight == 0 || self.in_flight as u64 > crate::protocol::REQUEST_WINDOW {
+            return bad(format!(
+                "operations in flight per client must be within 1..={}, got {}",
+                crate::protocol::REQUEST_WINDOW,
+                self.in_flight
+            ));
         }
         if self.value_size > crate::MAX_VALUE_LEN {
             return bad(format!("value size {} is over the limit", self.value_size));
@@ -136,6 +150,26 @@ pub struct RunOutcome {
     pub other_errors: u64,
 }
 
+/// Draws client `index`'s `seq`-th operation: a key by popularity, a read
+/// or a write of a value unique to the client and the sequence number.
+/// Both runtimes' workloads draw through here, so a workload means the same
+/// operations on either. Returns the operation and whether it is a read.
+pub(crate) fn draw_op(
+    workload: &Workload,
+    chooser: &KeyChooser,
+    rng: &mut ChaCha8Rng,
+    index: usize,
+    seq: u64,
+) -> (Op, bool) {
+    let key = KeyChooser::key(chooser.next_index(rng)).into_bytes();
+    if rng.random_bool(workload.read_ratio) {
+        return (Op::Get { key }, true);
+    }
+    let mut value = format!("c{index}-{seq}").into_bytes();
+    value.resize(workload.value_size.max(value.len()), b'.');
+    (Op::Put { key, value }, false)
+}
+
 #[derive(Default)]
 struct Tally {
     ops: AtomicU64,
@@ -145,6 +179,21 @@ struct Tally {
     timeouts: AtomicU64,
     unavailable: AtomicU64,
     other: AtomicU64,
+}
+
+impl Tally {
+    fn count<T>(&self, read: bool, result: &Result<T>) {
+        let kind = if read { &self.reads } else { &self.writes };
+        kind.fetch_add(1, Ordering::Relaxed);
+        self.ops.fetch_add(1, Ordering::Relaxed);
+        let counter = match result {
+            Ok(_) => &self.ok,
+            Err(Error::Timeout(_)) => &self.timeouts,
+            Err(Error::Unavailable(_)) => &self.unavailable,
+            Err(_) => &self.other,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Runs `workload` on `cluster` from `clients` threads; `progress` is called
@@ -173,34 +222,38 @@ pub fn run_workload(
                     workload.seed ^ (c as u64 + 1).wrapping_mul(0x9E37_79B9),
                 );
                 let mut seq = 0u64;
+                let more = |seq: u64| match workload.duration {
+                    Some(d) => started.elapsed() < d,
+                    None => seq < workload.ops_per_client,
+                };
+                // Whether each operation in flight is a read, for the tally.
+                let mut reads = BTreeMap::new();
                 loop {
-                    let done = match workload.duration {
-                        Some(d) => started.elapsed() >= d,
-                        None => seq >= workload.ops_per_client,
-                    };
-                    if done || stop.load(Ordering::Relaxed) {
-                        break;
+                    while client.in_flight() < workload.in_flight
+                        && more(seq)
+                        && !stop.load(Ordering::Relaxed)
+                    {
+                        seq += 1;
+                        let (op, read) = draw_op(&workload, &chooser, &mut rng, c, seq);
+                        if workload.in_flight == 1 {
+                            // Blocking, as a plain client call.
+                            tally.count(read, &client.call(op));
+                            continue;
+                        }
+                        match client.submit(op) {
+                            Ok(ticket) => {
+                                reads.insert(ticket, read);
+                            }
+                            Err(e) => tally.count::<()>(read, &Err(e)),
+                        }
                     }
-                    seq += 1;
-                    let key = KeyChooser::key(chooser.next_index(&mut rng));
-                    let read = rng.random_bool(workload.read_ratio);
-                    let result = if read {
-                        tally.reads.fetch_add(1, Ordering::Relaxed);
-                        client.get(&key).map(|_| ())
-                    } else {
-                        tally.writes.fetch_add(1, Ordering::Relaxed);
-                        let mut value = format!("c{c}-{seq}").into_bytes();
-                        value.resize(workload.value_size.max(value.len()), b'.');
-                        client.put(&key, &value)
-                    };
-                    tally.ops.fetch_add(1, Ordering::Relaxed);
-                    let counter = match result {
-                        Ok(()) => &tally.ok,
-                        Err(Error::Timeout(_)) => &tally.timeouts,
-                        Err(Error::Unavailable(_)) => &tally.unavailable,
-                        Err(_) => &tally.other,
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
+                    match client.wait_any() {
+                        Some((ticket, result)) => {
+                            let read = reads.remove(&ticket).unwrap_or(false);
+                            tally.count(read, &result);
+                        }
+                        None => break,
+                    }
                 }
             }));
         }

@@ -14,8 +14,9 @@
 //!
 //! The network may duplicate a client's request, or deliver a copy long
 //! after the client gave up on it. The loop runs a client request only when
-//! [`crate::protocol::RequestFilter`] admits it (numbered above the last one
-//! seen from that client); anything else is dropped and counted. The memory
+//! [`crate::protocol::RequestFilter`] admits it (never seen before, and not
+//! from far below that client's latest); anything else is dropped and
+//! counted. The memory
 //! is volatile, which is enough because the network delivers a message only
 //! to the incarnation it was sent to: no copy sent before a crash reaches the
 //! restarted node. Peer messages are never deduplicated by the runtime:

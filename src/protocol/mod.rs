@@ -20,10 +20,9 @@
 //! The network may lose, delay, reorder and duplicate any message. The
 //! runtime removes two kinds of copies before a protocol sees them:
 //!
-//! - **Duplicate and late client requests.** A node runs a client's request
-//!   only when it is numbered above every request it ran for that client
-//!   ([`RequestFilter`], the one place the rule lives): a second copy, or a
-//!   copy of a request its client gave up on, never reaches
+//! - **Duplicate client requests.** A node runs each client request at most
+//!   once ([`RequestFilter`], the one place the rule lives): a second copy,
+//!   or a copy from far below the client's latest request, never reaches
 //!   [`Protocol::on_request`].
 //! - **Anything sent to an earlier incarnation.** A message is delivered only
 //!   to the node incarnation it was sent to, as a TCP connection dies with
@@ -56,7 +55,7 @@ pub mod single_copy;
 pub mod strong;
 
 pub use context::{Context, Effect, TimerId};
-pub use dedup::RequestFilter;
+pub use dedup::{REQUEST_WINDOW, RequestFilter};
 pub use eventual::{Eventual, EventualConfig};
 pub use message::{ReplyTo, Request, Response};
 pub use rebalance::PendingRecord;

@@ -89,6 +89,10 @@ pub struct WorkloadArgs {
     /// Operations per client.
     #[arg(long, default_value_t = 500)]
     pub ops: u64,
+    /// Operations each client keeps in flight at once (1: blocking calls;
+    /// more: a pipelined client, up to 64).
+    #[arg(long, default_value_t = 1)]
+    pub in_flight: usize,
     /// Run for this long instead (e.g. 5s); overrides --ops.
     #[arg(long)]
     pub duration: Option<String>,

@@ -97,6 +97,7 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
             read_ratio: args.read_ratio,
             zipf: args.zipf,
             value_size: 16,
+            in_flight: args.in_flight,
             seed: args.seed,
         },
         latency: args.latency.parse::<Latency>()?,
