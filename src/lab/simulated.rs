@@ -162,7 +162,14 @@ pub(crate) fn run_simulated(
                     .into(),
             ));
         }
-        world.run_until(wake, &mut || workers.iter().any(|w| w.client.has_mail()));
+        // Only a waiting client's mail wakes the loop: a finished client can
+        // still receive a late duplicate answer, which nobody will read, and
+        // waking for it would spin without moving virtual time.
+        world.run_until(wake, &mut || {
+            workers
+                .iter()
+                .any(|w| w.waiting.is_some() && w.client.has_mail())
+        });
         let now = world.now_ns();
         for worker in &mut workers {
             let Some(sent) = worker.waiting.take() else {

@@ -54,6 +54,7 @@
 //! iteration order reaches its effects (a `HashMap`'s order differs between
 //! runs; a `BTreeMap`'s does not).
 
+pub(crate) mod trace;
 mod world;
 
 pub(crate) use world::World;
