@@ -20,9 +20,18 @@ use super::replay::replay_command;
 use super::sweep::run_seed;
 use crate::network::Latency;
 use std::fmt;
+use std::time::Duration;
 
 /// Seeds tried per candidate: the current one and the next.
 const SEEDS_PER_CANDIDATE: u64 = 2;
+
+/// The checker's budget per shrinking run, at most. A candidate with many
+/// timed-out operations (say, with latency gone but crashes left) can keep
+/// the checker busy for its whole budget only to answer "unknown", which
+/// shrinking cannot use. Cutting the budget is safe: the search is
+/// deterministic, so a counterexample found within it is found by a replay
+/// with the command line's longer budget too.
+const CHECKER_BUDGET: Duration = Duration::from_secs(1);
 
 /// The smallest failing configuration shrinking found.
 #[derive(Clone, Debug)]
@@ -75,11 +84,11 @@ impl fmt::Display for Shrunk {
 
 /// Smaller configurations to try next, each with the step that makes it.
 fn candidates(e: &Experiment) -> Vec<(String, Experiment)> {
-    let mut out = Vec::new();
+    let mut out: Vec<(String, Experiment)> = Vec::new();
     let mut push = |step: String, change: &dyn Fn(&mut Experiment)| {
         let mut next = e.clone();
         change(&mut next);
-        if next != *e {
+        if next != *e && out.iter().all(|(_, seen)| *seen != next) {
             out.push((step, next));
         }
     };
@@ -169,7 +178,10 @@ fn candidates(e: &Experiment) -> Vec<(String, Experiment)> {
 /// assert!(shrunk.replay.contains(&format!("--seed {}", shrunk.seed)));
 /// ```
 pub fn shrink(failing: &Experiment, budget: u32) -> Option<Shrunk> {
-    let (mut current, first, _) = run_seed(failing, failing.seed);
+    let original_budget = failing.checker_budget;
+    let mut failing = failing.clone();
+    failing.checker_budget = failing.checker_budget.min(CHECKER_BUDGET);
+    let (mut current, first, _) = run_seed(&failing, failing.seed);
     let mut what = first?;
     let (mut steps, mut runs) = (Vec::new(), 1u32);
     'shrinking: loop {
@@ -190,6 +202,7 @@ pub fn shrink(failing: &Experiment, budget: u32) -> Option<Shrunk> {
         }
         break;
     }
+    current.checker_budget = original_budget;
     Some(Shrunk {
         seed: current.seed,
         replay: replay_command(&current),

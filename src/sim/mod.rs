@@ -43,6 +43,13 @@
 //! workload and nemesis drive many clients at once as events
 //! ([`crate::lab::Experiment`] with `runtime: Runtime::Simulated`).
 //!
+//! What the simulator is for, in the lab: a [`crate::lab::Sweep`] runs one
+//! configuration under many seeds and prints a one-line replay command for
+//! every violation (`replikv sweep`), and
+//! [`crate::lab::Experiment::check_determinism`] runs a seed twice and names
+//! the first event of the world at which the runs part (`replikv run
+//! --runtime sim --check-determinism`).
+//!
 //! # When to use which
 //!
 //! Use the **simulator** to find and replay bugs, to sweep many fault

@@ -158,6 +158,17 @@
 //! the measurement on a busy one — and tens of microseconds is the
 //! resolution of the whole exercise. Set
 //! [`StalenessExperiment::calibrate`] to `false` for the pure model.
+//!
+//! # On the simulator
+//!
+//! With [`StalenessExperiment::runtime`] set to
+//! [`Runtime::Simulated`] (`replikv staleness --runtime sim`) there are no
+//! threads to wake and no delay thread to be late: a message takes exactly
+//! its drawn delay, and a read starts exactly `t` after `put` returned, on
+//! virtual time. Nothing is calibrated, the measurement meets the *pure*
+//! model to within its sampling error, and the same seed gives the same
+//! curve. The thread runtime is the experiment about a real-ish system;
+//! the simulator is the check that the model and the protocol agree.
 
 mod calibrate;
 mod curve;
