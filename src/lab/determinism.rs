@@ -1,23 +1,4 @@
-//! The determinism check: run one configuration twice on the simulator and
-//! say where the runs first part.
-//!
-//! The simulator promises that a seed *is* a run (see [`crate::sim`]). The
-//! promise breaks quietly — a `HashMap` iterated where its order reaches a
-//! message, a random number drawn from the wrong generator, a thread — and
-//! a broken promise makes every replay command a lie. madsim's
-//! `MADSIM_TEST_CHECK_DETERMINISM` answers this by running each seed twice;
-//! so does [`Experiment::check_determinism`] (`replikv run --runtime sim
-//! --check-determinism`). It compares, in order:
-//!
-//! 1. the world's **event trace** — every message delivery, timer and
-//!    wake-up, with its virtual time, endpoints and a digest of the
-//!    message — so a difference is named where it started, often long
-//!    before a client sees anything;
-//! 2. the **history**, operation by operation, as the history JSON has them;
-//! 3. the **report**, field by field.
-//!
-//! The first difference found is a [`Divergence`]: where, and both
-//! versions.
+//! The determinism check (see [`Determinism`]).
 
 use super::experiment::Experiment;
 use super::report::ExperimentReport;
@@ -55,7 +36,27 @@ impl fmt::Display for Divergence {
     }
 }
 
-/// What [`Experiment::check_determinism`] found.
+/// What [`Experiment::check_determinism`] found: whether two runs of one
+/// configuration on the simulator were the same run, and if not, where
+/// they first parted.
+///
+/// The simulator promises that a seed *is* a run (see [`crate::sim`]). The
+/// promise breaks quietly — a `HashMap` iterated where its order reaches a
+/// message, a random number drawn from the wrong generator, a thread — and
+/// a broken promise makes every replay command a lie. madsim's
+/// `MADSIM_TEST_CHECK_DETERMINISM` answers this by running each seed twice;
+/// so does [`Experiment::check_determinism`] (`replikv run --runtime sim
+/// --check-determinism`). It compares, in order:
+///
+/// 1. the world's **event trace** — every message delivery, timer and
+///    wake-up, with its virtual time, endpoints and a digest of the
+///    message — so a difference is named where it started, often long
+///    before a client sees anything;
+/// 2. the **history**, operation by operation, as the history JSON has them;
+/// 3. the **report**, field by field.
+///
+/// The first difference found is a [`Divergence`]: where, and both
+/// versions.
 #[derive(Clone, Debug)]
 pub struct Determinism {
     /// The first run's report.
@@ -178,8 +179,8 @@ pub(crate) fn first_trace_difference(a: &[TraceEvent], b: &[TraceEvent]) -> Opti
 
 impl Experiment {
     /// Runs the experiment twice on the simulator and compares the runs:
-    /// the world's events, the histories and the reports (see the
-    /// [module docs](self)). Fails with [`Error::InvalidConfig`] on threads,
+    /// the world's events, the histories and the reports, in that order
+    /// ([`Determinism::divergence`] names the first difference). Fails with [`Error::InvalidConfig`] on threads,
     /// whose runs are not meant to repeat, and with a storage directory,
     /// which the first run would leave data in.
     ///

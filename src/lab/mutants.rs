@@ -1,25 +1,4 @@
-//! Known-bad variants an experiment can run instead of a built-in mode, so
-//! that the tools that hunt for bugs can be shown to find them.
-//!
-//! Each [`Mutant`] removes one rule the lesson explains, and each claims
-//! what its correct twin claims, so a [`Sweep`](super::Sweep) judges it by
-//! the same standard and must catch it. `tests/mutants.rs` runs a default
-//! sweep on each — and on the correct modes, which must pass the very same
-//! sweep — and replays every printed seed: mutation tests for the checker,
-//! the nemesis and the simulator together.
-//!
-//! | name | what is wrong | what catches it |
-//! |---|---|---|
-//! | `abd-without-write-back` | strong reads skip phase 2 | the linearizability checker (new/old inversion) |
-//! | `single-unfiltered-forwards` | single-copy owners run duplicated forwards | the checker (an old put overwrites a newer one) |
-//! | `strong-amnesiac-restart` | a message sent before a restart reaches the new incarnation, whose duplicate memory is empty | the checker (a late request runs twice) |
-//! | `eventual-as-linearizable` | eventual R = W = 1 promised as linearizable | the checker (stale reads) |
-//!
-//! The first two are protocols ([`crate::protocol::mutants`]); the third is
-//! the built-in strong protocol on a network whose connections survive a
-//! restart ([`crate::network::Network::set_connections_survive_restart`]),
-//! the hole issue "Every claim true" closed; the last is a correct
-//! protocol held to a promise it never made.
+//! Known-bad variants of the built-in modes (see [`Mutant`]).
 
 use crate::cluster::{Cluster, ClusterBuilder, Consistency};
 use crate::error::{Error, Result};
@@ -27,8 +6,28 @@ use crate::protocol::mutants::{AbdWithoutWriteBack, SingleCopyUnfilteredForwards
 use std::fmt;
 use std::str::FromStr;
 
-/// A known-bad variant of a built-in mode (see the [module docs](self)).
-/// Every mutant is held to linearizability, as strong and single-copy are.
+/// A known-bad variant an experiment can run instead of a built-in mode,
+/// so that the tools that hunt for bugs can be shown to find them.
+///
+/// Each mutant removes one rule the lesson explains, and each claims
+/// what its correct twin claims, so a [`Sweep`](super::Sweep) judges it by
+/// the same standard and must catch it. `tests/mutants.rs` runs a default
+/// sweep on each — and on the correct modes, which must pass the very same
+/// sweep — and replays every printed seed: mutation tests for the checker,
+/// the nemesis and the simulator together.
+///
+/// | name | what is wrong | what catches it |
+/// |---|---|---|
+/// | `abd-without-write-back` | strong reads skip phase 2 | the linearizability checker (new/old inversion) |
+/// | `single-unfiltered-forwards` | single-copy owners run duplicated forwards | the checker (an old put overwrites a newer one) |
+/// | `strong-amnesiac-restart` | a message sent before a restart reaches the new incarnation, whose duplicate memory is empty | the checker (a late request runs twice) |
+/// | `eventual-as-linearizable` | eventual R = W = 1 promised as linearizable | the checker (stale reads) |
+///
+/// The first two are protocols ([`crate::protocol::mutants`]); the third is
+/// the built-in strong protocol on a network whose connections survive a
+/// restart ([`crate::network::Network::set_connections_survive_restart`]),
+/// the hole issue "Every claim true" closed; the last is a correct
+/// protocol held to a promise it never made.
 ///
 /// ```
 /// use replikv::lab::{Experiment, Mutant};

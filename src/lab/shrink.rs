@@ -1,18 +1,4 @@
-//! Shrinking a failing schedule: the smallest configuration that still
-//! fails, so the violation is small enough to read.
-//!
-//! A violation found among 2000 operations under four kinds of fault is a
-//! fact; the same violation among 20 operations with one fault is an
-//! explanation. As QuickCheck shrinks a failing input, [`shrink()`] tries
-//! smaller configurations one step at a time and keeps each that still
-//! fails: first it removes faults (the nemesis, or all but one of its
-//! kinds; message loss; duplication; latency), then it halves the
-//! clients, the operations and the keys, and takes away spare nodes. Each
-//! candidate is run at the failing seed and at the next one — a smaller
-//! configuration draws its random choices differently, so the same seed
-//! need not take the same path — and shrinking stops when no candidate
-//! fails or the budget of runs is spent. Greedy, so the result is *a*
-//! small failing configuration, not the smallest.
+//! Shrinking a failing schedule (see [`shrink()`]).
 
 use super::experiment::Experiment;
 use super::nemesis::NemesisKind;
@@ -156,8 +142,22 @@ fn candidates(e: &Experiment) -> Vec<(String, Experiment)> {
 }
 
 /// Shrinks `failing` — a configuration that fails at its seed — in at
-/// most `budget` runs (see the [module docs](self)); `None` when it does
-/// not fail at its seed after all.
+/// most `budget` runs, to the smallest configuration it finds that still
+/// fails, so the violation is small enough to read; `None` when `failing`
+/// does not fail at its seed after all.
+///
+/// A violation found among 2000 operations under four kinds of fault is a
+/// fact; the same violation among 20 operations with one fault is an
+/// explanation. As QuickCheck shrinks a failing input, [`shrink()`] tries
+/// smaller configurations one step at a time and keeps each that still
+/// fails: first it removes faults (the nemesis, or all but one of its
+/// kinds; message loss; duplication; latency), then it halves the
+/// clients, the operations and the keys, and takes away spare nodes. Each
+/// candidate is run at the failing seed and at the next one — a smaller
+/// configuration draws its random choices differently, so the same seed
+/// need not take the same path — and shrinking stops when no candidate
+/// fails or the budget of runs is spent. Greedy, so the result is *a*
+/// small failing configuration, not the smallest.
 ///
 /// ```
 /// use replikv::lab::{Experiment, Mutant, Workload, shrink};

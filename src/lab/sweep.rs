@@ -1,56 +1,4 @@
-//! Sweeps: one configuration, many seeds, every violation with the line
-//! that replays it.
-//!
-//! # Why
-//!
-//! One run under faults explores one schedule. Bugs in distributed
-//! protocols live in rare interleavings — a duplicate that arrives after a
-//! restart, a read that meets a write half-way — so finding them is a
-//! matter of running *many* schedules, and fixing them a matter of seeing
-//! the failing one again. The simulator gives both: thousands of schedules a
-//! minute on virtual time, each replayed bit for bit from its seed
-//! (FoundationDB's simulation testing, Jepsen's many runs, QuickCheck's
-//! shrinking, together).
-//!
-//! # What counts as a violation
-//!
-//! What the configuration *claims* ([`Claim::of`]):
-//!
-//! - strong and single-copy, and every [`Mutant`](super::Mutant), claim
-//!   **linearizability**: the checker's verdict must not be "not
-//!   linearizable" (a verdict the checker's budget cut short is counted as
-//!   unknown, not as a violation);
-//! - eventual mode claims **convergence**: after the faults heal the
-//!   replicas must agree, and no acknowledged write may be lost — unless
-//!   the nemesis skews clocks, which makes last-writer-wins lose writes by
-//!   design (`NemesisKind::Skew` and `All`).
-//!
-//! # Shrinking
-//!
-//! With [`Sweep::shrink`] on, the first violation is made smaller while it
-//! still fails ([`shrink`](super::shrink())): the faults go first (the
-//! nemesis, then drop and duplication, then latency), then clients,
-//! operations and keys. What remains names what the bug needs.
-//!
-//! ```
-//! use replikv::lab::{Experiment, Mutant, Nemesis, NemesisKind, Sweep, Workload};
-//! use replikv::network::Latency;
-//! use replikv::CoordinatorPolicy;
-//! use std::time::Duration;
-//! // Strong mode whose reads skip the write-back, under latency: caught.
-//! let experiment = Experiment {
-//!     workload: Workload { clients: 4, ops_per_client: 40, keys: 2, ..Workload::default() },
-//!     latency: Latency::Exponential { mean: Duration::from_millis(1) },
-//!     coordinator: CoordinatorPolicy::Random,
-//!     client_timeout: Duration::from_millis(200),
-//!     ..Experiment::default()
-//! }
-//! .with_mutant(Mutant::AbdWithoutWriteBack);
-//! let report = Sweep { experiment, seeds: 1..11, shrink: false, ..Sweep::default() }.run(&mut |_, _| {})?;
-//! assert!(!report.violations.is_empty(), "{report}");
-//! assert!(report.violations[0].replay.contains("--protocol abd-without-write-back"));
-//! # Ok::<(), replikv::Error>(())
-//! ```
+//! Sweeps: one configuration, many seeds (see [`Sweep`]).
 
 use super::experiment::Experiment;
 use super::nemesis::NemesisKind;
@@ -182,7 +130,63 @@ pub struct Violation {
     pub replay: String,
 }
 
-/// Many seeds of one configuration, on the simulator.
+/// Many seeds of one configuration, on the simulator: every violation,
+/// with the line that replays it.
+///
+/// # Why
+///
+/// One run under faults explores one schedule. Bugs in distributed
+/// protocols live in rare interleavings — a duplicate that arrives after a
+/// restart, a read that meets a write half-way — so finding them is a
+/// matter of running *many* schedules, and fixing them a matter of seeing
+/// the failing one again. The simulator gives both: thousands of schedules a
+/// minute on virtual time, each replayed bit for bit from its seed
+/// (FoundationDB's simulation testing, Jepsen's many runs, QuickCheck's
+/// shrinking, together).
+///
+/// # What counts as a violation
+///
+/// What the configuration *claims* ([`Claim::of`]):
+///
+/// - strong and single-copy, and every [`Mutant`](super::Mutant), claim
+///   **linearizability**: the checker's verdict must not be "not
+///   linearizable" (a verdict the checker's budget cut short is counted as
+///   unknown, not as a violation);
+/// - eventual mode claims **convergence**: after the faults heal the
+///   replicas must agree, and no acknowledged write may be lost — unless
+///   the nemesis skews clocks, which makes last-writer-wins lose writes by
+///   design (`NemesisKind::Skew` and `All`).
+///
+/// # Shrinking
+///
+/// With [`Sweep::shrink`] on, the first violation is made smaller while it
+/// still fails ([`shrink`](super::shrink())): the faults go first (the
+/// nemesis, then drop and duplication, then latency), then clients,
+/// operations and keys. What remains names what the bug needs.
+///
+/// ```
+/// use replikv::lab::{Experiment, Mutant, Nemesis, NemesisKind, Sweep, Workload};
+/// use replikv::network::Latency;
+/// use replikv::CoordinatorPolicy;
+/// use std::time::Duration;
+/// // Strong mode whose reads skip the write-back, under heavy-tailed
+/// // latency, duplication and a nemesis that strikes every 5 ms: caught.
+/// let experiment = Experiment {
+///     nodes: 5,
+///     workload: Workload { clients: 4, ops_per_client: 50, keys: 2, ..Workload::default() },
+///     latency: Latency::Pareto { scale: Duration::from_millis(1), shape: 1.1 },
+///     duplicate: 0.5,
+///     nemesis: Nemesis { kind: NemesisKind::All, interval: Duration::from_millis(5), seed: 0 },
+///     coordinator: CoordinatorPolicy::Random,
+///     client_timeout: Duration::from_millis(200),
+///     ..Experiment::default()
+/// }
+/// .with_mutant(Mutant::AbdWithoutWriteBack);
+/// let report = Sweep { experiment, seeds: 1..11, shrink: false, ..Sweep::default() }.run(&mut |_, _| {})?;
+/// assert!(!report.violations.is_empty(), "{report}");
+/// assert!(report.violations[0].replay.contains("--protocol abd-without-write-back"));
+/// # Ok::<(), replikv::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sweep {
     /// The configuration; its seeds are replaced by each of `seeds`, and
