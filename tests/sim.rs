@@ -157,3 +157,171 @@ fn every_feature_at_once_replays_byte_for_byte() -> replikv::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn check_determinism_finds_every_mode_the_same_twice_under_every_fault() {
+    for consistency in [
+        Consistency::Strong,
+        Consistency::Eventual { r: 1, w: 1 },
+        Consistency::Eventual { r: 2, w: 2 },
+        Consistency::SingleCopy,
+    ] {
+        let e = experiment(consistency, 12);
+        let check = e.check_determinism(&mut |_| {}).expect("runs");
+        assert_eq!(check.divergence, None, "{consistency:?}");
+        // The trace was kept: at least a request or an answer per operation.
+        assert!(
+            check.events >= 400,
+            "{consistency:?}: only {} events",
+            check.events
+        );
+        assert_eq!(check.report.ops, 400);
+    }
+}
+
+#[test]
+fn the_determinism_check_names_the_first_operation_that_differs() {
+    use replikv::history::{OpKind, Operation};
+    use replikv::lab::first_history_difference;
+    let op = |client: u64, value: &str, return_ns: u64| Operation {
+        client: replikv::ClientId(client),
+        key: b"k".to_vec(),
+        kind: OpKind::Put,
+        value: Some(value.as_bytes().to_vec()),
+        output: None,
+        ok: true,
+        call_ns: 100,
+        return_ns: Some(return_ns),
+        cached: false,
+    };
+    let a = History::new(vec![op(1, "a", 200), op(2, "b", 300), op(1, "c", 400)]);
+    let b = History::new(vec![op(1, "a", 200), op(2, "b", 350), op(1, "c", 400)]);
+    let d = first_history_difference(&a, &b).expect("they differ");
+    let message = d.to_string();
+    assert!(message.contains("history operation 1"), "{message}");
+    assert!(message.contains(r#""return_ns":300"#), "{message}");
+    assert!(message.contains(r#""return_ns":350"#), "{message}");
+    // A shorter history differs where it ends.
+    let short = History::new(a.ops[..2].to_vec());
+    let d = first_history_difference(&a, &short).expect("one is shorter");
+    assert_eq!(d.at, "history operation 2");
+}
+
+#[test]
+fn the_determinism_check_refuses_threads() {
+    let e = Experiment {
+        runtime: Runtime::Threads,
+        ..experiment(Consistency::Strong, 1)
+    };
+    assert!(matches!(
+        e.check_determinism(&mut |_| {}),
+        Err(replikv::Error::InvalidConfig(_))
+    ));
+}
+
+#[test]
+fn a_finished_client_that_receives_a_late_duplicate_does_not_stall_the_run() {
+    // Seed 3 of this configuration once spun for ever: a client that had
+    // finished got a late duplicate of its last answer, which woke the
+    // loop again and again without moving virtual time.
+    let e = Experiment {
+        workload: Workload {
+            clients: 4,
+            ops_per_client: 50,
+            keys: 2,
+            seed: 3,
+            ..Workload::default()
+        },
+        duplicate: 0.2,
+        nemesis: Nemesis {
+            kind: NemesisKind::All,
+            interval: Duration::from_millis(20),
+            seed: 3,
+        },
+        check_linearizability: false,
+        seed: 3,
+        ..experiment(Consistency::Strong, 3)
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(e.run(&mut |_| {}).map(|r| r.ops));
+    });
+    let ops = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the simulated run did not finish within 120 s (seed 3)");
+    assert_eq!(ops.expect("runs"), 200);
+}
+
+#[test]
+fn staleness_on_the_simulator_meets_the_pure_model_and_repeats() {
+    use replikv::lab::pbs::StalenessExperiment;
+    let experiment = StalenessExperiment {
+        runtime: Runtime::Simulated,
+        trials_per_t: 2000,
+        model_trials: 100_000,
+        seed: 5,
+        ..StalenessExperiment::default()
+    };
+    let curve = experiment.run().expect("runs");
+    // No calibration on the simulator: the model is the pure one.
+    assert_eq!(curve.overheads, replikv::lab::pbs::Overheads::NONE);
+    for p in &curve.points {
+        assert_eq!(p.trials, 2000, "t = {:?}: every trial completes", p.t);
+        assert_eq!(
+            p.lag,
+            Duration::ZERO,
+            "t = {:?}: reads start exactly on time",
+            p.t
+        );
+        // The binomial 95% interval at 2000 trials is at most ±2.2 pp.
+        let gap = (p.measured - p.predicted).abs() * 100.0;
+        assert!(
+            gap < 3.0,
+            "t = {:?}: measured {:.3}, predicted {:.3}",
+            p.t,
+            p.measured,
+            p.predicted
+        );
+    }
+    let again = experiment.run().expect("runs");
+    assert_eq!(
+        curve.points, again.points,
+        "the same seed gave another curve"
+    );
+}
+
+#[test]
+fn a_run_that_is_not_repeated_is_caught_at_the_first_event_that_differs() {
+    use replikv::storage::{Durability, MemoryStorage, NodeStore, Record, StorageFactory, Version};
+    use replikv::{NodeId, StorageKind};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // Nondeterminism smuggled in from outside the seed: the engines of the
+    // second run (made after the first run's five) already hold a value.
+    let made = Arc::new(AtomicUsize::new(0));
+    let factory = StorageFactory::new(move |node: NodeId| {
+        let engine = Arc::new(MemoryStorage::new());
+        if made.fetch_add(1, Ordering::Relaxed) >= 5 {
+            let store = NodeStore::new(node, engine.clone(), Durability::Periodic);
+            let ghost = Record::value(Version::new(1_000, node), b"ghost".to_vec());
+            store.put_record(b"key-0", &ghost)?;
+        }
+        Ok(engine)
+    });
+    let e = Experiment {
+        storage: StorageKind::Custom(factory),
+        ..experiment(Consistency::Strong, 4)
+    };
+    let check = e.check_determinism(&mut |_| {}).expect("runs");
+    let d = check.divergence.expect("the second run differs");
+    assert!(
+        d.at.starts_with("event ") && d.at.ends_with(" of the simulated world"),
+        "{d}"
+    );
+    assert!(
+        d.first.contains("deliver") && d.second.contains("deliver"),
+        "{d}"
+    );
+    assert_ne!(d.first, d.second);
+    eprintln!("{d}");
+}

@@ -108,6 +108,11 @@ fn write_op(w: &mut impl Write, op: &Operation) -> Result<()> {
     })
 }
 
+/// One operation as the single-line JSON object of the history format.
+pub(crate) fn op_json(op: &Operation) -> String {
+    serde_json::to_string(&JsonOp::from(op)).unwrap_or_else(|e| format!("{op:?} ({e})"))
+}
+
 impl History {
     /// The history as [JSON](crate::history#history-json): one array, one
     /// object per line.

@@ -87,6 +87,7 @@ mod testkit;
 mod validate;
 
 pub use checker::{CheckResult, Checker, Counterexample};
+pub(crate) use json::op_json;
 pub use op::{History, OpKind, Operation};
 pub use simulate::{Fate, PlannedOp, random_plan, simulate};
 pub use staleness::{LostWrite, ReadStaleness, StalenessReport, ValueOrigin, lost_writes};

@@ -1,6 +1,7 @@
 //! One experiment: build a cluster, run a workload under faults, heal, and
 //! judge the outcome with the global observer's tools.
 
+use super::mutants::Mutant;
 use super::nemesis::Nemesis;
 use super::report::{ExperimentReport, ReportInputs};
 use super::simulated::run_simulated;
@@ -13,6 +14,7 @@ use crate::history::{CheckResult, Checker, StalenessReport, lost_writes};
 use crate::network::{FaultScope, Latency};
 use crate::partition::Strategy;
 use crate::sim::Runtime;
+use crate::sim::trace::TraceEvent;
 use crate::storage::Durability;
 use std::time::Duration;
 
@@ -71,6 +73,19 @@ pub struct Experiment {
     /// run is replayed bit for bit from the seeds, durations are virtual,
     /// and `StorageKind::Temporary` means in-memory storage.
     pub runtime: Runtime,
+    /// A known-bad variant to run in place of the built-in mode (default
+    /// none); `consistency` must be the mode it imitates
+    /// ([`Experiment::with_mutant`] sets both).
+    pub mutant: Option<Mutant>,
+}
+
+/// What one run produced, the world's trace included when asked for.
+pub(crate) struct Traced {
+    pub report: ExperimentReport,
+    pub history: crate::history::History,
+    /// Every event the simulated world processed (empty on threads, or
+    /// when not asked for).
+    pub trace: Vec<TraceEvent>,
 }
 
 impl Default for Experiment {
@@ -97,6 +112,7 @@ impl Default for Experiment {
             convergence_deadline: Duration::from_secs(10),
             seed: 0,
             runtime: Runtime::Threads,
+            mutant: None,
         }
     }
 }
@@ -109,6 +125,29 @@ impl Experiment {
         match (self.runtime, &self.storage) {
             (Runtime::Simulated, StorageKind::Temporary) => StorageKind::Memory,
             (_, storage) => storage.clone(),
+        }
+    }
+
+    /// The same experiment with a [`Mutant`] in place of its built-in mode:
+    /// `consistency` becomes the mode the mutant imitates.
+    ///
+    /// `replicas` stays: a single-copy mutant keeps one copy per key
+    /// whatever it says, but with more than one replica clients choose a
+    /// coordinator among them, and the coordinator forwards to the key's
+    /// owner — the forwards [`Mutant::SingleCopyUnfilteredForwards`] gets
+    /// wrong.
+    ///
+    /// ```
+    /// use replikv::lab::{Experiment, Mutant};
+    /// use replikv::Consistency;
+    /// let e = Experiment::default().with_mutant(Mutant::SingleCopyUnfilteredForwards);
+    /// assert_eq!((e.consistency, e.replicas), (Consistency::SingleCopy, 3));
+    /// ```
+    pub fn with_mutant(self, mutant: Mutant) -> Self {
+        Experiment {
+            consistency: mutant.consistency(),
+            mutant: Some(mutant),
+            ..self
         }
     }
 
@@ -146,6 +185,15 @@ impl Experiment {
     pub fn validate(&self) -> Result<()> {
         self.workload.validate()?;
         self.builder().validate()?;
+        if let Some(mutant) = self.mutant
+            && mutant.consistency() != self.consistency
+        {
+            return Err(Error::InvalidConfig(format!(
+                "the mutant {mutant} imitates {} mode, but the experiment says {}",
+                mutant.consistency(),
+                self.consistency
+            )));
+        }
         for (name, p) in [("drop", self.drop), ("duplicate", self.duplicate)] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(Error::InvalidConfig(format!(
@@ -171,6 +219,10 @@ impl Experiment {
             .coordinator(self.coordinator)
             .latency(self.latency)
             .seed(self.seed);
+        let builder = match self.mutant {
+            Some(mutant) => mutant.apply(builder),
+            None => builder,
+        };
         match self.cache {
             Some(cache) => builder.read_cache(cache),
             None => builder,
@@ -182,8 +234,21 @@ impl Experiment {
         &self,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(ExperimentReport, crate::history::History)> {
+        self.run_traced(progress, false)
+            .map(|run| (run.report, run.history))
+    }
+
+    /// Runs the experiment, keeping the simulated world's event trace when
+    /// `trace` is true (the determinism check compares them).
+    pub(crate) fn run_traced(&self, progress: &mut dyn FnMut(u64), trace: bool) -> Result<Traced> {
         self.validate()?;
         let cluster = self.builder().build()?;
+        if let Some(mutant) = self.mutant {
+            mutant.after_build(&cluster);
+        }
+        if let (true, Some(world)) = (trace, cluster.world()) {
+            world.record_trace();
+        }
         cluster.network().set_drop_probability(self.drop)?;
         cluster
             .network()
@@ -219,6 +284,7 @@ impl Experiment {
             _ => None,
         };
         let history = cluster.history();
+        let trace = cluster.world().map(|w| w.trace()).unwrap_or_default();
         let staleness = StalenessReport::from_history(&history);
         let lost = match converged {
             Some(true) => Some(lost_writes(&history, &cluster.final_values()?).len() as u64),
@@ -245,6 +311,10 @@ impl Experiment {
             linearizable,
             converged,
         });
-        Ok((report, history))
+        Ok(Traced {
+            report,
+            history,
+            trace,
+        })
     }
 }

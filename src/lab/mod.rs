@@ -2,21 +2,35 @@
 //! experiments that run them on a cluster and report what happened —
 //! throughput, latency, errors, staleness, linearizability, convergence,
 //! lost writes — and [`pbs`], t-visibility measured against the WARS
-//! model's prediction. The `replikv` command and the examples are thin layers over
+//! model's prediction. On the simulator, a [`Sweep`] runs one configuration
+//! under many seeds, judges each run by what its mode claims, prints the
+//! line that replays each violation and [`shrink`]s the first;
+//! [`Experiment::check_determinism`] checks that a seed is one run; and
+//! [`Mutant`]s are known-bad variants the sweep must catch. The `replikv` command and the examples are thin layers over
 //! this module, so everything they print can also be computed in a test.
 
+mod determinism;
 pub mod exercises;
 mod experiment;
+mod mutants;
 mod nemesis;
 pub mod pbs;
+mod replay;
 mod report;
+mod shrink;
 mod simulated;
+mod sweep;
 mod workload;
 
+pub use determinism::{Determinism, Divergence, first_history_difference, first_report_difference};
 pub use experiment::Experiment;
+pub use mutants::Mutant;
 pub use nemesis::{Nemesis, NemesisKind};
+pub use replay::{duration_arg, replay_command};
 pub use report::{
     CacheCounts, Errors, ExperimentReport, KStaleness, LatencyUs, Messages, NodePanic,
     ReportConfig, TStalenessMs,
 };
+pub use shrink::{Shrunk, shrink};
+pub use sweep::{Claim, Sweep, SweepReport, Violation, judge};
 pub use workload::{KeyChooser, RunOutcome, Workload, run_workload};

@@ -147,6 +147,10 @@ pub struct ReportConfig {
     pub storage: String,
     /// When writes become durable: `periodic` or `flush-before-ack`.
     pub durability: String,
+    /// The known-bad variant that ran instead of the built-in mode, if any
+    /// ([`crate::lab::Mutant`]; absent from the JSON when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mutant: Option<String>,
 }
 
 /// Everything an experiment measured. Field names are stable: the JSON of
@@ -334,6 +338,7 @@ impl ExperimentReport {
                     crate::storage::Durability::Periodic => "periodic".into(),
                     crate::storage::Durability::FlushBeforeAck => "flush-before-ack".into(),
                 },
+                mutant: e.mutant.map(|m| m.to_string()),
             },
         }
     }
@@ -357,6 +362,9 @@ impl ExperimentReport {
     /// a hybrid logical clock).
     pub fn mode_label(&self) -> String {
         let clock = if self.config.hybrid_clock { " HLC" } else { "" };
+        if let Some(mutant) = &self.config.mutant {
+            return format!("mutant {mutant}");
+        }
         match (self.config.r, self.config.w) {
             (Some(r), Some(w)) => format!("{} R={r} W={w}{clock}", self.config.consistency),
             _ => format!("{}{clock}", self.config.consistency),

@@ -37,7 +37,14 @@
 //! has forgotten that it ran the request before — a second write with a newer
 //! version, which breaks strong mode and loses acknowledged writes in
 //! eventual mode. The [`crate::protocol`] docs list which other duplicates
-//! the runtime removes and which a protocol must handle. The network never looks inside a
+//! the runtime removes and which a protocol must handle.
+//!
+//! [`Network::set_connections_survive_restart`] turns this off, for teaching
+//! only: with it on, a copy sent to an earlier incarnation reaches the new
+//! one, and the old hole — a late duplicate run again by a restarted node
+//! that forgot it — can be shown and found ([`crate::lab::Mutant`]).
+//!
+//! The network never looks inside a
 //! message: peer messages are opaque bincode bytes, and a [`FaultHook`] sees
 //! only endpoints and sizes.
 
@@ -176,6 +183,10 @@ pub(crate) struct Shared {
     route_changes: Mutex<()>,
     faults: RwLock<Faults>,
     quiet: AtomicBool,
+    /// Off by default: a delayed message dies with the incarnation it was
+    /// sent to. On, it reaches the node's next incarnation (a teaching
+    /// mutant, see [`Network::set_connections_survive_restart`]).
+    survive_restart: AtomicBool,
     rng: Mutex<ChaCha8Rng>,
     counters: Counters,
     clock: Arc<Clock>,
@@ -325,6 +336,44 @@ impl Network {
         }
     }
 
+    /// **A deliberate bug, off by default.** When on, a message still in
+    /// flight when its receiver crashes and restarts reaches the *new*
+    /// incarnation, as if connections survived the restart — while each
+    /// node's duplicate-request memory ([`crate::protocol::RequestFilter`])
+    /// is volatile and dies with it. A late copy of a client request that
+    /// the old incarnation already ran is then run again by a node that has
+    /// forgotten it: the hole this network closes by delivering a message
+    /// only to the incarnation it was sent to. Keep it for mutation tests
+    /// and the lesson ([`crate::lab::Mutant::StrongAmnesiacRestart`]);
+    /// messages sent while the node is down are still lost.
+    ///
+    /// ```
+    /// use replikv::network::{Envelope, Latency, Network, Payload};
+    /// use replikv::{Clock, Endpoint, NodeId};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    ///
+    /// let net = Network::new(2, 7, Arc::new(Clock::new(2)))?;
+    /// net.set_connections_survive_restart(true);
+    /// net.set_latency(Latency::Fixed(Duration::from_millis(20)))?;
+    /// let _first = net.attach_node(NodeId(1))?;
+    /// net.send(Envelope {
+    ///     from: Endpoint::Node(NodeId(0)),
+    ///     to: Endpoint::Node(NodeId(1)),
+    ///     payload: Payload::Peer(b"old".to_vec()),
+    /// });
+    /// net.detach_node(NodeId(1))?; // crash
+    /// let second = net.attach_node(NodeId(1))?; // restart
+    /// // The copy sent to the first incarnation reaches the second.
+    /// let got = second.recv_timeout(Duration::from_secs(5)).map(|e| e.payload);
+    /// assert!(matches!(got, Ok(Payload::Peer(b)) if b == b"old"));
+    /// net.shutdown();
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn set_connections_survive_restart(&self, on: bool) {
+        self.shared.survive_restart.store(on, Ordering::Relaxed);
+    }
+
     /// Attaches a node's inbox (at start and at restart); returns its receiver.
     pub fn attach_node(&self, node: NodeId) -> Result<Receiver<Envelope>> {
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -462,6 +511,7 @@ impl Shared {
             route_changes: Mutex::new(()),
             faults: RwLock::new(Faults::default()),
             quiet: AtomicBool::new(true),
+            survive_restart: AtomicBool::new(false),
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             counters: Counters::default(),
             clock,
@@ -485,6 +535,7 @@ impl Shared {
     /// `sent_on` is the connection a delayed message was sent on: when the
     /// receiver has restarted since, the copy dies with the old connection.
     fn deliver(&self, envelope: Envelope, sent_on: Option<u64>) {
+        let sent_on = sent_on.filter(|_| !self.survive_restart.load(Ordering::Relaxed));
         let routes = self.routes.load();
         let sent = match envelope.to {
             Endpoint::Node(n) => match routes.nodes.get(n.index()) {

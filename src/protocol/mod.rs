@@ -45,11 +45,13 @@
 //! Built in: [`SingleCopy`], the baseline where each key lives on one node;
 //! [`Strong`], linearizable majority quorums (ABD, [`strong`]); and
 //! [`Eventual`], Dynamo-style eventual consistency ([`eventual`]).
+//! [`mutants`] keeps broken variants of them, for tests that must fail.
 
 mod context;
 mod dedup;
 pub mod eventual;
 mod message;
+pub mod mutants;
 pub mod rebalance;
 pub mod single_copy;
 pub mod strong;

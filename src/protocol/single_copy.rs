@@ -24,6 +24,9 @@ use serde::{Deserialize, Serialize};
 pub struct SingleCopy {
     /// Forwarded requests already run (or overtaken) at this owner.
     forwarded: RequestFilter,
+    /// Runs every forward, duplicates too: only for the teaching mutant
+    /// [`super::mutants::SingleCopyUnfilteredForwards`].
+    unfiltered: bool,
 }
 
 /// Single-copy's only peer message: a request handed on to the key's owner.
@@ -39,6 +42,15 @@ impl SingleCopy {
     /// A single-copy protocol instance.
     pub fn new() -> Self {
         SingleCopy::default()
+    }
+
+    /// The mutant that runs every forwarded request (crate-internal: the
+    /// public face is [`super::mutants::SingleCopyUnfilteredForwards`]).
+    pub(crate) fn unfiltered() -> Self {
+        SingleCopy {
+            unfiltered: true,
+            ..SingleCopy::default()
+        }
     }
 
     fn apply(ctx: &mut Context<Forward>, reply_to: ReplyTo, request: Request) -> Result<()> {
@@ -97,7 +109,7 @@ impl Protocol for SingleCopy {
         _from: NodeId,
         message: Forward,
     ) -> Result<()> {
-        if !self.forwarded.admit(message.reply_to) {
+        if !self.forwarded.admit(message.reply_to) && !self.unfiltered {
             return Ok(()); // a duplicate or a late copy
         }
         Self::apply(ctx, message.reply_to, message.request)

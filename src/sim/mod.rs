@@ -60,6 +60,13 @@
 //!   (`.storage(StorageKind::Temporary)` or a directory), and what it stores
 //!   does not depend on its background threads.
 //!
+//! What the simulator is for, in the lab: a [`crate::lab::Sweep`] runs one
+//! configuration under many seeds and prints a one-line replay command for
+//! every violation (`replikv sweep`), and
+//! [`crate::lab::Experiment::check_determinism`] runs a seed twice and names
+//! the first event of the world at which the runs part (`replikv run
+//! --runtime sim --check-determinism`).
+//!
 //! # When to use which
 //!
 //! Use the **simulator** to find and replay bugs, to sweep many fault
@@ -71,6 +78,7 @@
 //! iteration order reaches its effects (a `HashMap`'s order differs between
 //! runs; a `BTreeMap`'s does not).
 
+pub(crate) mod trace;
 mod world;
 
 pub(crate) use world::World;

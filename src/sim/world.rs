@@ -1,6 +1,7 @@
 //! The simulated world: the node cores, the messages in flight and the
 //! timers, on one virtual clock, moved one event at a time.
 
+use super::trace::{TraceEvent, TraceKind};
 use crate::clock::Clock;
 use crate::ids::{Endpoint, NodeId};
 use crate::network::{Envelope, InFlight, Network, SimOutbox};
@@ -67,6 +68,8 @@ struct State {
     nodes: BTreeMap<NodeId, SimNode>,
     /// Scratch space for what a core produced.
     produced: Vec<Envelope>,
+    /// Every event processed, when a determinism check asked for it.
+    trace: Option<Vec<TraceEvent>>,
 }
 
 /// The simulated world. Everything in it happens on the calling thread, in
@@ -216,9 +219,30 @@ impl World {
             }
             if let Some(Reverse(event)) = state.queue.pop() {
                 self.clock.advance_to(event.at);
+                if let Some(trace) = &mut state.trace {
+                    trace.push(TraceEvent {
+                        at_ns: event.at,
+                        kind: match &event.what {
+                            What::Deliver(message) => TraceKind::deliver(&message.envelope),
+                            What::Timer { node, .. } => TraceKind::Timer { node: *node },
+                            What::Resume { node, .. } => TraceKind::Resume { node: *node },
+                        },
+                    });
+                }
                 self.process(&mut state, event.what);
             }
         }
+    }
+
+    /// Starts keeping every processed event (see [`super::trace`]), from now.
+    pub(crate) fn record_trace(&self) {
+        self.state.lock().trace.get_or_insert_with(Vec::new);
+    }
+
+    /// The events processed since [`World::record_trace`] (empty if it was
+    /// never called); the trace keeps growing.
+    pub(crate) fn trace(&self) -> Vec<TraceEvent> {
+        self.state.lock().trace.clone().unwrap_or_default()
     }
 
     /// Moves what the network let through since the last look into the

@@ -27,6 +27,10 @@ pub enum Command {
     Check(CheckArgs),
     /// t-visibility: measured on the cluster beside the WARS prediction.
     Staleness(StalenessArgs),
+    /// Run one configuration under many seeds on the simulator; report
+    /// every violation with the command that replays it, and shrink the
+    /// first.
+    Sweep(SweepArgs),
     /// Balance and key movement of the partitioning strategies.
     Partitions(PartitionsArgs),
 }
@@ -36,6 +40,17 @@ pub enum Mode {
     Strong,
     Eventual,
     Single,
+}
+
+/// Which driver runs the nodes (`replikv::Runtime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeArg {
+    /// One OS thread per node on the real clock: real concurrency, and a
+    /// different interleaving every run.
+    Threads,
+    /// One thread, a discrete-event loop on virtual time: the same seed
+    /// gives the same run, byte for byte, and latency costs no real time.
+    Sim,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -74,9 +89,12 @@ pub struct WorkloadArgs {
     /// Nodes in the cluster (at most 1024: one thread each).
     #[arg(long, default_value_t = 5)]
     pub nodes: usize,
-    /// Replication factor N.
-    #[arg(long, default_value_t = 3)]
-    pub replicas: usize,
+    /// Replication factor N (default 3). Single-copy keeps one copy per key
+    /// whatever N says; `run` and `sweep` give it N only when --replicas is
+    /// given, and then clients pick a coordinator among N nodes, which hand
+    /// requests on to the key's owner (otherwise N = 1).
+    #[arg(long)]
+    pub replicas: Option<usize>,
     /// Placement: modulo, ring, ring:VNODES, jump, rendezvous.
     #[arg(long, default_value = "rendezvous")]
     pub partitioning: String,
@@ -163,10 +181,16 @@ pub struct WorkloadArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub report: ReportFormat,
+    /// Which driver runs the nodes: threads (default for run and compare)
+    /// or sim, the deterministic simulator (histories then carry virtual
+    /// nanoseconds, and the same seed replays the same run).
+    #[arg(long, value_enum)]
+    pub runtime: Option<RuntimeArg>,
 }
 
-#[derive(Debug, Args)]
-pub struct RunArgs {
+/// The mode to run: a built-in consistency mode, or a known-bad variant.
+#[derive(Debug, Clone, Args)]
+pub struct ModeArgs {
     /// Consistency mode.
     #[arg(long, value_enum, default_value_t = Mode::Strong)]
     pub consistency: Mode,
@@ -176,9 +200,47 @@ pub struct RunArgs {
     /// Write quorum W (eventual mode only; default 1).
     #[arg(long)]
     pub w: Option<usize>,
+    /// Run a known-bad variant instead of a built-in mode (mutation
+    /// testing; see `replikv::lab::Mutant`): abd-without-write-back,
+    /// single-unfiltered-forwards, strong-amnesiac-restart,
+    /// eventual-as-linearizable.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["consistency", "r", "w"])]
+    pub protocol: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub mode: ModeArgs,
     /// Write the history JSON here.
     #[arg(long)]
     pub history: Option<PathBuf>,
+    /// Run twice on the simulator (needs --runtime sim) and compare the
+    /// runs event by event, then the histories and the reports; on a
+    /// difference, name the first and exit with status 1.
+    #[arg(long)]
+    pub check_determinism: bool,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub mode: ModeArgs,
+    /// The seeds to run, A..B (B excluded).
+    #[arg(long, default_value = "1..101")]
+    pub seeds: String,
+    /// Report violations without shrinking the first.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Most runs shrinking may take.
+    #[arg(long, default_value_t = 60)]
+    pub shrink_budget: u32,
+    /// Run every seed twice and count a difference between the two runs
+    /// as a violation.
+    #[arg(long)]
+    pub check_determinism: bool,
     #[command(flatten)]
     pub workload: WorkloadArgs,
 }
@@ -245,6 +307,11 @@ pub struct StalenessArgs {
     /// Seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Which driver runs the cluster: threads, or sim — the simulator, on
+    /// which a message's delay is exactly the drawn latency (no thread
+    /// wake-ups, so no calibration) and the same seed gives the same curve.
+    #[arg(long, value_enum, default_value_t = RuntimeArg::Threads)]
+    pub runtime: RuntimeArg,
 }
 
 #[derive(Debug, Args)]

@@ -2,8 +2,8 @@
 //! (and opens the files it will write), then does its work, then prints.
 
 use crate::args::{
-    CheckArgs, Cli, Command, CompareArgs, Coordinator, DurabilityArg, FaultsOn, Mode, ReportFormat,
-    RunArgs, StalenessArgs, WorkloadArgs,
+    CheckArgs, Cli, Command, CompareArgs, Coordinator, DurabilityArg, FaultsOn, Mode, ModeArgs,
+    ReportFormat, RunArgs, RuntimeArg, StalenessArgs, WorkloadArgs,
 };
 use crate::limits::{self, at_least_one, at_most, create_output, invalid};
 use crate::output::Stdout;
@@ -11,11 +11,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use replikv::cache::CacheConfig;
 use replikv::history::{CheckResult, Checker, History};
 use replikv::lab::pbs::StalenessExperiment;
-use replikv::lab::{Experiment, ExperimentReport, Nemesis, NemesisKind, Workload};
+use replikv::lab::{Experiment, ExperimentReport, Mutant, Nemesis, NemesisKind, Workload};
 use replikv::network::{FaultScope, Latency, parse_duration};
 use replikv::partition::Strategy;
 use replikv::storage::Durability;
-use replikv::{Consistency, CoordinatorPolicy, Error, Result, StorageKind};
+use replikv::{Consistency, CoordinatorPolicy, Error, Result, Runtime, StorageKind};
 use std::io::Write as _;
 use std::process::ExitCode;
 
@@ -26,6 +26,7 @@ pub fn dispatch(cli: Cli, out: &mut Stdout) -> Result<ExitCode> {
         Command::Check(args) => check(args, out),
         Command::Staleness(args) => staleness(args, out),
         Command::Partitions(args) => crate::partitions::partitions(args, out),
+        Command::Sweep(args) => crate::sweep::sweep(args, out),
     }
 }
 
@@ -45,6 +46,47 @@ fn consistency(mode: Mode, r: Option<usize>, w: Option<usize>) -> Result<Consist
         Mode::Strong => Ok(Consistency::Strong),
         Mode::Single => Ok(Consistency::SingleCopy),
     }
+}
+
+/// The runtime a command runs on: `--runtime`, or `default`.
+pub fn runtime(arg: Option<RuntimeArg>, default: Runtime) -> Runtime {
+    match arg {
+        Some(RuntimeArg::Threads) => Runtime::Threads,
+        Some(RuntimeArg::Sim) => Runtime::Simulated,
+        None => default,
+    }
+}
+
+/// The experiment `--consistency`/`--r`/`--w` or `--protocol` describe,
+/// checked, on `runtime`.
+pub fn mode_experiment(
+    mode: &ModeArgs,
+    workload: &WorkloadArgs,
+    runtime: Runtime,
+) -> Result<Experiment> {
+    if workload.hybrid_clock && (mode.consistency != Mode::Eventual || mode.protocol.is_some()) {
+        return Err(Error::InvalidConfig(
+            "--hybrid-clock is a setting of --consistency eventual".into(),
+        ));
+    }
+    let mutant = mode
+        .protocol
+        .as_deref()
+        .map(str::parse::<Mutant>)
+        .transpose()?;
+    let consistency = match mutant {
+        Some(mutant) => mutant.consistency(),
+        None => consistency(mode.consistency, mode.r, mode.w)?,
+    };
+    let mut experiment = experiment(workload, consistency)?;
+    experiment.runtime = runtime;
+    experiment.mutant = mutant;
+    if let (Consistency::SingleCopy, Some(n)) = (consistency, workload.replicas) {
+        // Asked for: one copy per key, coordinators among n nodes.
+        experiment.replicas = n;
+    }
+    experiment.validate()?;
+    Ok(experiment)
 }
 
 /// `strong`, `single`, `eventual:R:W`.
@@ -68,8 +110,11 @@ fn parse_mode(text: &str) -> Result<Consistency> {
     }
 }
 
+/// N when --replicas is not given.
+const DEFAULT_REPLICAS: usize = 3;
+
 /// A checked experiment: every setting, and the limits of [`limits`].
-fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experiment> {
+pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experiment> {
     at_most("--nodes", args.nodes, limits::MAX_NODES)?;
     at_most("--clients", args.clients, limits::MAX_CLIENTS)?;
     let mut partitioning: Strategy = args.partitioning.parse()?;
@@ -79,9 +124,9 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
     if let Strategy::Ring { vnodes } = partitioning {
         at_most("ring vnodes", vnodes, limits::MAX_VNODES)?;
     }
-    let replicas = match consistency {
-        Consistency::SingleCopy => 1,
-        _ => args.replicas,
+    let replicas = match (consistency, args.replicas) {
+        (Consistency::SingleCopy, _) => 1,
+        (_, replicas) => replicas.unwrap_or(DEFAULT_REPLICAS),
     };
     Ok(Experiment {
         nodes: args.nodes,
@@ -134,13 +179,14 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
         },
         check_linearizability: !args.no_check,
         seed: args.seed,
+        runtime: runtime(args.runtime, Runtime::Threads),
         ..Experiment::default()
     })
     .and_then(|experiment| experiment.validate().map(|()| experiment))
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
-fn progress_bar(total: Option<u64>, label: &str) -> ProgressBar {
+pub fn progress_bar(total: Option<u64>, label: &str) -> ProgressBar {
     let bar = match total {
         Some(total) => ProgressBar::new(total),
         None => ProgressBar::new_spinner(),
@@ -161,7 +207,7 @@ fn run_one(experiment: &Experiment, label: &str) -> Result<(ExperimentReport, Hi
 }
 
 /// Refuses a `--storage` directory that holds data, before anything runs.
-fn check_storage(args: &WorkloadArgs) -> Result<()> {
+pub fn check_storage(args: &WorkloadArgs) -> Result<()> {
     match &args.storage {
         Some(dir) => limits::fresh_storage_dir(dir),
         None => Ok(()),
@@ -169,15 +215,22 @@ fn check_storage(args: &WorkloadArgs) -> Result<()> {
 }
 
 fn run(args: RunArgs, out: &mut Stdout) -> Result<ExitCode> {
-    if args.workload.hybrid_clock && args.consistency != Mode::Eventual {
+    let runtime = runtime(args.workload.runtime, Runtime::Threads);
+    if args.check_determinism && runtime != Runtime::Simulated {
         return Err(Error::InvalidConfig(
-            "--hybrid-clock is a setting of --consistency eventual".into(),
+            "--check-determinism compares two runs of the simulator: add --runtime sim (on \
+             threads the operating system's scheduling makes every run different)"
+                .into(),
         ));
     }
-    let experiment = experiment(
-        &args.workload,
-        consistency(args.consistency, args.r, args.w)?,
-    )?;
+    if args.check_determinism && args.workload.storage.is_some() {
+        return Err(Error::InvalidConfig(
+            "--check-determinism runs twice, and the second run would find the first run's \
+             data in --storage: leave --storage out"
+                .into(),
+        ));
+    }
+    let experiment = mode_experiment(&args.mode, &args.workload, runtime)?;
     check_storage(&args.workload)?;
     let history_file = args
         .history
@@ -185,7 +238,37 @@ fn run(args: RunArgs, out: &mut Stdout) -> Result<ExitCode> {
         .map(|path| create_output("--history", path))
         .transpose()?;
 
-    let (report, history) = run_one(&experiment, "running")?;
+    let (report, history, divergence) = if args.check_determinism {
+        let total = experiment.workload.total_ops().map(|n| n * 2);
+        let bar = progress_bar(total, "twice");
+        let mut base = 0;
+        let mut last = 0;
+        let check = experiment.check_determinism(&mut |done| {
+            if done < last {
+                base += last;
+            }
+            last = done;
+            bar.set_position(base + done);
+        });
+        bar.finish_and_clear();
+        let check = check?;
+        let verdict = match &check.divergence {
+            None => format!(
+                "deterministic: two runs of seed {} processed the same {} events and wrote the \
+                 same history and report",
+                experiment.seed, check.events
+            ),
+            Some(d) => format!("NOT deterministic: {d}"),
+        };
+        (
+            check.report,
+            check.history,
+            Some((check.divergence.is_some(), verdict)),
+        )
+    } else {
+        let (report, history) = run_one(&experiment, "running")?;
+        (report, history, None)
+    };
     if let (Some(file), Some(path)) = (history_file, &args.history) {
         history.write_json(std::io::BufWriter::new(file))?;
         eprintln!(
@@ -198,7 +281,21 @@ fn run(args: RunArgs, out: &mut Stdout) -> Result<ExitCode> {
         ReportFormat::Json => out.line(report.to_json())?,
         ReportFormat::Table => out.line(&report)?,
     }
-    Ok(ExitCode::SUCCESS)
+    match divergence {
+        Some((differs, verdict)) => {
+            if args.workload.report == ReportFormat::Json {
+                eprintln!("{verdict}");
+            } else {
+                out.line(&verdict)?;
+            }
+            Ok(if differs {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        None => Ok(ExitCode::SUCCESS),
+    }
 }
 
 fn compare(args: CompareArgs, out: &mut Stdout) -> Result<ExitCode> {
@@ -303,6 +400,7 @@ fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
         ));
     }
     let experiment = StalenessExperiment {
+        runtime: runtime(Some(args.runtime), Runtime::Threads),
         nodes: args.n,
         n: args.n,
         r: args.r,

@@ -6,6 +6,7 @@
 //! replikv check history.json
 //! replikv staleness --r 1 --w 1 --latency exp:1ms
 //! replikv partitions --nodes 10
+//! replikv sweep --protocol abd-without-write-back --latency exp:1ms --keys 2 --seeds 1..51
 //! ```
 //!
 //! Every argument is checked before any work starts ([`limits`] holds the
@@ -17,6 +18,7 @@ mod commands;
 mod limits;
 mod output;
 mod partitions;
+mod sweep;
 
 use clap::Parser;
 

@@ -158,6 +158,17 @@
 //! the measurement on a busy one — and tens of microseconds is the
 //! resolution of the whole exercise. Set
 //! [`StalenessExperiment::calibrate`] to `false` for the pure model.
+//!
+//! # On the simulator
+//!
+//! With [`StalenessExperiment::runtime`] set to
+//! [`Runtime::Simulated`] (`replikv staleness --runtime sim`) there are no
+//! threads to wake and no delay thread to be late: a message takes exactly
+//! its drawn delay, and a read starts exactly `t` after `put` returned, on
+//! virtual time. Nothing is calibrated, the measurement meets the *pure*
+//! model to within its sampling error, and the same seed gives the same
+//! curve. The thread runtime is the experiment about a real-ish system;
+//! the simulator is the check that the model and the protocol agree.
 
 mod calibrate;
 mod curve;
@@ -172,6 +183,7 @@ pub use wars::{Coordinators, ReadFanout, WarsLatencies, WarsModel, WarsSamples};
 use crate::client::CoordinatorPolicy;
 use crate::error::{Error, Result};
 use crate::network::Latency;
+use crate::sim::Runtime;
 use std::time::Duration;
 
 /// Messages of each kind timed by the calibration: about 0.3 s.
@@ -219,7 +231,14 @@ pub struct StalenessExperiment {
     /// Whether [`StalenessExperiment::run`] first measures the simulation's
     /// per-message [`Overheads`] and adds them to the model (default on).
     /// Off: the pure WARS model, a percentage point or two off in places.
+    /// The simulator needs none (it adds nothing to a drawn delay), so on
+    /// it this is ignored.
     pub calibrate: bool,
+    /// Which driver runs the measured cluster (default threads). On the
+    /// simulator trials run one after another on virtual time, with no
+    /// processing overhead: the measurement meets the pure model, and the
+    /// same seed gives the same curve.
+    pub runtime: Runtime,
 }
 
 impl Default for StalenessExperiment {
@@ -242,6 +261,7 @@ impl Default for StalenessExperiment {
             model_trials: 200_000,
             seed: 0,
             calibrate: true,
+            runtime: Runtime::Threads,
         }
     }
 }
@@ -343,8 +363,8 @@ impl StalenessExperiment {
         measure::measure(self, progress)
     }
 
-    /// Calibrates (when [`StalenessExperiment::calibrate`] is on), measures
-    /// and predicts.
+    /// Calibrates (when [`StalenessExperiment::calibrate`] is on, on
+    /// threads), measures and predicts.
     pub fn run(&self) -> Result<StalenessCurve> {
         self.run_with_progress(&mut |_, _| {})
     }
@@ -353,7 +373,7 @@ impl StalenessExperiment {
     /// `progress(done, total)`.
     pub fn run_with_progress(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<StalenessCurve> {
         self.validate()?;
-        let overheads = if self.calibrate {
+        let overheads = if self.calibrate && self.runtime == Runtime::Threads {
             Overheads::calibrate(CALIBRATION_SAMPLES)?
         } else {
             Overheads::NONE

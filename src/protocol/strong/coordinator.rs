@@ -70,6 +70,9 @@ pub(super) struct Coordinator {
     tick: u64,
     /// Whether the tick timer is armed (it is only while operations are in flight).
     ticking: bool,
+    /// Whether a read writes back what it returns (always, but in the
+    /// teaching mutant [`crate::protocol::mutants::AbdWithoutWriteBack`]).
+    write_back: bool,
 }
 
 /// `n / 2 + 1`: any two majorities of the same `n` replicas intersect.
@@ -91,7 +94,13 @@ impl Coordinator {
             tags: Tags::default(),
             tick: 0,
             ticking: false,
+            write_back: true,
         }
+    }
+
+    /// Reads answer after phase 1, with no write-back: the mutant.
+    pub(super) fn skip_write_back(&mut self) {
+        self.write_back = false;
     }
 
     /// Operations in flight.
@@ -247,7 +256,7 @@ impl Coordinator {
         };
         let seen = version_of(best.as_ref());
         let record = match &pending.intent {
-            Intent::Get if agreeing >= pending.quorum => {
+            Intent::Get if agreeing >= pending.quorum || !self.write_back => {
                 // A majority already stores the newest version: writing it
                 // back would change nothing, so answer now (one round trip).
                 let value = best.and_then(|r| r.value);

@@ -41,8 +41,9 @@
 //! linearizable, although each read returned a value that was written.
 //! Writing the record back to a majority before answering closes the gap:
 //! once reader 1 returns `2`, a majority holds it, and reader 2's majority
-//! must include one of them. (The test suite keeps a protocol with this
-//! shortcut and checks that the linearizability checker catches it.)
+//! must include one of them. ([`AbdWithoutWriteBack`](crate::protocol::mutants::AbdWithoutWriteBack)
+//! is ABD with this shortcut, and `tests/mutants.rs` checks that a
+//! `replikv sweep` finds the inversion and replays it from its seed.)
 //!
 //! # Faults
 //!
@@ -224,6 +225,14 @@ impl Strong {
         Strong {
             coordinator: Coordinator::new(incarnation, config),
         }
+    }
+
+    /// The mutant whose reads skip phase 2 (crate-internal: the public face
+    /// is [`crate::protocol::mutants::AbdWithoutWriteBack`]).
+    pub(crate) fn without_write_back(incarnation: u64, config: StrongConfig) -> Self {
+        let mut strong = Strong::with_config(incarnation, config);
+        strong.coordinator.skip_write_back();
+        strong
     }
 
     /// Operations this node is coordinating right now.
