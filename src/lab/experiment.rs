@@ -10,8 +10,9 @@ use crate::client::CoordinatorPolicy;
 use crate::cluster::{Cluster, ClusterBuilder, Consistency, StorageKind};
 use crate::error::{Error, Result};
 use crate::history::{CheckResult, Checker, StalenessReport, lost_writes};
-use crate::network::{FaultScope, Latency};
+use crate::network::{FaultScope, Latency, MessageKind};
 use crate::partition::Strategy;
+use crate::protocol::eventual::ReadStrategy;
 use crate::sim::Runtime;
 use crate::storage::Durability;
 use std::time::Duration;
@@ -29,12 +30,21 @@ pub struct Experiment {
     /// A hybrid logical clock for eventual mode
     /// ([`crate::ClusterBuilder::hybrid_clock`]; default off).
     pub hybrid_clock: bool,
+    /// Which replicas an eventual-mode read asks: exactly R (default) or
+    /// all N ([`crate::ClusterBuilder::read_strategy`]).
+    pub read_strategy: ReadStrategy,
     /// Placement strategy.
     pub partitioning: Strategy,
     /// What the clients do.
     pub workload: Workload,
-    /// Latency of every link.
+    /// Latency of every link without a more specific setting below.
     pub latency: Latency,
+    /// Latency of node-to-node messages by kind, overriding `latency`
+    /// ([`crate::network::Network::set_kind_latency`]; later entries win).
+    pub kind_latencies: Vec<(MessageKind, Latency)>,
+    /// Latency of client ↔ node links, overriding `latency`
+    /// ([`crate::network::Network::set_client_latency`]).
+    pub client_latency: Option<Latency>,
     /// Message loss probability on every link.
     pub drop: f64,
     /// Message duplication probability on every link.
@@ -80,9 +90,12 @@ impl Default for Experiment {
             replicas: 3,
             consistency: Consistency::Strong,
             hybrid_clock: false,
+            read_strategy: ReadStrategy::default(),
             partitioning: Strategy::default(),
             workload: Workload::default(),
             latency: Latency::Zero,
+            kind_latencies: Vec::new(),
+            client_latency: None,
             drop: 0.0,
             duplicate: 0.0,
             fault_scope: FaultScope::AllLinks,
@@ -158,11 +171,12 @@ impl Experiment {
 
     /// The cluster this experiment runs on, not yet built.
     fn builder(&self) -> ClusterBuilder {
-        let builder = Cluster::builder()
+        let mut builder = Cluster::builder()
             .nodes(self.nodes)
             .replication(self.replicas)
             .consistency(self.consistency)
             .hybrid_clock(self.hybrid_clock)
+            .read_strategy(self.read_strategy)
             .partitioning(self.partitioning)
             .storage(self.storage_for_runtime())
             .runtime(self.runtime)
@@ -171,6 +185,12 @@ impl Experiment {
             .coordinator(self.coordinator)
             .latency(self.latency)
             .seed(self.seed);
+        for &(kind, latency) in &self.kind_latencies {
+            builder = builder.kind_latency(kind, latency);
+        }
+        if let Some(latency) = self.client_latency {
+            builder = builder.client_latency(latency);
+        }
         match self.cache {
             Some(cache) => builder.read_cache(cache),
             None => builder,

@@ -2,18 +2,19 @@
 //! (and opens the files it will write), then does its work, then prints.
 
 use crate::args::{
-    CheckArgs, Cli, Command, CompareArgs, Coordinator, DurabilityArg, FaultsOn, Mode, ReportFormat,
-    RunArgs, StalenessArgs, WorkloadArgs,
+    CheckArgs, Cli, Command, CompareArgs, Coordinator, DurabilityArg, FaultsOn, KindLatencyArgs,
+    Mode, ModelArg, ReadStrategyArg, ReportFormat, RunArgs, StalenessArgs, WorkloadArgs,
 };
 use crate::limits::{self, at_least_one, at_most, create_output, invalid};
 use crate::output::Stdout;
 use indicatif::{ProgressBar, ProgressStyle};
 use replikv::cache::CacheConfig;
 use replikv::history::{CheckResult, Checker, History};
-use replikv::lab::pbs::StalenessExperiment;
+use replikv::lab::pbs::{StalenessExperiment, WarsVariant};
 use replikv::lab::{Experiment, ExperimentReport, Nemesis, NemesisKind, Workload};
-use replikv::network::{FaultScope, Latency, parse_duration};
+use replikv::network::{FaultScope, Latency, MessageKind, parse_duration};
 use replikv::partition::Strategy;
+use replikv::protocol::eventual::ReadStrategy;
 use replikv::storage::Durability;
 use replikv::{Consistency, CoordinatorPolicy, Error, Result, StorageKind};
 use std::io::Write as _;
@@ -68,6 +69,59 @@ fn parse_mode(text: &str) -> Result<Consistency> {
     }
 }
 
+/// The library's read strategy.
+fn read_strategy(arg: ReadStrategyArg) -> ReadStrategy {
+    match arg {
+        ReadStrategyArg::R => ReadStrategy::AskR,
+        ReadStrategyArg::All => ReadStrategy::AskAll,
+    }
+}
+
+/// The library's coordinator policy.
+fn coordinator_policy(arg: Coordinator) -> CoordinatorPolicy {
+    match arg {
+        Coordinator::First => CoordinatorPolicy::First,
+        Coordinator::Random => CoordinatorPolicy::Random,
+        Coordinator::RoundRobin => CoordinatorPolicy::RoundRobin,
+        Coordinator::NonReplica => CoordinatorPolicy::NonReplica,
+    }
+}
+
+/// The latencies by message kind that were given, parsed; an error names
+/// the option.
+fn kind_latencies(args: &KindLatencyArgs) -> Result<Vec<(MessageKind, Latency)>> {
+    [
+        (
+            "--write-latency",
+            MessageKind::WriteRequest,
+            &args.write_latency,
+        ),
+        ("--ack-latency", MessageKind::WriteAck, &args.ack_latency),
+        (
+            "--read-latency",
+            MessageKind::ReadRequest,
+            &args.read_latency,
+        ),
+        (
+            "--response-latency",
+            MessageKind::ReadResponse,
+            &args.response_latency,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(option, kind, text)| text.as_deref().map(|text| (option, kind, text)))
+    .map(|(option, kind, text)| Ok((kind, parse_latency(option, text)?)))
+    .collect()
+}
+
+/// A latency option, with the option's name in the error.
+fn parse_latency(option: &str, text: &str) -> Result<Latency> {
+    text.parse::<Latency>().map_err(|e| match e {
+        Error::InvalidConfig(m) => Error::InvalidConfig(format!("{option}: {m}")),
+        other => other,
+    })
+}
+
 /// A checked experiment: every setting, and the limits of [`limits`].
 fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experiment> {
     at_most("--nodes", args.nodes, limits::MAX_NODES)?;
@@ -99,7 +153,14 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
             value_size: 16,
             seed: args.seed,
         },
-        latency: args.latency.parse::<Latency>()?,
+        latency: parse_latency("--latency", &args.latency)?,
+        kind_latencies: kind_latencies(&args.kinds)?,
+        client_latency: args
+            .client_latency
+            .as_deref()
+            .map(|text| parse_latency("--client-latency", text))
+            .transpose()?,
+        read_strategy: read_strategy(args.read_strategy),
         drop: args.drop,
         duplicate: args.duplicate,
         fault_scope: match args.faults_on {
@@ -126,11 +187,7 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
             DurabilityArg::FlushBeforeAck => Durability::FlushBeforeAck,
         },
         client_timeout: parse_duration(&args.timeout)?,
-        coordinator: match args.coordinator {
-            Coordinator::First => CoordinatorPolicy::First,
-            Coordinator::Random => CoordinatorPolicy::Random,
-            Coordinator::RoundRobin => CoordinatorPolicy::RoundRobin,
-        },
+        coordinator: coordinator_policy(args.coordinator),
         check_linearizability: !args.no_check,
         seed: args.seed,
         ..Experiment::default()
@@ -173,6 +230,11 @@ fn run(args: RunArgs, out: &mut Stdout) -> Result<ExitCode> {
             "--hybrid-clock is a setting of --consistency eventual".into(),
         ));
     }
+    if args.workload.read_strategy != ReadStrategyArg::R && args.consistency != Mode::Eventual {
+        return Err(Error::InvalidConfig(
+            "--read-strategy is a setting of --consistency eventual".into(),
+        ));
+    }
     let experiment = experiment(
         &args.workload,
         consistency(args.consistency, args.r, args.w)?,
@@ -206,9 +268,12 @@ fn compare(args: CompareArgs, out: &mut Stdout) -> Result<ExitCode> {
         .iter()
         .map(|mode| {
             let mut experiment = experiment(&args.workload, parse_mode(mode)?)?;
-            // A setting of eventual mode: the other modes of the table run as usual.
-            experiment.hybrid_clock &=
-                matches!(experiment.consistency, Consistency::Eventual { .. });
+            // Settings of eventual mode: the other modes of the table run as usual.
+            let eventual = matches!(experiment.consistency, Consistency::Eventual { .. });
+            experiment.hybrid_clock &= eventual;
+            if !eventual {
+                experiment.read_strategy = ReadStrategy::default();
+            }
             Ok((mode, experiment))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -297,12 +362,26 @@ fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
             "must be a number of percentage points, 0 or more",
         ));
     }
+    let coordinator = coordinator_policy(args.coordinator);
     let experiment = StalenessExperiment {
-        nodes: args.n,
+        // A coordinator outside the replicas needs one node more.
+        nodes: args.n + usize::from(coordinator == CoordinatorPolicy::NonReplica),
         n: args.n,
         r: args.r,
         w: args.w,
-        latency: args.latency.parse()?,
+        latency: parse_latency("--latency", &args.latency)?,
+        kind_latencies: kind_latencies(&args.kinds)?,
+        coordinator,
+        read_strategy: read_strategy(args.read_strategy),
+        model: match args.model {
+            ModelArg::System => WarsVariant::System,
+            ModelArg::Paper => WarsVariant::Paper,
+        },
+        ks: if args.k == [0] {
+            Vec::new()
+        } else {
+            args.k.clone()
+        },
         times: args
             .t
             .iter()
@@ -322,7 +401,7 @@ fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
         create_output("--svg", path)?;
     }
 
-    let total = args.trials * experiment.times.len() as u64;
+    let total = args.trials * (experiment.times.len() + experiment.ks.len()) as u64;
     let bar = progress_bar(Some(total), "trials");
     let curve = experiment.run_with_progress(&mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
@@ -331,13 +410,14 @@ fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
         Some(tolerance) => {
             out.line(curve.report(tolerance))?;
             out.line(format_args!(
-                "model comparison: measured {} within ±{tolerance} pp of the WARS prediction \
-                 at every t (largest gap {:.2} pp)",
+                "model comparison: measured {} within ±{tolerance} pp of the {} model's WARS \
+                 prediction at every t (largest gap {:.2} pp)",
                 if curve.within(tolerance) {
                     "is"
                 } else {
                     "is NOT"
                 },
+                curve.model,
                 curve.max_difference_pp()
             ))?;
         }

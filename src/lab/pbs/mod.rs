@@ -161,17 +161,21 @@
 
 mod calibrate;
 mod curve;
+mod kstale;
 mod measure;
 pub mod wars;
 
 pub use calibrate::Overheads;
 pub use curve::{CurvePoint, StalenessCurve};
+pub use kstale::{KPoint, k_staleness_closed_form};
 pub use measure::Measurement;
-pub use wars::{Coordinators, ReadFanout, WarsLatencies, WarsModel, WarsSamples};
+pub use wars::{Coordinators, ReadFanout, WarsLatencies, WarsModel, WarsSamples, WarsVariant};
 
 use crate::client::CoordinatorPolicy;
 use crate::error::{Error, Result};
-use crate::network::Latency;
+use crate::network::{Latency, MessageKind};
+use crate::protocol::eventual::ReadStrategy;
+use crate::sim::Runtime;
 use std::time::Duration;
 
 /// Messages of each kind timed by the calibration: about 0.3 s.
@@ -181,16 +185,49 @@ const CALIBRATION_SAMPLES: u32 = 300;
 /// cannot start a run of days.
 pub const MAX_TRIALS: u64 = 10_000_000;
 
+/// Mixed into the seed of the paper's model, so its draws are not the
+/// system model's (two models of one setting then agree by the setting,
+/// not by sharing random numbers).
+const PAPER_SALT: u64 = 0x9A9E_5EED;
+
 /// A t-visibility experiment: the cluster to measure, the `t`s, the number
-/// of trials, and the WARS model of the same setting.
+/// of trials, and the two WARS models of the same setting.
 ///
 /// The default is the classic case: 3 nodes, N = 3, R = W = 1, exponential
-/// node-to-node delays with mean 1 ms, random coordinators, `t` ∈ {0, 0.5,
-/// 1, 2, 4, 8} ms, 1000 trials per `t` from 4 client threads, 200 000 model
-/// trials.
+/// node-to-node delays with mean 1 ms, random coordinators, reads that ask
+/// exactly R, `t` ∈ {0, 0.5, 1, 2, 4, 8} ms, 1000 trials per `t` from 4
+/// client threads, k-staleness for k ∈ {1, 2, 3}, 200 000 model trials.
+///
+/// The PBS paper's own setting — a coordinator that holds no copy, reads
+/// to all N — is one more node and two settings away:
+///
+/// ```
+/// use replikv::lab::pbs::{StalenessExperiment, WarsVariant};
+/// use replikv::protocol::eventual::ReadStrategy;
+/// use replikv::{CoordinatorPolicy, Runtime};
+/// use std::time::Duration;
+/// let paper = StalenessExperiment {
+///     nodes: 4,
+///     coordinator: CoordinatorPolicy::NonReplica,
+///     read_strategy: ReadStrategy::AskAll,
+///     model: WarsVariant::Paper,
+///     runtime: Runtime::Simulated,
+///     times: vec![Duration::ZERO],
+///     trials_per_t: 300,
+///     ks: vec![],
+///     ..StalenessExperiment::default()
+/// };
+/// let curve = paper.run()?;
+/// // Both models describe this cluster now: they agree, and so does the measurement.
+/// let p = curve.points[0];
+/// assert!((p.predicted - p.paper).abs() < 0.01, "{p:?}");
+/// assert!(curve.within(8.0), "{curve}");
+/// # Ok::<(), replikv::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct StalenessExperiment {
-    /// Nodes in the cluster (at least `n`).
+    /// Nodes in the cluster (at least `n`; more than `n` for
+    /// [`CoordinatorPolicy::NonReplica`]).
     pub nodes: usize,
     /// Replication factor N.
     pub n: usize,
@@ -198,28 +235,48 @@ pub struct StalenessExperiment {
     pub r: usize,
     /// Write quorum W.
     pub w: usize,
-    /// Delay of every node-to-node message; client links are instant.
+    /// Delay of every node-to-node message whose kind has no entry in
+    /// [`StalenessExperiment::kind_latencies`]; client links are instant.
     pub latency: Latency,
+    /// Delays of node-to-node messages by kind, overriding `latency`: the
+    /// WARS legs W ([`MessageKind::WriteRequest`]), A, R and S. Later
+    /// entries win. Empty by default.
+    pub kind_latencies: Vec<(MessageKind, Latency)>,
     /// How clients pick coordinators (modelled by [`Coordinators::from`]).
     pub coordinator: CoordinatorPolicy,
+    /// Which replicas a read asks (modelled by [`ReadFanout::from`]).
+    pub read_strategy: ReadStrategy,
+    /// Which prediction the verdict compares the measurement with
+    /// ([`StalenessCurve::within`]); both are always computed and shown.
+    pub model: WarsVariant,
     /// The `t`s to measure and predict.
     pub times: Vec<Duration>,
-    /// Measured trials per `t`. 1000 gives a 95 % confidence interval of
-    /// about ±3 percentage points where P is near 1/2, less near 0 or 1.
+    /// Measured trials per `t` (and per `k`). 1000 gives a 95 % confidence
+    /// interval of about ±3 percentage points where P is near 1/2, less
+    /// near 0 or 1.
     pub trials_per_t: u64,
+    /// The `k`s at which to measure k-staleness (empty: none).
+    pub ks: Vec<u32>,
     /// Client threads running trials in parallel, each on its own keys.
     /// More finish sooner; too many for the cores delay the node threads and
-    /// bend the measurement.
+    /// bend the measurement. The simulator runs one client.
     pub clients: usize,
-    /// Monte Carlo trials of the model (cheap: several million per second
+    /// Monte Carlo trials of each model (cheap: several million per second
     /// in a release build).
     pub model_trials: u64,
-    /// Seed of the cluster, the trial schedule and the model.
+    /// Seed of the cluster, the trial schedule and the models.
     pub seed: u64,
-    /// Whether [`StalenessExperiment::run`] first measures the simulation's
-    /// per-message [`Overheads`] and adds them to the model (default on).
-    /// Off: the pure WARS model, a percentage point or two off in places.
+    /// Whether [`StalenessExperiment::run`] first measures the threads'
+    /// per-message [`Overheads`] and adds them to the models (default on).
+    /// Off: the pure WARS models, a percentage point or two off in places.
+    /// The simulator has no overheads: it never calibrates.
     pub calibrate: bool,
+    /// Which driver runs the measured cluster. Threads (default): real
+    /// concurrency and real waits, with the overheads above. The simulator
+    /// ([`Runtime::Simulated`]): virtual time, no processing delay, the same
+    /// numbers for the same seed on any machine — and heavy tails seconds
+    /// long cost no real time.
+    pub runtime: Runtime,
 }
 
 impl Default for StalenessExperiment {
@@ -232,16 +289,21 @@ impl Default for StalenessExperiment {
             latency: Latency::Exponential {
                 mean: Duration::from_millis(1),
             },
+            kind_latencies: Vec::new(),
             coordinator: CoordinatorPolicy::Random,
+            read_strategy: ReadStrategy::AskR,
+            model: WarsVariant::System,
             times: [0, 500, 1000, 2000, 4000, 8000]
                 .into_iter()
                 .map(Duration::from_micros)
                 .collect(),
             trials_per_t: 1000,
+            ks: vec![1, 2, 3],
             clients: 4,
             model_trials: 200_000,
             seed: 0,
             calibrate: true,
+            runtime: Runtime::Threads,
         }
     }
 }
@@ -251,17 +313,32 @@ impl StalenessExperiment {
     ///
     /// ```
     /// use replikv::lab::pbs::StalenessExperiment;
+    /// use replikv::CoordinatorPolicy;
     /// let bad = StalenessExperiment { r: 4, ..StalenessExperiment::default() };
     /// assert!(bad.validate().is_err());
     /// assert!(StalenessExperiment::default().validate().is_ok());
+    /// // A coordinator outside the replicas needs a node outside them.
+    /// let outside = StalenessExperiment { coordinator: CoordinatorPolicy::NonReplica, ..StalenessExperiment::default() };
+    /// assert!(outside.validate().is_err());
+    /// assert!(StalenessExperiment { nodes: 4, ..outside }.validate().is_ok());
     /// ```
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidConfig(m));
-        self.model().validate()?;
+        self.system_model().validate()?;
+        for (_, latency) in &self.kind_latencies {
+            latency.validate()?;
+        }
         if self.nodes < self.n {
             return bad(format!(
                 "replication factor N = {} is larger than the {} nodes",
                 self.n, self.nodes
+            ));
+        }
+        if self.coordinator == CoordinatorPolicy::NonReplica && self.nodes <= self.n {
+            return bad(format!(
+                "a coordinator outside the replicas needs more nodes than N = {}: use {} nodes",
+                self.n,
+                self.n + 1
             ));
         }
         if self.times.is_empty() {
@@ -273,20 +350,54 @@ impl StalenessExperiment {
         if self.model_trials == 0 {
             return bad("the model needs at least one trial".into());
         }
-        let total = self.trials_per_t.saturating_mul(self.times.len() as u64);
+        if self.ks.contains(&0) {
+            return bad("k-staleness needs k of at least 1".into());
+        }
+        let k_writes: u64 = self.ks.iter().map(|&k| u64::from(k)).sum();
+        let total = self
+            .trials_per_t
+            .saturating_mul(self.times.len() as u64)
+            .saturating_add(self.trials_per_t.saturating_mul(k_writes));
         if total > MAX_TRIALS {
             return bad(format!(
-                "{total} measured trials is over the limit of {MAX_TRIALS}"
+                "{total} measured trials (k-staleness counting one per write) is over the \
+                 limit of {MAX_TRIALS}"
             ));
         }
         Ok(())
     }
 
-    /// The pure WARS model of this experiment's cluster (no overheads).
-    pub fn model(&self) -> WarsModel {
+    /// The four WARS delays: `latency` with the kind overrides applied.
+    pub fn latencies(&self) -> WarsLatencies {
+        self.kind_latencies
+            .iter()
+            .fold(WarsLatencies::all(self.latency), |l, &(kind, latency)| {
+                l.with(kind, latency)
+            })
+    }
+
+    /// The pure WARS model of this experiment's cluster as configured (no
+    /// overheads): its coordinators, its read strategy, its latencies.
+    pub fn system_model(&self) -> WarsModel {
         WarsModel {
             coordinators: self.coordinator.into(),
+            fanout: self.read_strategy.into(),
+            latencies: self.latencies(),
             ..WarsModel::replikv(self.n, self.r, self.w, self.latency)
+        }
+    }
+
+    /// The pure WARS model of the PBS paper on this experiment's N, R, W and
+    /// latencies: a coordinator that holds no copy, reads to all N.
+    pub fn paper_model(&self) -> WarsModel {
+        WarsModel::paper(self.n, self.r, self.w, self.latencies())
+    }
+
+    /// The pure model the verdict uses ([`StalenessExperiment::model`]).
+    pub fn model(&self) -> WarsModel {
+        match self.model {
+            WarsVariant::System => self.system_model(),
+            WarsVariant::Paper => self.paper_model(),
         }
     }
 
@@ -294,57 +405,95 @@ impl StalenessExperiment {
     pub fn title(&self) -> String {
         format!(
             "N={} R={} W={}, {} links",
-            self.n, self.r, self.w, self.latency
+            self.n,
+            self.r,
+            self.w,
+            self.latencies()
         )
     }
 
-    /// The prediction of the pure model alone (no cluster, no
+    /// The system's model in words (for the curve's legend).
+    fn system_label(&self) -> String {
+        let model = self.system_model();
+        format!("{}, {}", model.coordinators, model.fanout)
+    }
+
+    /// The predictions of both pure models alone (no cluster, no
     /// calibration): `measured` is `NaN` and `trials` 0 in every point.
     ///
     /// ```
     /// use replikv::lab::pbs::StalenessExperiment;
     /// let curve = StalenessExperiment { r: 2, w: 2, ..StalenessExperiment::default() }.predict()?;
-    /// assert!(curve.points.iter().all(|p| p.predicted == 1.0));
+    /// assert!(curve.points.iter().all(|p| p.predicted == 1.0 && p.paper == 1.0));
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn predict(&self) -> Result<StalenessCurve> {
         self.predict_with(Overheads::NONE)
     }
 
-    /// The prediction of the model with the given per-message overheads.
+    /// The predictions of both models with the given per-message overheads.
     pub fn predict_with(&self, overheads: Overheads) -> Result<StalenessCurve> {
         self.validate()?;
-        let model = WarsModel {
+        let system = WarsModel {
             overheads,
-            ..self.model()
-        };
-        let samples = model.simulate(self.model_trials, self.seed)?;
+            ..self.system_model()
+        }
+        .simulate(self.model_trials, self.seed)?;
+        let paper = WarsModel {
+            overheads,
+            ..self.paper_model()
+        }
+        .simulate(self.model_trials, self.seed ^ PAPER_SALT)?;
         Ok(StalenessCurve {
             title: self.title(),
             overheads,
+            model: self.model,
+            system: self.system_label(),
             points: self
                 .times
                 .iter()
                 .map(|&t| CurvePoint {
                     t,
                     measured: f64::NAN,
-                    predicted: samples.probability(t),
+                    predicted: system.probability(t),
+                    paper: paper.probability(t),
                     trials: 0,
                     errors: 0,
                     lag: Duration::ZERO,
+                })
+                .collect(),
+            k: self
+                .ks
+                .iter()
+                .map(|&k| KPoint {
+                    k,
+                    trials: 0,
+                    within: 0,
+                    errors: 0,
+                    closed_form: k_staleness_closed_form(self.n, self.r, self.w, k),
                 })
                 .collect(),
         })
     }
 
     /// The measurement alone: builds the cluster, runs every trial, and
-    /// reports per `t`. `progress(done, total)` is called every 100 ms or so.
+    /// reports per `t` (and per `k`, in [`StalenessExperiment::measure_all`]).
+    /// `progress(done, total)` is called every 100 ms or so on threads,
+    /// every few hundred trials on the simulator.
     pub fn measure(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<Vec<Measurement>> {
+        measure::measure(self, progress).map(|(t, _)| t)
+    }
+
+    /// The measurement of t-visibility and of k-staleness.
+    pub fn measure_all(
+        &self,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Vec<Measurement>, Vec<KPoint>)> {
         measure::measure(self, progress)
     }
 
-    /// Calibrates (when [`StalenessExperiment::calibrate`] is on), measures
-    /// and predicts.
+    /// Calibrates (on threads, when [`StalenessExperiment::calibrate`] is
+    /// on), measures and predicts.
     pub fn run(&self) -> Result<StalenessCurve> {
         self.run_with_progress(&mut |_, _| {})
     }
@@ -353,18 +502,23 @@ impl StalenessExperiment {
     /// `progress(done, total)`.
     pub fn run_with_progress(&self, progress: &mut dyn FnMut(u64, u64)) -> Result<StalenessCurve> {
         self.validate()?;
-        let overheads = if self.calibrate {
+        let overheads = if self.calibrate && self.runtime == Runtime::Threads {
             Overheads::calibrate(CALIBRATION_SAMPLES)?
         } else {
             Overheads::NONE
         };
         let mut curve = self.predict_with(overheads)?;
-        let measured = self.measure(progress)?;
+        let (measured, k) = self.measure_all(progress)?;
         for (point, m) in curve.points.iter_mut().zip(measured) {
             point.measured = m.probability();
             point.trials = m.trials;
             point.errors = m.errors;
             point.lag = m.lag;
+        }
+        for (point, m) in curve.k.iter_mut().zip(k) {
+            point.trials = m.trials;
+            point.within = m.within;
+            point.errors = m.errors;
         }
         Ok(curve)
     }
