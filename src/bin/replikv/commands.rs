@@ -160,7 +160,13 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
             .as_deref()
             .map(|text| parse_latency("--client-latency", text))
             .transpose()?,
-        read_strategy: read_strategy(args.read_strategy),
+        // A setting of eventual mode (`run` refuses it for the others,
+        // `compare` applies it to the eventual modes of its table only).
+        read_strategy: if matches!(consistency, Consistency::Eventual { .. }) {
+            read_strategy(args.read_strategy)
+        } else {
+            ReadStrategy::default()
+        },
         drop: args.drop,
         duplicate: args.duplicate,
         fault_scope: match args.faults_on {
@@ -268,12 +274,9 @@ fn compare(args: CompareArgs, out: &mut Stdout) -> Result<ExitCode> {
         .iter()
         .map(|mode| {
             let mut experiment = experiment(&args.workload, parse_mode(mode)?)?;
-            // Settings of eventual mode: the other modes of the table run as usual.
-            let eventual = matches!(experiment.consistency, Consistency::Eventual { .. });
-            experiment.hybrid_clock &= eventual;
-            if !eventual {
-                experiment.read_strategy = ReadStrategy::default();
-            }
+            // A setting of eventual mode: the other modes of the table run as usual.
+            experiment.hybrid_clock &=
+                matches!(experiment.consistency, Consistency::Eventual { .. });
             Ok((mode, experiment))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -405,6 +408,7 @@ fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
     let bar = progress_bar(Some(total), "trials");
     let curve = experiment.run_with_progress(&mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
+    out.line(format_args!("t-visibility, {}", curve.title))?;
     match args.tolerance {
         None => out.line(&curve)?,
         Some(tolerance) => {
