@@ -81,7 +81,7 @@ impl Part {
 /// let tail = Latency::exponential_per_ms(1.66);
 /// let fit = Mixture::new(&[(0.9122, body), (0.0878, tail)])?;
 /// assert_eq!(fit.parts().count(), 2);
-/// assert_eq!(Latency::Mixture(fit).to_string(), "mix:0.9122*pareto:235µs,10+0.0878*exp:602.409µs");
+/// assert_eq!(Latency::Mixture(fit).to_string(), "mix:0.9122*pareto:235µs,10+0.0878*exp:602.41µs");
 /// // Weights must add up to 1, parts must not be mixtures.
 /// assert!(Mixture::new(&[(0.5, body), (0.4, tail)]).is_err());
 /// assert!(Mixture::new(&[(1.0, Latency::Mixture(fit))]).is_err());
@@ -190,7 +190,9 @@ impl Mixture {
             })?;
             let weight = weight.trim();
             let parsed = match weight.strip_suffix('%') {
-                Some(percent) => percent.trim().parse::<f64>().map(|p| p / 100.0),
+                // `8.78e-2` parses to the same double as `0.0878`, which
+                // `8.78 / 100.0` does not.
+                Some(percent) => format!("{}e-2", percent.trim()).parse::<f64>(),
                 None => weight.parse::<f64>(),
             };
             let weight = parsed.map_err(|_| {
@@ -209,7 +211,7 @@ impl Mixture {
 }
 
 impl fmt::Display for Mixture {
-    /// `0.9122*pareto:235µs,10+0.0878*exp:602.409µs` (what
+    /// `0.9122*pareto:235µs,10+0.0878*exp:602.41µs` (what
     /// [`Mixture::parse`] reads back, after `mix:`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, (weight, latency)) in self.parts().enumerate() {
