@@ -11,7 +11,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What a fault hook is shown of an envelope: endpoints and size, never contents.
+/// What a fault hook is shown of an envelope: endpoints, size and the kind
+/// its sender labelled it with, never contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EnvelopeInfo {
     /// Sender.

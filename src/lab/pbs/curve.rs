@@ -167,7 +167,7 @@ impl StalenessCurve {
     fn legend(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "\nsystem %: WARS model of this cluster ({})\npaper %:  {PAPER_LEGEND}\n|Δ| is measured against the {} model",
+            "\nsystem %: predicted by the WARS model of this cluster ({})\npaper %:  predicted by {PAPER_LEGEND}\n|Δ| is measured against the {} model",
             self.system, self.model
         )?;
         if !self.k.is_empty() {

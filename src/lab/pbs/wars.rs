@@ -73,8 +73,9 @@ impl std::fmt::Display for WarsLatencies {
 
 impl WarsLatencies {
     /// The same distribution for all four hops: what a replikv cluster
-    /// with one latency on every node-to-node link has, since the network
-    /// cannot tell a `Store` from a `Read`.
+    /// with one latency on every node-to-node link has (give each kind its
+    /// own with [`WarsLatencies::with`] and
+    /// [`crate::network::Network::set_kind_latency`]).
     pub fn all(latency: Latency) -> Self {
         WarsLatencies {
             write: latency,
