@@ -13,11 +13,11 @@ use std::sync::Arc;
 const BATCH: u64 = 10_000;
 
 fn envelope() -> Envelope {
-    Envelope {
-        from: Endpoint::Node(NodeId(0)),
-        to: Endpoint::Node(NodeId(1)),
-        payload: Payload::Peer(vec![7; 32]),
-    }
+    Envelope::new(
+        Endpoint::Node(NodeId(0)),
+        Endpoint::Node(NodeId(1)),
+        Payload::Peer(vec![7; 32]),
+    )
 }
 
 /// Sender thread sends BATCH messages, this thread receives them all.

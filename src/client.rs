@@ -29,8 +29,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How a client chooses the coordinator of an operation among the key's N
-/// replicas.
+/// How a client chooses the coordinator of an operation: one of the key's N
+/// replicas (most policies), a node outside them, or a fixed node.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CoordinatorPolicy {
     /// Always the key's primary (the head of its preference list).
@@ -44,6 +44,28 @@ pub enum CoordinatorPolicy {
     /// (every built-in protocol can coordinate any key). Handy to make a
     /// particular node — say, one with a skewed clock — do the work.
     Fixed(NodeId),
+    /// A node that is *not* one of the key's N replicas, chosen at random
+    /// for each operation: the coordinator holds no copy, so every replica
+    /// is reached over the network, as in the PBS paper's WARS model
+    /// ([`crate::lab::pbs`]) and in a Cassandra cluster much larger than N.
+    /// Needs more nodes than N: the builder refuses it otherwise, and an
+    /// operation on a key with no such node (after nodes left) fails with
+    /// [`Error::InvalidConfig`].
+    ///
+    /// ```
+    /// use replikv::{Cluster, Consistency, CoordinatorPolicy, Runtime};
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated).nodes(4).replication(3)
+    ///     .consistency(Consistency::Eventual { r: 1, w: 1 })
+    ///     .coordinator(CoordinatorPolicy::NonReplica).build()?;
+    /// let mut client = cluster.client()?;
+    /// client.put("k", "v")?;
+    /// assert_eq!(client.get("k")?, Some(b"v".to_vec()));
+    /// let too_few = Cluster::builder().nodes(3).replication(3)
+    ///     .coordinator(CoordinatorPolicy::NonReplica).build();
+    /// assert!(too_few.is_err());
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    NonReplica,
 }
 
 /// Where every client's completed operations go.
@@ -268,11 +290,11 @@ impl Client {
         };
         let call_ns = self.env.clock.now_ns();
         let timeout_ns = u64::try_from(self.env.timeout.as_nanos()).unwrap_or(u64::MAX);
-        self.env.network.send(Envelope {
-            from: Endpoint::Client(self.id),
-            to: Endpoint::Node(coordinator),
-            payload: Payload::Request { id, request },
-        });
+        self.env.network.send(Envelope::new(
+            Endpoint::Client(self.id),
+            Endpoint::Node(coordinator),
+            Payload::Request { id, request },
+        ));
         Ok(Started::Sent(Sent {
             id,
             kind,
@@ -454,6 +476,22 @@ impl Client {
         }
         let index = match self.env.policy {
             CoordinatorPolicy::Fixed(node) => return Ok(node),
+            CoordinatorPolicy::NonReplica => {
+                let everyone = self.env.placement.members().len();
+                let outside = self
+                    .env
+                    .placement
+                    .preference_list(key, everyone)
+                    .split_off(replicas.len().min(everyone));
+                if outside.is_empty() {
+                    return Err(Error::InvalidConfig(format!(
+                        "coordinator policy NonReplica needs a node outside the key's {} \
+                         replicas, and the cluster has {everyone} nodes",
+                        replicas.len()
+                    )));
+                }
+                return Ok(outside[self.rng.random_range(0..outside.len())]);
+            }
             CoordinatorPolicy::First => 0,
             CoordinatorPolicy::Random => self.rng.random_range(0..replicas.len()),
             CoordinatorPolicy::RoundRobin => {

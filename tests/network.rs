@@ -13,11 +13,11 @@ fn network(nodes: usize, seed: u64) -> Network {
 }
 
 fn envelope(from: u32, to: u32) -> Envelope {
-    Envelope {
-        from: Endpoint::Node(NodeId(from)),
-        to: Endpoint::Node(NodeId(to)),
-        payload: Payload::Peer(vec![0; 8]),
-    }
+    Envelope::new(
+        Endpoint::Node(NodeId(from)),
+        Endpoint::Node(NodeId(to)),
+        Payload::Peer(vec![0; 8]),
+    )
 }
 
 /// `observed` is within `z` standard deviations of a binomial(n, p) mean.
@@ -161,11 +161,11 @@ fn random_delays_reorder_messages() {
     })
     .expect("valid");
     for i in 0..200u32 {
-        net.send(Envelope {
-            from: Endpoint::Node(NodeId(0)),
-            to: Endpoint::Node(NodeId(1)),
-            payload: Payload::Peer(i.to_le_bytes().to_vec()),
-        });
+        net.send(Envelope::new(
+            Endpoint::Node(NodeId(0)),
+            Endpoint::Node(NodeId(1)),
+            Payload::Peer(i.to_le_bytes().to_vec()),
+        ));
     }
     let mut order = Vec::new();
     for _ in 0..200 {
@@ -284,11 +284,11 @@ fn node_links_scope_spares_client_links_only() {
     net.set_drop_probability(1.0).unwrap();
     for _ in 0..50 {
         net.send(envelope(0, 1));
-        net.send(Envelope {
-            from: Endpoint::Node(NodeId(0)),
-            to: Endpoint::Client(replikv::ClientId(7)),
-            payload: Payload::Peer(vec![1]),
-        });
+        net.send(Envelope::new(
+            Endpoint::Node(NodeId(0)),
+            Endpoint::Client(replikv::ClientId(7)),
+            Payload::Peer(vec![1]),
+        ));
     }
     assert_eq!(node_inbox.len(), 0, "every node-to-node message is lost");
     assert_eq!(

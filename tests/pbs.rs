@@ -7,7 +7,7 @@
 use replikv::CoordinatorPolicy;
 use replikv::lab::pbs::{
     Coordinators, CurvePoint, Overheads, ReadFanout, StalenessCurve, StalenessExperiment,
-    WarsLatencies, WarsModel,
+    WarsLatencies, WarsModel, WarsVariant,
 };
 use replikv::network::Latency;
 use std::time::Duration;
@@ -324,11 +324,15 @@ fn sample_curve() -> StalenessCurve {
     StalenessCurve {
         title: "test".into(),
         overheads: Overheads::NONE,
+        model: WarsVariant::System,
+        system: "coordinator a random replica, reads ask exactly R".into(),
+        k: Vec::new(),
         points: vec![
             CurvePoint {
                 t: Duration::ZERO,
                 measured: 0.3,
                 predicted: 1.0 / 3.0,
+                paper: 0.75,
                 trials: 100,
                 errors: 0,
                 lag: Duration::from_micros(15),
@@ -337,6 +341,7 @@ fn sample_curve() -> StalenessCurve {
                 t: Duration::from_millis(2),
                 measured: 0.95,
                 predicted: 0.9,
+                paper: 0.99,
                 trials: 100,
                 errors: 2,
                 lag: Duration::from_micros(150),
@@ -352,13 +357,13 @@ fn csv_has_a_header_and_one_line_per_point() {
     assert_eq!(
         lines,
         vec![
-            "t_ms,trials,errors,measured,predicted,diff_pp,lag_ms",
-            "0.000,100,0,0.300000,0.333333,3.33,0.015",
-            "2.000,100,2,0.950000,0.900000,5.00,0.150",
+            "t_ms,trials,errors,measured,predicted,paper,diff_pp,lag_ms",
+            "0.000,100,0,0.300000,0.333333,0.750000,3.33,0.015",
+            "2.000,100,2,0.950000,0.900000,0.990000,5.00,0.150",
         ]
     );
     for line in &lines[1..] {
-        assert_eq!(line.split(',').count(), 7);
+        assert_eq!(line.split(',').count(), 8);
     }
 }
 

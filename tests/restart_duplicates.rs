@@ -113,10 +113,12 @@ fn a_message_in_flight_dies_with_its_receivers_incarnation() -> replikv::Result<
     let net = Network::new(2, 7, Arc::new(Clock::new(2)))?;
     let delay = Duration::from_millis(30);
     net.set_latency(Latency::Fixed(delay))?;
-    let to_node_1 = |body: &[u8]| Envelope {
-        from: Endpoint::Node(NodeId(0)),
-        to: Endpoint::Node(NodeId(1)),
-        payload: Payload::Peer(body.to_vec()),
+    let to_node_1 = |body: &[u8]| {
+        Envelope::new(
+            Endpoint::Node(NodeId(0)),
+            Endpoint::Node(NodeId(1)),
+            Payload::Peer(body.to_vec()),
+        )
     };
     let first = net.attach_node(NodeId(1))?;
 
@@ -153,11 +155,11 @@ fn a_message_sent_while_the_receiver_is_down_is_not_delivered_after_restart() ->
     net.set_latency(Latency::Fixed(delay))?;
     let _first = net.attach_node(NodeId(1))?;
     net.detach_node(NodeId(1))?;
-    net.send(Envelope {
-        from: Endpoint::Node(NodeId(0)),
-        to: Endpoint::Node(NodeId(1)),
-        payload: Payload::Peer(b"to nobody".to_vec()),
-    });
+    net.send(Envelope::new(
+        Endpoint::Node(NodeId(0)),
+        Endpoint::Node(NodeId(1)),
+        Payload::Peer(b"to nobody".to_vec()),
+    ));
     let second = net.attach_node(NodeId(1))?;
     assert!(
         receive_until(&second, Instant::now() + delay * 10).is_none(),

@@ -6,9 +6,10 @@ use super::config::{Consistency, StorageKind};
 use crate::cache::CacheConfig;
 use crate::client::CoordinatorPolicy;
 use crate::error::{Error, Result};
-use crate::network::Latency;
+use crate::network::{Latency, MessageKind};
 use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
+use crate::protocol::eventual::ReadStrategy;
 use crate::protocol::{Eventual, EventualConfig, NodeSetup, Protocol, SingleCopy, Strong};
 use crate::sim::Runtime;
 use crate::storage::Durability;
@@ -45,10 +46,14 @@ pub struct ClusterBuilder {
     pub(super) client_timeout: Duration,
     pub(super) coordinator: CoordinatorPolicy,
     pub(super) latency: Latency,
+    /// Node-to-node latency per message kind (later entries win).
+    pub(super) kind_latencies: Vec<(MessageKind, Latency)>,
+    pub(super) client_latency: Option<Latency>,
     pub(super) record_history: bool,
     pub(super) read_cache: Option<CacheConfig>,
     pub(super) weights: Option<Vec<f64>>,
     pub(super) hybrid_clock: bool,
+    pub(super) read_strategy: ReadStrategy,
     pub(super) protocol: ProtocolChoice,
 }
 
@@ -84,10 +89,13 @@ impl Default for ClusterBuilder {
             client_timeout: Duration::from_secs(1),
             coordinator: CoordinatorPolicy::default(),
             latency: Latency::Zero,
+            kind_latencies: Vec::new(),
+            client_latency: None,
             record_history: true,
             read_cache: None,
             weights: None,
             hybrid_clock: false,
+            read_strategy: ReadStrategy::default(),
             protocol: ProtocolChoice::Builtin(Consistency::default()),
         }
     }
@@ -138,6 +146,28 @@ impl ClusterBuilder {
     /// ```
     pub fn hybrid_clock(mut self, on: bool) -> Self {
         self.hybrid_clock = on;
+        self
+    }
+
+    /// Which replicas the built-in eventual mode's reads ask: exactly R
+    /// (the default) or all N, answering after the first R
+    /// ([`ReadStrategy`]). Building fails with [`Error::InvalidConfig`] when
+    /// [`ReadStrategy::AskAll`] is asked of another mode.
+    ///
+    /// ```
+    /// use replikv::{Cluster, Consistency, Error};
+    /// use replikv::protocol::eventual::ReadStrategy;
+    /// let dynamo = Cluster::builder()
+    ///     .consistency(Consistency::Eventual { r: 1, w: 1 })
+    ///     .read_strategy(ReadStrategy::AskAll)
+    ///     .build();
+    /// assert!(dynamo.is_ok());
+    /// let strong = Cluster::builder().consistency(Consistency::Strong)
+    ///     .read_strategy(ReadStrategy::AskAll).build();
+    /// assert!(matches!(strong, Err(Error::InvalidConfig(_))));
+    /// ```
+    pub fn read_strategy(mut self, strategy: ReadStrategy) -> Self {
+        self.read_strategy = strategy;
         self
     }
 
@@ -248,6 +278,22 @@ impl ClusterBuilder {
         self
     }
 
+    /// Initial latency of node-to-node messages of `kind` (default: the
+    /// latency of every link); see
+    /// [`Network::set_kind_latency`](crate::network::Network::set_kind_latency).
+    pub fn kind_latency(mut self, kind: MessageKind, latency: Latency) -> Self {
+        self.kind_latencies.push((kind, latency));
+        self
+    }
+
+    /// Initial latency of the links between clients and nodes (default:
+    /// the latency of every link); see
+    /// [`Network::set_client_latency`](crate::network::Network::set_client_latency).
+    pub fn client_latency(mut self, latency: Latency) -> Self {
+        self.client_latency = Some(latency);
+        self
+    }
+
     /// Initial latency of every link (default zero).
     pub fn latency(mut self, latency: Latency) -> Self {
         self.latency = latency;
@@ -328,6 +374,19 @@ impl ClusterBuilder {
             ));
         }
         self.latency.validate()?;
+        for (_, latency) in &self.kind_latencies {
+            latency.validate()?;
+        }
+        if let Some(latency) = &self.client_latency {
+            latency.validate()?;
+        }
+        if self.coordinator == CoordinatorPolicy::NonReplica && self.nodes <= n {
+            return Err(Error::InvalidConfig(format!(
+                "coordinator policy NonReplica needs a node outside each key's N = {n} \
+                 replicas: build at least {} nodes",
+                n + 1
+            )));
+        }
         if let Some(weights) = &self.weights
             && weights.len() != self.nodes
         {
@@ -358,6 +417,18 @@ impl ClusterBuilder {
                     .into(),
             ));
         }
+        if self.read_strategy != ReadStrategy::default()
+            && !matches!(
+                self.protocol,
+                ProtocolChoice::Builtin(Consistency::Eventual { .. })
+            )
+        {
+            return Err(Error::InvalidConfig(format!(
+                "read strategy {} is a setting of the built-in eventual mode: choose \
+                 Consistency::Eventual (a protocol of your own configures its own reads)",
+                self.read_strategy
+            )));
+        }
         if self.read_cache.is_some_and(|c| c.capacity == 0) {
             return Err(Error::InvalidConfig(
                 "cache capacity must be at least 1 entry".into(),
@@ -373,14 +444,20 @@ impl ClusterBuilder {
     }
 }
 
-/// The spawner for a built-in mode (`hybrid_clock` applies to eventual).
-pub(super) fn builtin_spawner(consistency: Consistency, hybrid_clock: bool) -> Box<dyn Spawner> {
+/// The spawner for a built-in mode (`hybrid_clock` and `read_strategy`
+/// apply to eventual).
+pub(super) fn builtin_spawner(
+    consistency: Consistency,
+    hybrid_clock: bool,
+    read_strategy: ReadStrategy,
+) -> Box<dyn Spawner> {
     match consistency {
         Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
         Consistency::Strong => spawner(|setup: &NodeSetup| Strong::new(setup.incarnation)),
         Consistency::Eventual { r, w } => {
             let config = EventualConfig {
                 hybrid_clock,
+                read_strategy,
                 ..EventualConfig::new(r, w)
             };
             spawner(move |_: &NodeSetup| Eventual::with_config(config.clone()))

@@ -140,6 +140,10 @@ impl Cluster {
             }
         };
         network.set_latency(builder.latency)?;
+        for &(kind, latency) in &builder.kind_latencies {
+            network.set_kind_latency(kind, Some(latency))?;
+        }
+        network.set_client_latency(builder.client_latency)?;
         let kind = match (builder.runtime, builder.storage_chosen) {
             (Runtime::Simulated, false) => StorageKind::Memory,
             _ => builder.storage.clone(),
@@ -163,7 +167,7 @@ impl Cluster {
         }
         let spawner = match builder.protocol {
             ProtocolChoice::Builtin(consistency) => {
-                builtin_spawner(consistency, builder.hybrid_clock)
+                builtin_spawner(consistency, builder.hybrid_clock, builder.read_strategy)
             }
             ProtocolChoice::Custom(spawner) => spawner,
         };

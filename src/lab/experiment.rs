@@ -11,8 +11,9 @@ use crate::client::CoordinatorPolicy;
 use crate::cluster::{Cluster, ClusterBuilder, Consistency, StorageKind};
 use crate::error::{Error, Result};
 use crate::history::{CheckResult, Checker, StalenessReport, lost_writes};
-use crate::network::{FaultScope, Latency};
+use crate::network::{FaultScope, Latency, MessageKind};
 use crate::partition::Strategy;
+use crate::protocol::eventual::ReadStrategy;
 use crate::sim::Runtime;
 use crate::sim::trace::TraceEvent;
 use crate::storage::Durability;
@@ -31,12 +32,21 @@ pub struct Experiment {
     /// A hybrid logical clock for eventual mode
     /// ([`crate::ClusterBuilder::hybrid_clock`]; default off).
     pub hybrid_clock: bool,
+    /// Which replicas an eventual-mode read asks: exactly R (default) or
+    /// all N ([`crate::ClusterBuilder::read_strategy`]).
+    pub read_strategy: ReadStrategy,
     /// Placement strategy.
     pub partitioning: Strategy,
     /// What the clients do.
     pub workload: Workload,
-    /// Latency of every link.
+    /// Latency of every link without a more specific setting below.
     pub latency: Latency,
+    /// Latency of node-to-node messages by kind, overriding `latency`
+    /// ([`crate::network::Network::set_kind_latency`]; later entries win).
+    pub kind_latencies: Vec<(MessageKind, Latency)>,
+    /// Latency of client ↔ node links, overriding `latency`
+    /// ([`crate::network::Network::set_client_latency`]).
+    pub client_latency: Option<Latency>,
     /// Message loss probability on every link.
     pub drop: f64,
     /// Message duplication probability on every link.
@@ -95,9 +105,12 @@ impl Default for Experiment {
             replicas: 3,
             consistency: Consistency::Strong,
             hybrid_clock: false,
+            read_strategy: ReadStrategy::default(),
             partitioning: Strategy::default(),
             workload: Workload::default(),
             latency: Latency::Zero,
+            kind_latencies: Vec::new(),
+            client_latency: None,
             drop: 0.0,
             duplicate: 0.0,
             fault_scope: FaultScope::AllLinks,
@@ -211,6 +224,7 @@ impl Experiment {
             .replication(self.replicas)
             .consistency(self.consistency)
             .hybrid_clock(self.hybrid_clock)
+            .read_strategy(self.read_strategy)
             .partitioning(self.partitioning)
             .storage(self.storage_for_runtime())
             .runtime(self.runtime)
@@ -219,10 +233,16 @@ impl Experiment {
             .coordinator(self.coordinator)
             .latency(self.latency)
             .seed(self.seed);
-        let builder = match self.mutant {
+        let mut builder = match self.mutant {
             Some(mutant) => mutant.apply(builder),
             None => builder,
         };
+        for &(kind, latency) in &self.kind_latencies {
+            builder = builder.kind_latency(kind, latency);
+        }
+        if let Some(latency) = self.client_latency {
+            builder = builder.client_latency(latency);
+        }
         match self.cache {
             Some(cache) => builder.read_cache(cache),
             None => builder,

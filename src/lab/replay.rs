@@ -11,6 +11,8 @@ use super::experiment::Experiment;
 use crate::cache::CacheConfig;
 use crate::client::CoordinatorPolicy;
 use crate::cluster::Consistency;
+use crate::network::MessageKind;
+use crate::protocol::eventual::ReadStrategy;
 use crate::storage::Durability;
 use std::time::Duration;
 
@@ -84,6 +86,23 @@ pub fn replay_command(e: &Experiment) -> String {
         line.arg("zipf", zipf);
     }
     line.arg("latency", e.latency);
+    for &(kind, latency) in &e.kind_latencies {
+        let option = match kind {
+            MessageKind::WriteRequest => "write-latency",
+            MessageKind::WriteAck => "ack-latency",
+            MessageKind::ReadRequest => "read-latency",
+            MessageKind::ReadResponse => "response-latency",
+            // Not a command-line choice.
+            MessageKind::Other => continue,
+        };
+        line.arg(option, latency);
+    }
+    if let Some(latency) = e.client_latency {
+        line.arg("client-latency", latency);
+    }
+    if e.read_strategy == ReadStrategy::AskAll {
+        line.arg("read-strategy", "all");
+    }
     line.arg("drop", e.drop);
     line.arg("duplicate", e.duplicate);
     line.arg("faults-on", e.fault_scope);
@@ -100,6 +119,7 @@ pub fn replay_command(e: &Experiment) -> String {
             CoordinatorPolicy::First => "first".to_string(),
             CoordinatorPolicy::Random => "random".into(),
             CoordinatorPolicy::RoundRobin => "round-robin".into(),
+            CoordinatorPolicy::NonReplica => "non-replica".into(),
             // Not a command-line choice: a sweep refuses it.
             CoordinatorPolicy::Fixed(node) => format!("fixed:{node}"),
         },

@@ -107,6 +107,9 @@ pub struct ReportConfig {
     pub w: Option<usize>,
     /// Whether eventual mode ran with a hybrid logical clock.
     pub hybrid_clock: bool,
+    /// Which replicas eventual-mode reads asked: `r` or `all` (eventual
+    /// mode only).
+    pub read_strategy: Option<String>,
     /// Placement strategy.
     pub partitioning: String,
     /// Client threads.
@@ -125,6 +128,11 @@ pub struct ReportConfig {
     pub zipf: Option<f64>,
     /// Link latency.
     pub latency: String,
+    /// Node-to-node latency by message kind, as `kind=latency` (empty:
+    /// `latency` for every kind).
+    pub kind_latency: Vec<String>,
+    /// Client ↔ node latency, when it differs from `latency`.
+    pub client_latency: Option<String>,
     /// Drop probability.
     pub drop: f64,
     /// Duplicate probability.
@@ -306,6 +314,7 @@ impl ExperimentReport {
                 r,
                 w,
                 hybrid_clock: e.hybrid_clock,
+                read_strategy: r.map(|_| e.read_strategy.to_string()),
                 partitioning: e.partitioning.to_string(),
                 clients: e.workload.clients,
                 in_flight: e.workload.in_flight,
@@ -319,6 +328,12 @@ impl ExperimentReport {
                 read_ratio: e.workload.read_ratio,
                 zipf: e.workload.zipf,
                 latency: e.latency.to_string(),
+                kind_latency: e
+                    .kind_latencies
+                    .iter()
+                    .map(|(kind, latency)| format!("{kind}={latency}"))
+                    .collect(),
+                client_latency: e.client_latency.map(|l| l.to_string()),
                 drop: e.drop,
                 duplicate: e.duplicate,
                 faults_on: e.fault_scope.to_string(),
@@ -359,9 +374,12 @@ impl ExperimentReport {
     }
 
     /// A short label for the mode, e.g. `eventual R=1 W=1` (and ` HLC` with
-    /// a hybrid logical clock).
+    /// a hybrid logical clock, ` read-all` when reads ask all N).
     pub fn mode_label(&self) -> String {
-        let clock = if self.config.hybrid_clock { " HLC" } else { "" };
+        let mut clock = if self.config.hybrid_clock { " HLC" } else { "" }.to_string();
+        if self.config.read_strategy.as_deref() == Some("all") {
+            clock.push_str(" read-all");
+        }
         if let Some(mutant) = &self.config.mutant {
             return format!("mutant {mutant}");
         }

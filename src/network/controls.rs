@@ -3,7 +3,7 @@
 //! next message sent.
 
 use super::faults::Faults;
-use super::{FaultHook, FaultScope, Latency, Network};
+use super::{FaultHook, FaultScope, Latency, MessageKind, Network};
 use crate::error::{Error, Result};
 use crate::ids::{Endpoint, NodeId};
 use std::collections::HashMap;
@@ -51,6 +51,48 @@ impl Network {
         self.update(|f| {
             f.link_latency.insert((from, to), latency);
         });
+        Ok(())
+    }
+
+    /// Sets the latency of node-to-node messages of one kind (`None`: back
+    /// to the latency of every link). A link-specific latency still wins.
+    /// This is how the PBS paper's four WARS legs get their own
+    /// distributions: W ([`MessageKind::WriteRequest`]), A
+    /// ([`MessageKind::WriteAck`]), R ([`MessageKind::ReadRequest`]) and S
+    /// ([`MessageKind::ReadResponse`]).
+    ///
+    /// ```
+    /// # use replikv::{Cluster, Consistency, Runtime};
+    /// use replikv::network::{Latency, MessageKind};
+    /// use std::time::Duration;
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated)
+    ///     .consistency(Consistency::Eventual { r: 1, w: 3 }).build()?;
+    /// // Acknowledgements take 5 ms, everything else is instant.
+    /// let ack = Latency::Fixed(Duration::from_millis(5));
+    /// cluster.network().set_kind_latency(MessageKind::WriteAck, Some(ack))?;
+    /// let mut client = cluster.client()?;
+    /// let before = cluster.clock().now_ns();
+    /// client.put("k", "v")?; // W = 3: waits for two remote acks
+    /// assert_eq!(cluster.clock().now_ns() - before, 5_000_000);
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn set_kind_latency(&self, kind: MessageKind, latency: Option<Latency>) -> Result<()> {
+        if let Some(latency) = &latency {
+            latency.validate()?;
+        }
+        self.update(|f| f.kind_latency[kind.index()] = latency);
+        Ok(())
+    }
+
+    /// Sets the latency of every link with a client at one end (`None`:
+    /// back to the latency of every link). It applies under
+    /// [`FaultScope::NodeLinks`] too (like a link-specific latency, unlike
+    /// the global one), and a link-specific latency still wins.
+    pub fn set_client_latency(&self, latency: Option<Latency>) -> Result<()> {
+        if let Some(latency) = &latency {
+            latency.validate()?;
+        }
+        self.update(|f| f.client_latency = latency);
         Ok(())
     }
 

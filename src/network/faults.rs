@@ -3,6 +3,7 @@
 //! partitions and one-way cuts, and a user hook that can decide each
 //! envelope's fate itself.
 
+use super::kind::MessageKind;
 use super::latency::Latency;
 use crate::ids::{Endpoint, NodeId};
 use std::collections::{BTreeSet, HashMap};
@@ -10,7 +11,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What a fault hook is shown of an envelope: endpoints and size, never contents.
+/// What a fault hook is shown of an envelope: endpoints, size and the kind
+/// its sender labelled it with, never contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EnvelopeInfo {
     /// Sender.
@@ -21,6 +23,8 @@ pub struct EnvelopeInfo {
     pub bytes: usize,
     /// Nanoseconds since the cluster started.
     pub at_ns: u64,
+    /// What the sender says the message is for (see [`MessageKind`]).
+    pub kind: MessageKind,
 }
 
 /// A fault hook's decision for one envelope.
@@ -60,7 +64,8 @@ pub enum FaultScope {
     AllLinks,
     /// Only node ↔ node links: clients reach nodes at once and reliably, so
     /// every fault lands on the protocol and none on the client's view.
-    /// Link-specific latencies, cuts and the fault hook still apply.
+    /// Link-specific latencies, the client latency, cuts and the fault hook
+    /// still apply.
     NodeLinks,
 }
 
@@ -86,6 +91,11 @@ pub(crate) struct Faults {
     pub duplicate: f64,
     pub latency: Latency,
     pub link_latency: HashMap<(Endpoint, Endpoint), Latency>,
+    /// Node-to-node latency per [`MessageKind`] (indexed by
+    /// `MessageKind::index`); `None`: the global latency.
+    pub kind_latency: [Option<Latency>; MessageKind::ALL.len()],
+    /// Latency of every link with a client at one end; `None`: the global one.
+    pub client_latency: Option<Latency>,
     /// Directed node-to-node links that are cut.
     pub cut: BTreeSet<(NodeId, NodeId)>,
     pub hook: Option<Arc<dyn FaultHook>>,
@@ -99,6 +109,8 @@ impl fmt::Debug for Faults {
             .field("duplicate", &self.duplicate)
             .field("latency", &self.latency)
             .field("link_latency", &self.link_latency)
+            .field("kind_latency", &self.kind_latency)
+            .field("client_latency", &self.client_latency)
             .field("cut", &self.cut)
             .field("hook", &self.hook.is_some())
             .field("scope", &self.scope)
@@ -114,6 +126,8 @@ impl Faults {
             && self.duplicate == 0.0
             && self.latency == Latency::Zero
             && self.link_latency.is_empty()
+            && self.kind_latency.iter().all(Option::is_none)
+            && self.client_latency.is_none()
             && self.cut.is_empty()
             && self.hook.is_none()
     }
@@ -132,11 +146,29 @@ impl Faults {
             && (matches!(from, Endpoint::Client(_)) || matches!(to, Endpoint::Client(_)))
     }
 
-    /// The latency distribution of a link.
-    pub fn latency_of(&self, from: Endpoint, to: Endpoint) -> Latency {
-        self.link_latency
-            .get(&(from, to))
-            .copied()
-            .unwrap_or(self.latency)
+    /// The latency set for this message specifically — its link's, else
+    /// the client latency on a client link or its kind's on a node link —
+    /// or `None` when only the global latency applies. See the order in the
+    /// [module docs](super).
+    pub fn own_latency_of(
+        &self,
+        from: Endpoint,
+        to: Endpoint,
+        kind: MessageKind,
+    ) -> Option<Latency> {
+        if let Some(&latency) = self.link_latency.get(&(from, to)) {
+            return Some(latency);
+        }
+        let client_link = matches!(from, Endpoint::Client(_)) || matches!(to, Endpoint::Client(_));
+        if client_link {
+            self.client_latency
+        } else {
+            self.kind_latency[kind.index()]
+        }
+    }
+
+    /// The latency distribution of a message of `kind` on a link.
+    pub fn latency_of(&self, from: Endpoint, to: Endpoint, kind: MessageKind) -> Latency {
+        self.own_latency_of(from, to, kind).unwrap_or(self.latency)
     }
 }

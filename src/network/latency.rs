@@ -1,5 +1,6 @@
 //! Message delay distributions.
 
+use super::mixture::Mixture;
 use crate::error::{Error, Result};
 use rand::RngExt;
 use rand::rngs::ChaCha8Rng;
@@ -18,7 +19,20 @@ use std::time::Duration;
 /// nanoseconds (584 years) counts as that, and a random draw
 /// (exponential, Pareto) is capped at one hour. [`Latency::validate`] refuses
 /// what has no meaning: a uniform `min` above `max`, a Pareto shape that is
-/// not a positive finite number.
+/// not a positive finite number. A [`Mixture`] is checked when it is built.
+///
+/// # Text form
+///
+/// What `FromStr` reads and `Display` writes (also the command line's
+/// `--latency`): `zero`, `fixed:1ms`, `uniform:0.5ms..2ms`, `exp:1ms`
+/// (mean; a rate λ per ms is a mean of 1/λ ms), `pareto:1ms,2.5` (scale
+/// x_m, shape α), and mixtures `mix:WEIGHT*LATENCY+WEIGHT*LATENCY…`, each
+/// weight a fraction or a percentage, adding up to 1:
+/// `mix:0.9122*pareto:0.235ms,10+0.0878*exp:0.6024ms` is the PBS paper's
+/// LinkedIn SSD write latency, 91.22 % Pareto(x_m = 0.235 ms, α = 10) plus
+/// 8.78 % Exponential(λ = 1.66 per ms). Durations take `ns`, `us` (or
+/// `µs`), `ms` or `s`; a `+` separates mixture parts, so no number in a
+/// mixture may be written with an exponent such as `1e+3`.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]
 pub enum Latency {
     /// Delivered at once (no delay thread involved).
@@ -47,6 +61,10 @@ pub enum Latency {
         /// Tail index α; smaller is heavier. Must be > 0.
         shape: f64,
     },
+    /// Each message draws from one of several distributions, picked with
+    /// fixed probabilities: a body and a tail, as the PBS paper fits
+    /// production latencies (see [`Mixture`]).
+    Mixture(Mixture),
 }
 
 impl Latency {
@@ -60,6 +78,12 @@ impl Latency {
     /// ```
     pub fn validate(&self) -> Result<()> {
         match *self {
+            Latency::Mixture(mixture) => {
+                for (_, part) in mixture.parts() {
+                    part.validate()?;
+                }
+                Ok(())
+            }
             Latency::Uniform { min, max } if min > max => Err(Error::InvalidConfig(format!(
                 "uniform latency has min {min:?} above max {max:?}"
             ))),
@@ -99,7 +123,43 @@ impl Latency {
                 )
             }
             Latency::Pareto { .. } => None,
+            Latency::Mixture(mixture) => mixture.mean(),
         }
+    }
+
+    /// A mixture of `parts`, each `(weight, latency)`: see [`Mixture::new`].
+    ///
+    /// ```
+    /// use replikv::network::Latency;
+    /// use std::time::Duration;
+    /// let ms = Duration::from_millis;
+    /// let mostly_fast = Latency::mixture(&[(0.9, Latency::Fixed(ms(1))), (0.1, Latency::Fixed(ms(11)))])?;
+    /// assert_eq!(mostly_fast.mean(), Some(ms(2)));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn mixture(parts: &[(f64, Latency)]) -> Result<Latency> {
+        Mixture::new(parts).map(Latency::Mixture)
+    }
+
+    /// An exponential distribution given by its rate λ per millisecond, as
+    /// the PBS paper writes its fits (mean 1/λ ms). Never panics: a rate of
+    /// 0 or less gives the longest mean a `Duration` holds (whose draws the
+    /// sampler caps at an hour), an infinite or NaN rate a zero mean.
+    ///
+    /// ```
+    /// use replikv::network::Latency;
+    /// use std::time::Duration;
+    /// assert_eq!(Latency::exponential_per_ms(2.0), Latency::Exponential { mean: Duration::from_micros(500) });
+    /// ```
+    pub fn exponential_per_ms(rate: f64) -> Latency {
+        let mean = if rate.is_nan() {
+            Duration::ZERO
+        } else if rate <= 0.0 {
+            Duration::MAX
+        } else {
+            Duration::try_from_secs_f64(1e-3 / rate).unwrap_or(Duration::MAX)
+        };
+        Latency::Exponential { mean }
     }
 
     /// Draws one delay.
@@ -133,6 +193,7 @@ impl Latency {
                     Err(_) => scale,
                 }
             }
+            Latency::Mixture(mixture) => mixture.sample(rng),
         }
     }
 }
@@ -186,7 +247,8 @@ impl std::str::FromStr for Latency {
     type Err = Error;
 
     /// `zero`, `fixed:1ms`, `uniform:0.5ms..2ms`, `exp:1ms`, `pareto:1ms,2.5`
-    /// (scale, shape).
+    /// (scale, shape), `mix:0.9*exp:1ms+0.1*pareto:1ms,2.5` (see
+    /// [`Latency`]'s text form).
     ///
     /// ```
     /// use replikv::network::Latency;
@@ -197,8 +259,10 @@ impl std::str::FromStr for Latency {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     fn from_str(text: &str) -> Result<Self> {
+        let text = text.trim();
         let (kind, args) = text.split_once(':').unwrap_or((text, ""));
         let latency = match kind {
+            "mix" | "mixture" => Latency::Mixture(Mixture::parse(args)?),
             "zero" | "none" => Latency::Zero,
             "fixed" => Latency::Fixed(parse_duration(args)?),
             "uniform" => {
@@ -227,7 +291,8 @@ impl std::str::FromStr for Latency {
             }
             other => {
                 return Err(Error::InvalidConfig(format!(
-                    "unknown latency {other:?}: expected zero, fixed:D, uniform:D..D, exp:D or pareto:D,SHAPE"
+                    "unknown latency {other:?}: expected zero, fixed:D, uniform:D..D, exp:D, \
+                     pareto:D,SHAPE or mix:WEIGHT*LATENCY+WEIGHT*LATENCY…"
                 )));
             }
         };
@@ -244,6 +309,7 @@ impl std::fmt::Display for Latency {
             Latency::Uniform { min, max } => write!(f, "uniform:{min:?}..{max:?}"),
             Latency::Exponential { mean } => write!(f, "exp:{mean:?}"),
             Latency::Pareto { scale, shape } => write!(f, "pareto:{scale:?},{shape}"),
+            Latency::Mixture(mixture) => write!(f, "mix:{mixture}"),
         }
     }
 }

@@ -44,18 +44,37 @@
 //! one, and the old hole — a late duplicate run again by a restarted node
 //! that forgot it — can be shown and found ([`crate::lab::Mutant`]).
 //!
-//! The network never looks inside a
-//! message: peer messages are opaque bincode bytes, and a [`FaultHook`] sees
-//! only endpoints and sizes.
+//! # Latency: which setting a message gets
+//!
+//! The network never looks inside a message: peer messages are opaque
+//! bincode bytes, and a [`FaultHook`] sees only endpoints, sizes and the
+//! [`MessageKind`] the sender wrote on the envelope (write request, write
+//! ack, read request, read response, other: the protocol labels its own
+//! messages through [`crate::protocol::Protocol::message_kind`]). A
+//! message's delay is drawn from the first of these that is set:
+//!
+//! 1. the latency of its directed link ([`Network::set_link_latency`]);
+//! 2. on a link with a client at one end, the client latency
+//!    ([`Network::set_client_latency`]); on a node-to-node link, the latency
+//!    of its kind ([`Network::set_kind_latency`]) — the four legs W, A, R, S
+//!    of the PBS paper's WARS model ([`crate::lab::pbs`]);
+//! 3. the latency of every link ([`Network::set_latency`]).
+//!
+//! Any of them may be a [`Latency::Mixture`], as the paper's production
+//! fits are.
 
 mod controls;
 mod delay;
 mod faults;
+mod kind;
 mod latency;
+mod mixture;
 mod transport;
 
 pub use faults::{EnvelopeInfo, FaultHook, FaultScope, Verdict};
+pub use kind::MessageKind;
 pub use latency::{Latency, parse_duration};
+pub use mixture::{MAX_MIXTURE_PARTS, Mixture};
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -87,6 +106,10 @@ pub struct Envelope {
     pub to: Endpoint,
     /// Contents.
     pub payload: Payload,
+    /// What the message is for, as its sender labels it: the fault model
+    /// may give each kind its own latency ([`Network::set_kind_latency`]).
+    /// See [`MessageKind`] for who labels what.
+    pub kind: MessageKind,
 }
 
 /// What an envelope carries.
@@ -111,6 +134,36 @@ pub enum Payload {
 }
 
 impl Envelope {
+    /// An envelope labelled by its payload: a client request or reply gets
+    /// its kind from what it asks or answers ([`MessageKind::of_request`],
+    /// [`MessageKind::of_response`]), a peer message [`MessageKind::Other`]
+    /// (the node core labels its protocol's messages itself).
+    ///
+    /// ```
+    /// use replikv::network::{Envelope, MessageKind, Payload};
+    /// use replikv::protocol::Request;
+    /// use replikv::{ClientId, Endpoint, NodeId};
+    /// let get = Envelope::new(
+    ///     Endpoint::Client(ClientId(1)),
+    ///     Endpoint::Node(NodeId(0)),
+    ///     Payload::Request { id: 1, request: Request::Get { key: b"k".to_vec() } },
+    /// );
+    /// assert_eq!(get.kind, MessageKind::ReadRequest);
+    /// ```
+    pub fn new(from: Endpoint, to: Endpoint, payload: Payload) -> Self {
+        let kind = match &payload {
+            Payload::Peer(_) => MessageKind::Other,
+            Payload::Request { request, .. } => MessageKind::of_request(request),
+            Payload::Response { response, .. } => MessageKind::of_response(response),
+        };
+        Envelope {
+            from,
+            to,
+            payload,
+            kind,
+        }
+    }
+
     /// Size on the wire in bytes: the encoded peer message, or key and value
     /// plus a small fixed frame for client traffic.
     pub fn size(&self) -> usize {
@@ -221,11 +274,11 @@ impl Network {
     /// let clock = Arc::new(replikv::Clock::new(2));
     /// let net = Network::new(2, 42, clock)?;
     /// let inbox = net.attach_node(NodeId(1))?;
-    /// net.send(Envelope {
-    ///     from: Endpoint::Node(NodeId(0)),
-    ///     to: Endpoint::Node(NodeId(1)),
-    ///     payload: Payload::Peer(b"hello".to_vec()),
-    /// });
+    /// net.send(Envelope::new(
+    ///     Endpoint::Node(NodeId(0)),
+    ///     Endpoint::Node(NodeId(1)),
+    ///     Payload::Peer(b"hello".to_vec()),
+    /// ));
     /// assert!(matches!(inbox.try_recv().map(|e| e.payload), Ok(Payload::Peer(b)) if b == b"hello"));
     /// net.shutdown();
     /// # Ok::<(), replikv::Error>(())
@@ -276,6 +329,7 @@ impl Network {
             to: envelope.to,
             bytes: envelope.size(),
             at_ns: self.shared.clock.now_ns(),
+            kind: envelope.kind,
         };
         match self.decide(&info) {
             Verdict::Drop => {
@@ -299,11 +353,11 @@ impl Network {
             return verdict;
         }
         if faults.spares(info.from, info.to) {
-            let latency = faults.link_latency.get(&(info.from, info.to)).copied();
+            let latency = faults.own_latency_of(info.from, info.to, info.kind);
             let mut rng = self.shared.rng.lock();
             return Verdict::Deliver(latency.map_or(Duration::ZERO, |l| l.sample(&mut rng)));
         }
-        let latency = faults.latency_of(info.from, info.to);
+        let latency = faults.latency_of(info.from, info.to, info.kind);
         let mut rng = self.shared.rng.lock();
         if faults.drop > 0.0 && rng.random_bool(faults.drop) {
             return Verdict::Drop;

@@ -6,7 +6,10 @@
 //! rule ([`RequestFilter`]), the decoding of peer messages with the size
 //! limit, the mapping of a handler's error to the client's answer, the
 //! encoding of the protocol's messages, and the node's timers *as data*
-//! (deadlines on the cluster clock, in nanoseconds). A driver feeds it
+//! (deadlines on the cluster clock, in nanoseconds), and the labelling of
+//! every envelope with its [`MessageKind`] (the protocol's
+//! [`Protocol::message_kind`] for peer messages), so the network can delay
+//! each kind its own way without decoding anything. A driver feeds it
 //! envelopes and the current time and takes the envelopes it produced:
 //!
 //! - the thread driver (`runtime.rs`) waits on the node's channels and the
@@ -22,7 +25,7 @@ use super::timers::Timers;
 use crate::clock::Clock;
 use crate::codec;
 use crate::ids::{Endpoint, NodeId};
-use crate::network::{Envelope, Payload};
+use crate::network::{Envelope, MessageKind, Payload};
 use crate::placement::Placement;
 use crate::protocol::{Context, Effect, Protocol, ReplyTo, RequestFilter, Response};
 use crate::storage::NodeStore;
@@ -116,12 +119,15 @@ impl<P: Protocol> NodeCore<P> {
                         from: me,
                         to: Endpoint::Node(to),
                         payload: Payload::Peer(bytes),
+                        // The protocol's label: the network cannot decode.
+                        kind: P::message_kind(&message),
                     }),
                     Err(_) => self.count(|c| &c.handler_errors),
                 },
                 Effect::Reply { to, response } => self.outbox.push(Envelope {
                     from: me,
                     to: Endpoint::Client(to.client),
+                    kind: MessageKind::of_response(&response),
                     payload: Payload::Response {
                         id: to.request,
                         response,

@@ -56,6 +56,7 @@ pub mod rebalance;
 pub mod single_copy;
 pub mod strong;
 
+pub use crate::network::MessageKind;
 pub use context::{Context, Effect, TimerId};
 pub use dedup::{REQUEST_WINDOW, RequestFilter};
 pub use eventual::{Eventual, EventualConfig};
@@ -120,6 +121,28 @@ pub trait Protocol: Send + 'static {
     ) -> Result<()> {
         let _ = (ctx, timer, token);
         Ok(())
+    }
+
+    /// What `message` is for — a write request, a write acknowledgement, a
+    /// read request, a read response, or something else — so that the
+    /// network can give each kind its own latency
+    /// ([`crate::network::Network::set_kind_latency`]; the four legs of the
+    /// PBS paper's WARS model) and a fault hook can tell them apart. The
+    /// node core writes it on the envelope of every message the protocol
+    /// sends; the network never decodes a message to find out.
+    ///
+    /// The default labels every message [`MessageKind::Other`]: one latency
+    /// for all, as if kinds did not exist.
+    ///
+    /// ```
+    /// use replikv::protocol::{Eventual, MessageKind, Protocol};
+    /// use replikv::protocol::eventual::EventualMessage;
+    /// let ack = EventualMessage::StoreAck { op: 1 };
+    /// assert_eq!(Eventual::message_kind(&ack), MessageKind::WriteAck);
+    /// ```
+    fn message_kind(message: &Self::Message) -> MessageKind {
+        let _ = message;
+        MessageKind::Other
     }
 
     /// Which record the replicas of `key` should hold, given every copy the

@@ -64,6 +64,43 @@ pub enum Coordinator {
     First,
     Random,
     RoundRobin,
+    /// A node outside the key's N replicas (needs more nodes than N).
+    NonReplica,
+}
+
+/// Which replicas an eventual-mode read asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReadStrategyArg {
+    /// Exactly R replicas (the coordinator's own copy first when it is one).
+    R,
+    /// All N replicas; answer after the first R (Dynamo's and the PBS paper's).
+    All,
+}
+
+/// Which WARS model the staleness verdict compares the measurement with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    /// The model of the cluster as configured (coordinator policy, read strategy).
+    System,
+    /// The PBS paper's: a coordinator outside the replicas, reads to all N, first R answers.
+    Paper,
+}
+
+/// Latencies by message kind (the WARS legs) and of client links.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KindLatencyArgs {
+    /// Latency of node-to-node write requests (WARS W), instead of --latency.
+    #[arg(long, value_name = "LATENCY")]
+    pub write_latency: Option<String>,
+    /// Latency of node-to-node write acknowledgements (WARS A).
+    #[arg(long, value_name = "LATENCY")]
+    pub ack_latency: Option<String>,
+    /// Latency of node-to-node read requests (WARS R).
+    #[arg(long, value_name = "LATENCY")]
+    pub read_latency: Option<String>,
+    /// Latency of node-to-node read responses (WARS S).
+    #[arg(long, value_name = "LATENCY")]
+    pub response_latency: Option<String>,
 }
 
 /// When a replica's write becomes durable (`replikv::storage::Durability`).
@@ -123,9 +160,22 @@ pub struct WorkloadArgs {
     /// Zipf exponent of key popularity (uniform when absent).
     #[arg(long)]
     pub zipf: Option<f64>,
-    /// Link latency: zero, fixed:1ms, uniform:0.5ms..2ms, exp:1ms, pareto:1ms,2.5
+    /// Link latency: zero, fixed:1ms, uniform:0.5ms..2ms, exp:1ms (mean),
+    /// pareto:1ms,2.5 (scale, shape), or a mixture such as
+    /// mix:0.9122*pareto:0.235ms,10+0.0878*exp:0.6024ms (weights, or
+    /// percentages, adding up to 1).
     #[arg(long, default_value = "zero")]
     pub latency: String,
+    #[command(flatten)]
+    pub kinds: KindLatencyArgs,
+    /// Latency of client ↔ node links, instead of --latency.
+    #[arg(long, value_name = "LATENCY")]
+    pub client_latency: Option<String>,
+    /// Which replicas an eventual-mode read asks: r (exactly R) or all (all
+    /// N, answering after the first R). In `compare`, applies to the
+    /// eventual modes only.
+    #[arg(long, value_enum, default_value_t = ReadStrategyArg::R)]
+    pub read_strategy: ReadStrategyArg,
     /// Probability that a message is lost.
     #[arg(long, default_value_t = 0.0)]
     pub drop: f64,
@@ -158,8 +208,9 @@ pub struct WorkloadArgs {
     pub timeout: String,
     /// How clients choose a coordinator among a key's replicas: `first` (the
     /// library's default, the key's primary), `random` (as behind a load
-    /// balancer: reads and writes of a key go through different nodes) or
-    /// `round-robin`.
+    /// balancer: reads and writes of a key go through different nodes),
+    /// `round-robin`, or `non-replica` (a node outside the key's replicas,
+    /// which needs more nodes than replicas).
     #[arg(long, value_enum, default_value_t = Coordinator::First)]
     pub coordinator: Coordinator,
     /// Seed for every random choice.
@@ -279,9 +330,32 @@ pub struct StalenessArgs {
     /// Write quorum W.
     #[arg(long, default_value_t = 1)]
     pub w: usize,
-    /// Latency of node-to-node messages.
+    /// Latency of node-to-node messages (client links are instant); the
+    /// --latency syntax of `run`, mixtures included.
     #[arg(long, default_value = "exp:1ms")]
     pub latency: String,
+    #[command(flatten)]
+    pub kinds: KindLatencyArgs,
+    /// Who coordinates: random (a random replica, the default), first,
+    /// round-robin, or non-replica (a node outside the key's replicas: the
+    /// paper's setting; the cluster gets one node more than N).
+    #[arg(long, value_enum, default_value_t = Coordinator::Random)]
+    pub coordinator: Coordinator,
+    /// Which replicas a read asks: r (exactly R) or all (all N, answering
+    /// after the first R: the paper's).
+    #[arg(long, value_enum, default_value_t = ReadStrategyArg::R)]
+    pub read_strategy: ReadStrategyArg,
+    /// Which prediction --tolerance judges the measurement against: system
+    /// (the WARS model of the cluster as configured) or paper (Bailis et
+    /// al.'s WARS: reads to all N, first R answers, a coordinator outside
+    /// the replicas). Both are always printed.
+    #[arg(long, value_enum, default_value_t = ModelArg::System)]
+    pub model: ModelArg,
+    /// k-staleness: the k at which to measure the chance of reading one of
+    /// the last k versions, comma-separated, printed beside the closed form
+    /// 1 − (C(N−W,R)/C(N,R))^k; 0 alone for none.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    pub k: Vec<u32>,
     /// Times after commit to probe, comma-separated.
     #[arg(
         long,

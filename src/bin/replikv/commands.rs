@@ -2,18 +2,20 @@
 //! (and opens the files it will write), then does its work, then prints.
 
 use crate::args::{
-    CheckArgs, Cli, Command, CompareArgs, Coordinator, DurabilityArg, FaultsOn, Mode, ModeArgs,
-    ReportFormat, RunArgs, RuntimeArg, StalenessArgs, WorkloadArgs,
+    CheckArgs, Cli, Command, CompareArgs, Coordinator, DurabilityArg, FaultsOn, KindLatencyArgs,
+    Mode, ModeArgs, ModelArg, ReadStrategyArg, ReportFormat, RunArgs, RuntimeArg, StalenessArgs,
+    WorkloadArgs,
 };
 use crate::limits::{self, at_least_one, at_most, create_output, invalid};
 use crate::output::Stdout;
 use indicatif::{ProgressBar, ProgressStyle};
 use replikv::cache::CacheConfig;
 use replikv::history::{CheckResult, Checker, History};
-use replikv::lab::pbs::StalenessExperiment;
+use replikv::lab::pbs::{StalenessExperiment, WarsVariant};
 use replikv::lab::{Experiment, ExperimentReport, Mutant, Nemesis, NemesisKind, Workload};
-use replikv::network::{FaultScope, Latency, parse_duration};
+use replikv::network::{FaultScope, Latency, MessageKind, parse_duration};
 use replikv::partition::Strategy;
+use replikv::protocol::eventual::ReadStrategy;
 use replikv::storage::Durability;
 use replikv::{Consistency, CoordinatorPolicy, Error, Result, Runtime, StorageKind};
 use std::io::Write as _;
@@ -69,6 +71,13 @@ pub fn mode_experiment(
             "--hybrid-clock is a setting of --consistency eventual".into(),
         ));
     }
+    if workload.read_strategy != ReadStrategyArg::R
+        && (mode.consistency != Mode::Eventual || mode.protocol.is_some())
+    {
+        return Err(Error::InvalidConfig(
+            "--read-strategy is a setting of --consistency eventual".into(),
+        ));
+    }
     let mutant = mode
         .protocol
         .as_deref()
@@ -113,6 +122,59 @@ fn parse_mode(text: &str) -> Result<Consistency> {
 /// N when --replicas is not given.
 const DEFAULT_REPLICAS: usize = 3;
 
+/// The library's read strategy.
+fn read_strategy(arg: ReadStrategyArg) -> ReadStrategy {
+    match arg {
+        ReadStrategyArg::R => ReadStrategy::AskR,
+        ReadStrategyArg::All => ReadStrategy::AskAll,
+    }
+}
+
+/// The library's coordinator policy.
+fn coordinator_policy(arg: Coordinator) -> CoordinatorPolicy {
+    match arg {
+        Coordinator::First => CoordinatorPolicy::First,
+        Coordinator::Random => CoordinatorPolicy::Random,
+        Coordinator::RoundRobin => CoordinatorPolicy::RoundRobin,
+        Coordinator::NonReplica => CoordinatorPolicy::NonReplica,
+    }
+}
+
+/// The latencies by message kind that were given, parsed; an error names
+/// the option.
+fn kind_latencies(args: &KindLatencyArgs) -> Result<Vec<(MessageKind, Latency)>> {
+    [
+        (
+            "--write-latency",
+            MessageKind::WriteRequest,
+            &args.write_latency,
+        ),
+        ("--ack-latency", MessageKind::WriteAck, &args.ack_latency),
+        (
+            "--read-latency",
+            MessageKind::ReadRequest,
+            &args.read_latency,
+        ),
+        (
+            "--response-latency",
+            MessageKind::ReadResponse,
+            &args.response_latency,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(option, kind, text)| text.as_deref().map(|text| (option, kind, text)))
+    .map(|(option, kind, text)| Ok((kind, parse_latency(option, text)?)))
+    .collect()
+}
+
+/// A latency option, with the option's name in the error.
+fn parse_latency(option: &str, text: &str) -> Result<Latency> {
+    text.parse::<Latency>().map_err(|e| match e {
+        Error::InvalidConfig(m) => Error::InvalidConfig(format!("{option}: {m}")),
+        other => other,
+    })
+}
+
 /// A checked experiment: every setting, and the limits of [`limits`].
 pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experiment> {
     at_most("--nodes", args.nodes, limits::MAX_NODES)?;
@@ -145,7 +207,20 @@ pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Exper
             in_flight: args.in_flight,
             seed: args.seed,
         },
-        latency: args.latency.parse::<Latency>()?,
+        latency: parse_latency("--latency", &args.latency)?,
+        kind_latencies: kind_latencies(&args.kinds)?,
+        client_latency: args
+            .client_latency
+            .as_deref()
+            .map(|text| parse_latency("--client-latency", text))
+            .transpose()?,
+        // A setting of eventual mode (`run` refuses it for the others,
+        // `compare` applies it to the eventual modes of its table only).
+        read_strategy: if matches!(consistency, Consistency::Eventual { .. }) {
+            read_strategy(args.read_strategy)
+        } else {
+            ReadStrategy::default()
+        },
         drop: args.drop,
         duplicate: args.duplicate,
         fault_scope: match args.faults_on {
@@ -172,11 +247,7 @@ pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Exper
             DurabilityArg::FlushBeforeAck => Durability::FlushBeforeAck,
         },
         client_timeout: parse_duration(&args.timeout)?,
-        coordinator: match args.coordinator {
-            Coordinator::First => CoordinatorPolicy::First,
-            Coordinator::Random => CoordinatorPolicy::Random,
-            Coordinator::RoundRobin => CoordinatorPolicy::RoundRobin,
-        },
+        coordinator: coordinator_policy(args.coordinator),
         check_linearizability: !args.no_check,
         seed: args.seed,
         runtime: runtime(args.runtime, Runtime::Threads),
@@ -399,13 +470,27 @@ fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
             "must be a number of percentage points, 0 or more",
         ));
     }
+    let coordinator = coordinator_policy(args.coordinator);
     let experiment = StalenessExperiment {
         runtime: runtime(Some(args.runtime), Runtime::Threads),
-        nodes: args.n,
+        // A coordinator outside the replicas needs one node more.
+        nodes: args.n + usize::from(coordinator == CoordinatorPolicy::NonReplica),
         n: args.n,
         r: args.r,
         w: args.w,
-        latency: args.latency.parse()?,
+        latency: parse_latency("--latency", &args.latency)?,
+        kind_latencies: kind_latencies(&args.kinds)?,
+        coordinator,
+        read_strategy: read_strategy(args.read_strategy),
+        model: match args.model {
+            ModelArg::System => WarsVariant::System,
+            ModelArg::Paper => WarsVariant::Paper,
+        },
+        ks: if args.k == [0] {
+            Vec::new()
+        } else {
+            args.k.clone()
+        },
         times: args
             .t
             .iter()
@@ -425,22 +510,24 @@ fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
         create_output("--svg", path)?;
     }
 
-    let total = args.trials * experiment.times.len() as u64;
+    let total = args.trials * (experiment.times.len() + experiment.ks.len()) as u64;
     let bar = progress_bar(Some(total), "trials");
     let curve = experiment.run_with_progress(&mut |done, _| bar.set_position(done))?;
     bar.finish_and_clear();
+    out.line(format_args!("t-visibility, {}", curve.title))?;
     match args.tolerance {
         None => out.line(&curve)?,
         Some(tolerance) => {
             out.line(curve.report(tolerance))?;
             out.line(format_args!(
-                "model comparison: measured {} within ±{tolerance} pp of the WARS prediction \
-                 at every t (largest gap {:.2} pp)",
+                "model comparison: measured {} within ±{tolerance} pp of the {} model's WARS \
+                 prediction at every t (largest gap {:.2} pp)",
                 if curve.within(tolerance) {
                     "is"
                 } else {
                     "is NOT"
                 },
+                curve.model,
                 curve.max_difference_pp()
             ))?;
         }

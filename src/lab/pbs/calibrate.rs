@@ -102,11 +102,11 @@ fn median_late(
         .map_err(Error::Io)?;
     for _ in 0..samples {
         let sent = base.elapsed().as_nanos();
-        network.send(Envelope {
-            from: Endpoint::Node(from),
-            to: Endpoint::Node(to),
-            payload: Payload::Peer(sent.to_le_bytes().to_vec()),
-        });
+        network.send(Envelope::new(
+            Endpoint::Node(from),
+            Endpoint::Node(to),
+            Payload::Peer(sent.to_le_bytes().to_vec()),
+        ));
         // Long enough for the message to arrive and the receiver to sleep.
         std::thread::sleep(nominal + Duration::from_micros(300));
     }

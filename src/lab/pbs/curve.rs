@@ -1,7 +1,8 @@
-//! The result: measured and predicted t-visibility side by side, as a
-//! table, CSV or an SVG chart.
+//! The result: measured t-visibility beside both WARS predictions — the
+//! model of the configured system and the paper's — as a table, CSV or an
+//! SVG chart, with k-staleness below.
 
-use super::Overheads;
+use super::{KPoint, Overheads, WarsVariant};
 #[cfg(feature = "plot")]
 use crate::error::{Error, Result};
 use comfy_table::{Table, presets::UTF8_FULL};
@@ -20,8 +21,13 @@ pub struct CurvePoint {
     /// Fraction of measured reads that returned the write (`NaN` when the
     /// curve has no measurement).
     pub measured: f64,
-    /// The WARS model's probability of a fresh read.
+    /// The probability of a fresh read predicted by the WARS model of the
+    /// system as configured ([`WarsVariant::System`]).
     pub predicted: f64,
+    /// The probability predicted by the PBS paper's WARS model
+    /// ([`WarsVariant::Paper`]: reads to all N, first R answers, a
+    /// coordinator that holds no copy), on the same latencies.
+    pub paper: f64,
     /// Measured trials behind `measured`.
     pub trials: u64,
     /// Trials lost to client errors (not in `trials`).
@@ -31,9 +37,23 @@ pub struct CurvePoint {
 }
 
 impl CurvePoint {
-    /// `|measured − predicted|` in percentage points.
+    /// `|measured − predicted|` in percentage points: the gap to the
+    /// system's model.
     pub fn difference_pp(&self) -> f64 {
-        (self.measured - self.predicted).abs() * 100.0
+        self.difference_from(WarsVariant::System)
+    }
+
+    /// The prediction of `model`.
+    pub fn prediction(&self, model: WarsVariant) -> f64 {
+        match model {
+            WarsVariant::System => self.predicted,
+            WarsVariant::Paper => self.paper,
+        }
+    }
+
+    /// `|measured − prediction(model)|` in percentage points.
+    pub fn difference_from(&self, model: WarsVariant) -> f64 {
+        (self.measured - self.prediction(model)).abs() * 100.0
     }
 
     /// Half-width of the 95 % confidence interval of `measured` (normal
@@ -48,75 +68,120 @@ impl CurvePoint {
     }
 }
 
-/// t-visibility, measured on a cluster and predicted by WARS.
+/// t-visibility, measured on a cluster beside two WARS predictions, and
+/// k-staleness.
 ///
 /// ```
-/// use replikv::lab::pbs::{CurvePoint, StalenessCurve};
+/// use replikv::lab::pbs::{CurvePoint, Overheads, StalenessCurve, WarsVariant};
 /// use std::time::Duration;
-/// use replikv::lab::pbs::Overheads;
 /// let curve = StalenessCurve {
 ///     title: "N=3 R=1 W=1".into(),
 ///     overheads: Overheads::NONE,
+///     model: WarsVariant::System,
+///     system: "coordinator a random replica, reads ask exactly R".into(),
 ///     points: vec![CurvePoint {
 ///         t: Duration::from_micros(500),
 ///         measured: 0.61,
 ///         predicted: 0.5956,
+///         paper: 0.8712,
 ///         trials: 1000,
 ///         errors: 0,
 ///         lag: Duration::from_micros(20),
 ///     }],
+///     k: Vec::new(),
 /// };
 /// assert_eq!(
 ///     curve.to_csv(),
-///     "t_ms,trials,errors,measured,predicted,diff_pp,lag_ms\n0.500,1000,0,0.610000,0.595600,1.44,0.020\n"
+///     "t_ms,trials,errors,measured,predicted,paper,diff_pp,lag_ms\n0.500,1000,0,0.610000,0.595600,0.871200,1.44,0.020\n"
 /// );
-/// assert!(curve.within(3.0));
-/// assert!(curve.to_string().contains("59.56"));
+/// assert!(curve.within(3.0)); // judged against the system's model
+/// let judged_by_paper = StalenessCurve { model: WarsVariant::Paper, ..curve.clone() };
+/// assert!(!judged_by_paper.within(3.0));
+/// assert!((judged_by_paper.max_difference_pp() - 26.12).abs() < 1e-9);
+/// assert!(curve.to_string().contains("59.56") && curve.to_string().contains("87.12"));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct StalenessCurve {
-    /// What was run, e.g. `N=3 R=1 W=1, exp:1ms`.
+    /// What was run, e.g. `N=3 R=1 W=1, exp:1ms links`.
     pub title: String,
-    /// The per-message overheads the prediction included.
+    /// The per-message overheads both predictions included.
     pub overheads: Overheads,
+    /// The model the verdict ([`StalenessCurve::within`],
+    /// [`StalenessCurve::max_difference_pp`], the table's `|Δ|` column)
+    /// compares the measurement with.
+    pub model: WarsVariant,
+    /// The system's model in words (who coordinates, which replicas a read
+    /// asks), for the legend.
+    pub system: String,
     /// One point per `t`, in the order asked for.
     pub points: Vec<CurvePoint>,
+    /// k-staleness, one entry per `k` asked for (may be empty).
+    pub k: Vec<KPoint>,
 }
 
+/// The paper's model in words, for the legend.
+const PAPER_LEGEND: &str = "Bailis et al.'s WARS: coordinator outside the replicas, write and \
+                            read to all N, first R read answers";
+
 impl StalenessCurve {
-    /// The largest `|measured − predicted|`, in percentage points.
+    /// The largest `|measured − prediction|` against the verdict's
+    /// [`StalenessCurve::model`], in percentage points.
     pub fn max_difference_pp(&self) -> f64 {
         self.points
             .iter()
-            .map(CurvePoint::difference_pp)
+            .map(|p| p.difference_from(self.model))
             .fold(0.0, f64::max)
     }
 
     /// True when every point's measurement is within `tolerance_pp`
-    /// percentage points of the prediction.
+    /// percentage points of the prediction of [`StalenessCurve::model`].
     pub fn within(&self, tolerance_pp: f64) -> bool {
         self.points
             .iter()
-            .all(|p| p.difference_pp() <= tolerance_pp)
+            .all(|p| p.difference_from(self.model) <= tolerance_pp)
     }
 
     /// One line per point after a header:
-    /// `t_ms,trials,errors,measured,predicted,diff_pp,lag_ms`.
+    /// `t_ms,trials,errors,measured,predicted,paper,diff_pp,lag_ms`, where
+    /// `predicted` is the system's model, `paper` the paper's, and `diff_pp`
+    /// the gap to the verdict's model.
     pub fn to_csv(&self) -> String {
-        let mut csv = String::from("t_ms,trials,errors,measured,predicted,diff_pp,lag_ms\n");
+        let mut csv = String::from("t_ms,trials,errors,measured,predicted,paper,diff_pp,lag_ms\n");
         for p in &self.points {
             csv.push_str(&format!(
-                "{:.3},{},{},{:.6},{:.6},{:.2},{:.3}\n",
+                "{:.3},{},{},{:.6},{:.6},{:.6},{:.2},{:.3}\n",
                 ms(p.t),
                 p.trials,
                 p.errors,
                 p.measured,
                 p.predicted,
-                p.difference_pp(),
+                p.paper,
+                p.difference_from(self.model),
                 ms(p.lag)
             ));
         }
         csv
+    }
+
+    /// The legend and the k-staleness lines under the table.
+    fn legend(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "\nsystem %: predicted by the WARS model of this cluster ({})\npaper %:  predicted by {PAPER_LEGEND}\n|Δ| is measured against the {} model",
+            self.system, self.model
+        )?;
+        if !self.k.is_empty() {
+            write!(
+                f,
+                "\nk-staleness (read at once after k committed writes; closed form \
+                 1 − (C(N−W,R)/C(N,R))^k, exact for writes on exactly W random replicas, \
+                 a lower bound when writes go on to all N):"
+            )?;
+            for point in &self.k {
+                write!(f, "\n  {point}")?;
+            }
+        }
+        Ok(())
     }
 
     /// The table, with a last column saying whether each point is within
@@ -131,8 +196,10 @@ impl StalenessCurve {
         format!("{}{}", self.table(Some(tolerance_pp)), Footer(self))
     }
 
-    /// The line under the table naming the overheads in the prediction.
+    /// The lines under the table: the legend, k-staleness, and the
+    /// overheads in the predictions.
     fn footer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.legend(f)?;
         if self.overheads == Overheads::NONE {
             return Ok(());
         }
@@ -152,8 +219,9 @@ impl StalenessCurve {
             "trials".into(),
             "measured %".into(),
             "±95% CI".into(),
-            "predicted %".into(),
-            "|Δ| pp".into(),
+            "system %".into(),
+            "paper %".into(),
+            format!("|Δ| vs {} pp", self.model),
             "read lag (ms)".into(),
         ];
         if let Some(tol) = tolerance_pp {
@@ -171,12 +239,13 @@ impl StalenessCurve {
                 format!("{:.2}", p.measured * 100.0),
                 format!("{:.2}", p.confidence_pp()),
                 format!("{:.2}", p.predicted * 100.0),
-                format!("{:.2}", p.difference_pp()),
+                format!("{:.2}", p.paper * 100.0),
+                format!("{:.2}", p.difference_from(self.model)),
                 format!("{:.3}", ms(p.lag)),
             ];
             if let Some(tol) = tolerance_pp {
                 row.push(
-                    if p.difference_pp() <= tol {
+                    if p.difference_from(self.model) <= tol {
                         "yes"
                     } else {
                         "NO"
@@ -211,7 +280,7 @@ impl StalenessCurve {
         let y_min = self
             .points
             .iter()
-            .flat_map(|p| [p.measured, p.predicted])
+            .flat_map(|p| [p.measured, p.predicted, p.paper])
             .filter(|v| v.is_finite())
             .fold(1.0, f64::min);
         let y_min = ((y_min * 10.0).floor() / 10.0).clamp(0.0, 0.9);
@@ -228,6 +297,7 @@ impl StalenessCurve {
             .draw()?;
         let predicted: Vec<(f64, f64)> =
             self.points.iter().map(|p| (ms(p.t), p.predicted)).collect();
+        let paper: Vec<(f64, f64)> = self.points.iter().map(|p| (ms(p.t), p.paper)).collect();
         let measured: Vec<(f64, f64)> = self
             .points
             .iter()
@@ -236,13 +306,21 @@ impl StalenessCurve {
             .collect();
         chart
             .draw_series(LineSeries::new(predicted.clone(), BLUE.stroke_width(2)))?
-            .label("predicted (WARS)")
+            .label("WARS, this system's model")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
         chart.draw_series(
             predicted
                 .iter()
                 .map(|&xy| Circle::new(xy, 3, BLUE.filled())),
         )?;
+        let green = RGBColor(0, 140, 60);
+        chart
+            .draw_series(LineSeries::new(paper.clone(), green.stroke_width(2)))?
+            .label("WARS, the paper's model (reads to all N)")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], green.stroke_width(2))
+            });
+        chart.draw_series(paper.iter().map(|&xy| Circle::new(xy, 3, green.filled())))?;
         if !measured.is_empty() {
             chart
                 .draw_series(LineSeries::new(measured.clone(), RED.stroke_width(2)))?

@@ -28,7 +28,8 @@
 use super::Overheads;
 use crate::client::CoordinatorPolicy;
 use crate::error::{Error, Result};
-use crate::network::Latency;
+use crate::network::{Latency, MessageKind};
+use crate::protocol::eventual::ReadStrategy;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use std::time::Duration;
@@ -55,10 +56,26 @@ pub struct WarsLatencies {
     pub response: Latency,
 }
 
+impl std::fmt::Display for WarsLatencies {
+    /// The one latency when all four legs share it, else `W=… A=… R=… S=…`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_uniform() {
+            write!(f, "{}", self.write)
+        } else {
+            write!(
+                f,
+                "W={} A={} R={} S={}",
+                self.write, self.ack, self.read, self.response
+            )
+        }
+    }
+}
+
 impl WarsLatencies {
     /// The same distribution for all four hops: what a replikv cluster
-    /// with one latency on every node-to-node link has, since the network
-    /// cannot tell a `Store` from a `Read`.
+    /// with one latency on every node-to-node link has (give each kind its
+    /// own with [`WarsLatencies::with`] and
+    /// [`crate::network::Network::set_kind_latency`]).
     pub fn all(latency: Latency) -> Self {
         WarsLatencies {
             write: latency,
@@ -68,7 +85,37 @@ impl WarsLatencies {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// These latencies with `kind`'s replaced by `latency` (a
+    /// [`MessageKind::Other`] has no WARS leg: nothing changes).
+    ///
+    /// ```
+    /// use replikv::lab::pbs::WarsLatencies;
+    /// use replikv::network::{Latency, MessageKind};
+    /// use std::time::Duration;
+    /// let slow_acks = WarsLatencies::all(Latency::Zero)
+    ///     .with(MessageKind::WriteAck, Latency::Fixed(Duration::from_millis(5)));
+    /// assert_eq!(slow_acks.ack, Latency::Fixed(Duration::from_millis(5)));
+    /// assert_eq!(slow_acks.write, Latency::Zero);
+    /// ```
+    pub fn with(mut self, kind: MessageKind, latency: Latency) -> Self {
+        match kind {
+            MessageKind::WriteRequest => self.write = latency,
+            MessageKind::WriteAck => self.ack = latency,
+            MessageKind::ReadRequest => self.read = latency,
+            MessageKind::ReadResponse => self.response = latency,
+            MessageKind::Other => {}
+        }
+        self
+    }
+
+    /// True when all four legs have the same distribution.
+    pub fn is_uniform(&self) -> bool {
+        [self.ack, self.read, self.response]
+            .iter()
+            .all(|l| *l == self.write)
+    }
+
+    pub(super) fn validate(&self) -> Result<()> {
         for latency in [self.write, self.ack, self.read, self.response] {
             latency.validate()?;
         }
@@ -109,7 +156,20 @@ impl From<CoordinatorPolicy> for Coordinators {
             CoordinatorPolicy::First | CoordinatorPolicy::Fixed(_) => Coordinators::Primary,
             CoordinatorPolicy::Random => Coordinators::Random,
             CoordinatorPolicy::RoundRobin => Coordinators::NextReplica,
+            CoordinatorPolicy::NonReplica => Coordinators::External,
         }
+    }
+}
+
+impl std::fmt::Display for Coordinators {
+    /// Who coordinates, in words, for the labels of a curve.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Coordinators::Random => "coordinator a random replica (its own copy is free)",
+            Coordinators::Primary => "the key's primary coordinates everything",
+            Coordinators::NextReplica => "the read's coordinator is the replica after the write's",
+            Coordinators::External => "coordinator outside the replicas (all N over the network)",
+        })
     }
 }
 
@@ -125,6 +185,76 @@ pub enum ReadFanout {
     /// The paper's (and Cassandra's without speculative reads): ask all N,
     /// use the first R responses to arrive.
     All,
+}
+
+impl From<ReadStrategy> for ReadFanout {
+    /// The model of the eventual protocol's [`ReadStrategy`].
+    fn from(strategy: ReadStrategy) -> Self {
+        match strategy {
+            ReadStrategy::AskR => ReadFanout::Quorum,
+            ReadStrategy::AskAll => ReadFanout::All,
+        }
+    }
+}
+
+impl std::fmt::Display for ReadFanout {
+    /// Which replicas a read asks, in words, for the labels of a curve.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReadFanout::Quorum => "reads ask exactly R",
+            ReadFanout::All => "reads ask all N and use the first R answers",
+        })
+    }
+}
+
+/// Which of the two WARS models a prediction comes from, and which one a
+/// measurement is judged against (`replikv staleness --model`).
+///
+/// ```
+/// use replikv::lab::pbs::WarsVariant;
+/// assert_eq!("paper".parse::<WarsVariant>()?, WarsVariant::Paper);
+/// assert_eq!(WarsVariant::default(), WarsVariant::System);
+/// assert!("mine".parse::<WarsVariant>().is_err());
+/// # Ok::<(), replikv::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum WarsVariant {
+    /// The model of the system as configured: its coordinator policy
+    /// (a replica coordinator stores the write at once and reads its own
+    /// copy for free) and its read strategy (R or all N) —
+    /// [`WarsModel::replikv`] with the experiment's settings.
+    #[default]
+    System,
+    /// The model of the PBS paper (Bailis et al., VLDB 2012): a coordinator
+    /// that holds no copy sends the write and the read to all N replicas
+    /// and uses the first R read answers — [`WarsModel::paper`].
+    Paper,
+}
+
+impl std::fmt::Display for WarsVariant {
+    /// `system` or `paper`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WarsVariant::System => "system",
+            WarsVariant::Paper => "paper",
+        })
+    }
+}
+
+impl std::str::FromStr for WarsVariant {
+    type Err = Error;
+
+    /// `system` or `paper`.
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "system" => Ok(WarsVariant::System),
+            "paper" => Ok(WarsVariant::Paper),
+            _ => Err(Error::InvalidConfig(format!(
+                "unknown model {text:?}: expected system (the configured cluster's variant) or \
+                 paper (Bailis et al.'s WARS: reads to all N, first R answers)"
+            ))),
+        }
+    }
 }
 
 /// A WARS model: replication factor, quorums, delays, and who coordinates.

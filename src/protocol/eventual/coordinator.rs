@@ -1,5 +1,6 @@
 //! The coordinator's side: quorum writes with sloppy-quorum hints, quorum
-//! reads with read repair, retransmission and deadlines.
+//! reads (to R replicas or to all N, [`ReadStrategy`]) with read repair,
+//! retransmission and deadlines.
 //!
 //! Every pending operation lives in a map keyed by its operation id and is
 //! driven by the protocol's one periodic tick
@@ -9,6 +10,7 @@
 //! timer rather than one per operation keeps the runtime's timer heap small.
 
 use super::Eventual;
+use super::ReadStrategy;
 use super::messages::EventualMessage;
 use crate::error::Result;
 use crate::ids::NodeId;
@@ -222,12 +224,11 @@ impl Eventual {
             age: 0,
             replied: false,
         };
-        let first: Vec<NodeId> = read
-            .replicas
-            .iter()
-            .take(self.config.r.max(1))
-            .copied()
-            .collect();
+        let asked = match self.config.read_strategy {
+            ReadStrategy::AskR => self.config.r.max(1),
+            ReadStrategy::AskAll => read.replicas.len(),
+        };
+        let first: Vec<NodeId> = read.replicas.iter().take(asked).copied().collect();
         for node in first {
             read.ask(ctx, &self.replica, op, node)?;
         }

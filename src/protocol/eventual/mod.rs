@@ -17,8 +17,18 @@
 //!   the coordinator is a replica, sent to the other replicas, and answered
 //!   `Done` after **W** of them (the coordinator included) have stored it
 //!   durably;
-//! - a **read** asks **R** replicas (the coordinator first, if it is one)
-//!   and answers with the newest version among the first R answers.
+//! - a **read** asks replicas for the key and answers with the newest
+//!   version among the first **R** answers. Which replicas it asks is the
+//!   [`ReadStrategy`]: exactly R of them (the coordinator first, if it is
+//!   one, then the preference list in order; the default, fewest messages),
+//!   or all N (Dynamo's and the PBS paper's reads: the R fastest answers
+//!   win, and the later ones still feed read repair).
+//!
+//! The coordinator need not be a replica of the key: with
+//! [`crate::CoordinatorPolicy::NonReplica`] a client sends its operations to
+//! a node outside the key's N replicas, which stores nothing itself and
+//! reaches all N over the network — the setting of the PBS paper's WARS
+//! model ([`crate::lab::pbs`]).
 //!
 //! When **R + W > N**, every read quorum overlaps every write quorum in at
 //! least one replica, so — without concurrent writes and without faults that
@@ -94,7 +104,8 @@
 //!   ([`crate::Cluster::add_node`]), where Dynamo streams ranges while serving.
 //! - Tombstones are kept forever (Cassandra drops them after `gc_grace_seconds`).
 //! - The coordinator is whatever node the client picked; a non-replica
-//!   coordinator does not forward to a replica as Dynamo's would.
+//!   coordinator does not forward to a replica as Dynamo's would, it
+//!   coordinates the operation itself, as Cassandra's does.
 //!
 //! # Example
 //!
@@ -121,14 +132,16 @@ mod coordinator;
 pub mod hints;
 pub mod hlc;
 mod messages;
+mod read_strategy;
 mod replica;
 #[cfg(test)]
 mod tests;
 
 pub use anti_entropy::{BUCKETS, MAX_SYNC_RECORDS};
 pub use messages::EventualMessage;
+pub use read_strategy::ReadStrategy;
 
-use super::{Context, PendingRecord, Protocol, ReplyTo, Request};
+use super::{Context, MessageKind, PendingRecord, Protocol, ReplyTo, Request};
 use crate::error::Result;
 use crate::ids::NodeId;
 use crate::storage::{NodeStore, Record};
@@ -153,6 +166,9 @@ use std::time::Duration;
 pub struct EventualConfig {
     /// Read quorum R: answers needed before a read returns.
     pub r: usize,
+    /// Which replicas a read asks: exactly R (default) or all N, answering
+    /// after the first R.
+    pub read_strategy: ReadStrategy,
     /// Write quorum W: acknowledgements needed before a write returns.
     pub w: usize,
     /// Period of the protocol's one timer, which drives retransmission,
@@ -187,6 +203,7 @@ impl EventualConfig {
     pub fn new(r: usize, w: usize) -> Self {
         EventualConfig {
             r,
+            read_strategy: ReadStrategy::AskR,
             w,
             tick: Duration::from_millis(20),
             hint_after: Duration::from_millis(40),
@@ -307,6 +324,24 @@ impl Eventual {
 
 impl Protocol for Eventual {
     type Message = EventualMessage;
+
+    /// The quorum round trips are the WARS legs: `Store` (W), `StoreAck`
+    /// (A), `Read` (R), `ReadReply` (S). Hinted stores are write requests
+    /// too. Repair, handoff and anti-entropy are [`MessageKind::Other`].
+    fn message_kind(message: &EventualMessage) -> MessageKind {
+        match message {
+            EventualMessage::Store { .. } => MessageKind::WriteRequest,
+            EventualMessage::StoreAck { .. } => MessageKind::WriteAck,
+            EventualMessage::Read { .. } => MessageKind::ReadRequest,
+            EventualMessage::ReadReply { .. } => MessageKind::ReadResponse,
+            EventualMessage::Repair { .. }
+            | EventualMessage::Handoff { .. }
+            | EventualMessage::HandoffAck { .. }
+            | EventualMessage::SyncDigest { .. }
+            | EventualMessage::SyncKeys { .. }
+            | EventualMessage::SyncPush { .. } => MessageKind::Other,
+        }
+    }
 
     fn on_start(&mut self, ctx: &mut Context<EventualMessage>) -> Result<()> {
         self.replica = Replica::load(ctx)?;

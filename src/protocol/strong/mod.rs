@@ -159,7 +159,7 @@ mod tags;
 pub use config::StrongConfig;
 pub use messages::{OpId, StrongMessage};
 
-use super::{Context, Protocol, ReplyTo, Request, TimerId};
+use super::{Context, MessageKind, Protocol, ReplyTo, Request, TimerId};
 use crate::error::Result;
 use crate::ids::NodeId;
 use coordinator::{Coordinator, TICK};
@@ -243,6 +243,19 @@ impl Strong {
 
 impl Protocol for Strong {
     type Message = StrongMessage;
+
+    /// ABD's query phase is a read (R, S) — for writes too, which ask for
+    /// the highest version first — and its store phase a write (W, A).
+    fn message_kind(message: &StrongMessage) -> MessageKind {
+        match message {
+            StrongMessage::Query { .. } => MessageKind::ReadRequest,
+            StrongMessage::QueryReply { .. } | StrongMessage::Corrupt { .. } => {
+                MessageKind::ReadResponse
+            }
+            StrongMessage::Store { .. } => MessageKind::WriteRequest,
+            StrongMessage::StoreAck { .. } => MessageKind::WriteAck,
+        }
+    }
 
     fn on_request(
         &mut self,
