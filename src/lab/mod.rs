@@ -1,10 +1,12 @@
 //! The lab: workloads, a nemesis that injects faults on a schedule, and
 //! experiments that run them on a cluster and report what happened —
 //! throughput, latency, errors, staleness, linearizability, convergence,
-//! lost writes — and [`pbs`], t-visibility measured against the WARS
+//! lost writes — [`balancing`], coordinator policies against a slow node,
+//! and [`pbs`], t-visibility measured against the WARS
 //! model's prediction. The `replikv` command and the examples are thin layers over
 //! this module, so everything they print can also be computed in a test.
 
+pub mod balancing;
 pub mod exercises;
 mod experiment;
 mod nemesis;

@@ -26,6 +26,7 @@ pub fn dispatch(cli: Cli, out: &mut Stdout) -> Result<ExitCode> {
         Command::Check(args) => check(args, out),
         Command::Staleness(args) => staleness(args, out),
         Command::Partitions(args) => crate::partitions::partitions(args, out),
+        Command::Balance(args) => crate::balance::balance(args, out),
     }
 }
 
@@ -130,6 +131,8 @@ fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experimen
             Coordinator::First => CoordinatorPolicy::First,
             Coordinator::Random => CoordinatorPolicy::Random,
             Coordinator::RoundRobin => CoordinatorPolicy::RoundRobin,
+            Coordinator::LeastOutstanding => CoordinatorPolicy::LeastOutstanding,
+            Coordinator::PowerOfTwo => CoordinatorPolicy::PowerOfTwoChoices,
         },
         check_linearizability: !args.no_check,
         seed: args.seed,

@@ -6,6 +6,7 @@
 //! replikv check history.json
 //! replikv staleness --r 1 --w 1 --latency exp:1ms
 //! replikv partitions --nodes 10
+//! replikv balance --slow 20ms
 //! ```
 //!
 //! Every argument is checked before any work starts ([`limits`] holds the
@@ -13,6 +14,7 @@
 //! ends the output quietly instead of with a panic.
 
 mod args;
+mod balance;
 mod commands;
 mod limits;
 mod output;
