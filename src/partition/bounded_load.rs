@@ -116,6 +116,10 @@ pub struct NodeLoad {
     pub capacity: f64,
 }
 
+/// A key set with each key's load, shared by a placement and the ones
+/// derived from it by membership changes.
+type KeyLoads = Arc<Vec<(Vec<u8>, f64)>>;
+
 /// What the items are; see the module docs.
 #[derive(Clone)]
 enum Items {
@@ -124,7 +128,7 @@ enum Items {
     /// The placed keys, with the loads they were placed by.
     Keys {
         owner: HashMap<Vec<u8>, NodeId>,
-        loads: Arc<Vec<(Vec<u8>, f64)>>,
+        loads: KeyLoads,
     },
 }
 
@@ -221,7 +225,7 @@ impl BoundedLoad {
     fn from_parts(
         members: &[Member],
         epsilon_permille: u32,
-        loads: Option<Arc<Vec<(Vec<u8>, f64)>>>,
+        loads: Option<KeyLoads>,
     ) -> Result<Self> {
         validate_members(members)?;
         let (positions, owners) = build_ring(members)?;
@@ -494,7 +498,7 @@ impl Partitioner for BoundedLoad {
 }
 
 impl BoundedLoad {
-    fn key_loads(&self) -> Option<Arc<Vec<(Vec<u8>, f64)>>> {
+    fn key_loads(&self) -> Option<KeyLoads> {
         match &self.items {
             Items::Slots { .. } => None,
             Items::Keys { loads, .. } => Some(loads.clone()),
