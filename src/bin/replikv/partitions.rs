@@ -87,7 +87,7 @@ fn check_partitions(args: &PartitionsArgs) -> Result<()> {
             ));
         }
         at_most("--scale-nodes", most, limits::MAX_PARTITION_NODES)?;
-        let work = args.keys.saturating_mul(u64::from(most) + 1);
+        let work = args.keys.saturating_mul(u64::from(most));
         if work > limits::MAX_PARTITION_WORK {
             return Err(invalid(
                 "--keys × --scale-nodes",
