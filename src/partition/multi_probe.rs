@@ -30,7 +30,11 @@
 //!
 //! The owner is the winning probe's node; the replicas are the next
 //! distinct nodes walking clockwise from the winning point, as on a ring.
-//! With one point per node those are simply the next `n−1` points.
+//! With one point per node those are simply the next `n−1` points. One
+//! cost of this rule: when a newcomer wins a key, the whole list moves to
+//! follow the newcomer's point, so adding a node copies 1.3–1.5 × the
+//! minimum number of replicas (the `partitioning` bench's "replica copies"
+//! column), though owners move only to the newcomer.
 
 use super::hash::{multi_probe_point, probe_hash};
 use super::members::{require_unit_weights, validate_members, with_member, without_member};
