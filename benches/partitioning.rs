@@ -8,12 +8,16 @@
 //!    when the last node is removed, for 5, 10 and 50 nodes over 1,000,000
 //!    keys, with the fraction theory expects beside each, and the replica
 //!    copies (lists of 3) that adding a node costs against the minimum;
-//! 2. a rough cost of one preference list of 3, in ns and as a ratio to
-//!    hashing the key alone (the baseline, measured in the same run).
+//! 2. a rough cost of one preference list of 3, and of rebuilding the
+//!    placement from its member list, in ns and as a ratio to hashing the
+//!    key alone (the baseline, measured in the same run).
 //!
 //! Then criterion measures lookup cost precisely: a preference list of 3 on
-//! 10 nodes per strategy (with `key_hash` as the baseline), and how it grows
-//! with the node count. Set `REPLIKV_TABLE_KEYS` to change the key count of
+//! 10 nodes per strategy (with `key_hash` as the baseline), how it grows
+//! with the node count, and the rebuild (`Strategy::build`) of every
+//! strategy at 10 and 100 nodes beside the same baseline. `replikv
+//! partitions --scaling` prints all of these figures, with skew and memory,
+//! at 10, 100 and 1,000 nodes. Set `REPLIKV_TABLE_KEYS` to change the key count of
 //! the tables (0 skips them); under `cargo test --benches` they use 2,000.
 
 use comfy_table::{CellAlignment, Table, presets::UTF8_FULL};
@@ -33,12 +37,17 @@ const TABLE_KEYS: u64 = 1_000_000;
 /// `Strategy::ALL`, plus a ring with 4× the default virtual nodes to show
 /// what they buy (a node's share spreads by about 1/√vnodes: 6 % at 256,
 /// 3 % at 1,024).
-const TABLE_STRATEGIES: [Strategy; 5] = [
+const TABLE_STRATEGIES: [Strategy; 8] = [
     Strategy::Modulo,
     Strategy::Ring { vnodes: 256 },
     Strategy::Ring { vnodes: 1024 },
     Strategy::Jump,
     Strategy::Rendezvous,
+    Strategy::Maglev { table_size: 65_537 },
+    Strategy::MultiProbe { probes: 21 },
+    Strategy::BoundedLoad {
+        epsilon_permille: 250,
+    },
 ];
 /// Replicas per key in every lookup measured.
 const N: usize = 3;
@@ -133,6 +142,7 @@ fn cost_table(key_count: u64) {
     let mut header = vec!["strategy".to_string()];
     header.push("owner, 10 nodes".to_string());
     header.extend(TABLE_NODES.map(|m| format!("list of {N}, {m} nodes")));
+    header.push("rebuild, 10 nodes".to_string());
     table.set_header(header);
     for strategy in Strategy::ALL {
         let p = build(strategy, 10);
@@ -150,11 +160,19 @@ fn cost_table(key_count: u64) {
             });
             row.push(format!("{ns:.0} ({:.1}×)", ns / baseline));
         }
+        let members = nodes(10);
+        let rounds = 20;
+        let started = Instant::now();
+        for _ in 0..rounds {
+            black_box(strategy.build(black_box(&members)).is_ok());
+        }
+        let ns = started.elapsed().as_nanos() as f64 / f64::from(rounds);
+        row.push(format!("{:.0} µs ({:.0}×)", ns / 1e3, ns / baseline));
         table.add_row(row);
     }
-    right_align(&mut table, 1, 2 + TABLE_NODES.len());
+    right_align(&mut table, 1, 3 + TABLE_NODES.len());
     println!(
-        "Rough lookup cost, ns (× key_hash alone, {baseline:.1} ns), timed over the {key_count} keys"
+        "Rough lookup and rebuild cost, ns (× key_hash alone, {baseline:.1} ns), lookups timed over the {key_count} keys"
     );
     println!("{table}");
 }
@@ -201,6 +219,29 @@ fn lookup_benches(c: &mut Criterion) {
                     p.preference_list(black_box(&keys[i]), N)
                 })
             });
+        }
+    }
+    group.finish();
+
+    // Rebuilding the placement from its member list (what a membership
+    // change costs), beside key_hash in the same group so that the report
+    // reads as multiples of it.
+    let mut group = c.benchmark_group("rebuild");
+    group.bench_function("key_hash (baseline)", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % POOL;
+            key_hash(black_box(&keys[i]))
+        })
+    });
+    for m in [10, 100] {
+        let members = nodes(m);
+        for strategy in Strategy::ALL {
+            group.bench_with_input(
+                BenchmarkId::new(strategy.to_string(), m),
+                &members,
+                |b, members| b.iter(|| strategy.build(black_box(members)).is_ok()),
+            );
         }
     }
     group.finish();

@@ -17,6 +17,7 @@ use crate::history::{OpKind, Operation};
 use crate::ids::{ClientId, Endpoint, NodeId};
 use crate::metrics::{OpMetrics, Outcome};
 use crate::network::{Envelope, Network, Payload};
+use crate::outstanding::{InFlight, Outstanding};
 use crate::placement::Placement;
 use crate::protocol::{Request, Response};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -66,6 +67,19 @@ pub enum CoordinatorPolicy {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     NonReplica,
+    /// The replica with the fewest requests in flight from all of the
+    /// cluster's clients (ties broken at random): a slow or overloaded node
+    /// keeps its requests longer, so it is sent fewer. What Envoy and
+    /// Finagle call "least requests"; it needs the counts of every replica
+    /// at every choice.
+    LeastOutstanding,
+    /// Two distinct replicas drawn at random; the one with fewer requests
+    /// in flight (ties: the first drawn). Mitzenmacher, "The Power of Two
+    /// Choices in Randomized Load Balancing" (IEEE TPDS, 2001): looking at
+    /// just two instead of one cuts the busiest server's excess
+    /// exponentially (from `ln n/ln ln n` to `ln ln n`), and needs only two
+    /// counts per choice, which scales to many balancers with stale views.
+    PowerOfTwoChoices,
 }
 
 /// Where every client's completed operations go.
@@ -117,6 +131,9 @@ pub(crate) struct ClientEnv {
     pub gate: Arc<RwLock<()>>,
     /// The simulated world, when the cluster runs on the simulator.
     pub world: Option<Arc<crate::sim::World>>,
+    /// Requests in flight per node, shared by every client of the cluster
+    /// (for the load-aware policies).
+    pub outstanding: Arc<Outstanding>,
 }
 
 /// A blocking client of the cluster. Make one per thread with
@@ -290,6 +307,7 @@ impl Client {
         };
         let call_ns = self.env.clock.now_ns();
         let timeout_ns = u64::try_from(self.env.timeout.as_nanos()).unwrap_or(u64::MAX);
+        let in_flight = self.env.outstanding.begin(coordinator);
         self.env.network.send(Envelope::new(
             Endpoint::Client(self.id),
             Endpoint::Node(coordinator),
@@ -304,6 +322,7 @@ impl Client {
             call_ns,
             deadline_ns: call_ns.saturating_add(timeout_ns),
             after,
+            _in_flight: in_flight,
         }))
     }
 
@@ -341,8 +360,12 @@ impl Client {
             coordinator,
             call_ns,
             after,
+            _in_flight,
             ..
         } = sent;
+        // The coordinator has answered (or the wait is over): it no longer
+        // counts this request.
+        drop(_in_flight);
         let result = match (kind, response) {
             (OpKind::Get, Ok(Response::Value(v))) => Ok(v),
             (OpKind::Put | OpKind::Delete, Ok(Response::Done)) => Ok(None),
@@ -498,6 +521,31 @@ impl Client {
                 self.round_robin = self.round_robin.wrapping_add(1);
                 self.round_robin % replicas.len()
             }
+            CoordinatorPolicy::LeastOutstanding => {
+                // Scan from a random replica so that ties go to a random
+                // one, not always to the primary.
+                let start = self.rng.random_range(0..replicas.len());
+                (0..replicas.len())
+                    .map(|i| (start + i) % replicas.len())
+                    .min_by_key(|&i| self.env.outstanding.of(replicas[i]))
+                    .unwrap_or(0)
+            }
+            CoordinatorPolicy::PowerOfTwoChoices => {
+                let first = self.rng.random_range(0..replicas.len());
+                if replicas.len() == 1 {
+                    first
+                } else {
+                    // A second, distinct replica.
+                    let second =
+                        (first + self.rng.random_range(1..replicas.len())) % replicas.len();
+                    let load = |i: usize| self.env.outstanding.of(replicas[i]);
+                    if load(second) < load(first) {
+                        second
+                    } else {
+                        first
+                    }
+                }
+            }
         };
         Ok(replicas[index])
     }
@@ -570,6 +618,9 @@ pub(crate) struct Sent {
     /// When it times out, on the cluster clock.
     pub(crate) deadline_ns: u64,
     after: After,
+    /// Counts the request as outstanding at its coordinator until finished
+    /// or dropped.
+    _in_flight: InFlight,
 }
 
 /// What finishing an operation must do besides recording it.

@@ -119,6 +119,7 @@ pub mod lab;
 pub mod metrics;
 pub mod network;
 mod node;
+mod outstanding;
 pub mod partition;
 mod placement;
 pub mod protocol;

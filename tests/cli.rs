@@ -694,3 +694,75 @@ fn staleness_compares_with_the_model_only_when_asked() {
         "{text}"
     );
 }
+
+#[test]
+fn partitions_compares_skew_and_scaling_of_every_strategy() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("scaling.svg");
+    let text = replikv_ok(&[
+        "partitions",
+        "--nodes",
+        "10",
+        "--keys",
+        "4000",
+        "--scaling",
+        "--scale-nodes",
+        "5,20",
+        "--svg",
+        svg.to_str().unwrap(),
+    ]);
+    for name in [
+        "maglev:65537",
+        "multiprobe:21",
+        "bounded:0.25",
+        "bounded:0.25/keys",
+        "zipf 0.99",
+        "hottest node's share",
+        "memory per node",
+        "add: moved ÷ 1/(n+1)",
+    ] {
+        assert!(text.contains(name), "lacks {name}: {text}");
+    }
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        chart.starts_with("<svg") && chart.contains("maglev"),
+        "{chart}"
+    );
+    // --svg belongs to --scaling; bad exponents and node counts are refused.
+    for bad in [
+        vec!["partitions", "--svg", "x.svg"],
+        vec!["partitions", "--zipf", "-1"],
+        vec!["partitions", "--scaling", "--scale-nodes", "0"],
+        vec!["partitions", "--scaling", "--scale-nodes", "5000"],
+    ] {
+        assert_eq!(replikv(&bad).status.code(), Some(2), "{bad:?}");
+    }
+}
+
+#[test]
+fn balance_compares_every_coordinator_policy() {
+    let text = replikv_ok(&["balance", "--clients", "4", "--ops", "30"]);
+    for name in [
+        "First",
+        "Random",
+        "RoundRobin",
+        "LeastOutstanding",
+        "PowerOfTwoChoices",
+        "slow node's share",
+        "p99",
+    ] {
+        assert!(text.contains(name), "lacks {name}: {text}");
+    }
+    assert_eq!(replikv(&["balance", "--nodes", "1"]).status.code(), Some(2));
+    assert_eq!(
+        replikv(&["balance", "--slow", "soon"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn run_accepts_the_load_aware_coordinators() {
+    for policy in ["least-outstanding", "power-of-two"] {
+        replikv_ok(&["run", "--ops", "10", "--keys", "2", "--coordinator", policy]);
+    }
+}

@@ -75,6 +75,8 @@ pub struct Cluster {
     clock: Arc<Clock>,
     recorder: Arc<Recorder>,
     op_metrics: Arc<OpMetrics>,
+    /// Requests in flight per node, shared by every client.
+    outstanding: Arc<crate::outstanding::Outstanding>,
     next_client: AtomicU64,
     seed: u64,
     client_timeout: Duration,
@@ -179,6 +181,7 @@ impl Cluster {
             clock,
             recorder: Arc::new(Recorder::new(builder.record_history)),
             op_metrics: Arc::new(OpMetrics::default()),
+            outstanding: Arc::default(),
             next_client: AtomicU64::new(0),
             seed: builder.seed,
             client_timeout: builder.client_timeout,
@@ -268,6 +271,7 @@ impl Cluster {
                 cache,
                 gate: self.gate.clone(),
                 world: self.world.clone(),
+                outstanding: self.outstanding.clone(),
             },
         )
     }

@@ -1,14 +1,17 @@
 //! The lab: workloads, a nemesis that injects faults on a schedule, and
 //! experiments that run them on a cluster and report what happened —
 //! throughput, latency, errors, staleness, linearizability, convergence,
-//! lost writes — and [`pbs`], t-visibility measured against the WARS
-//! model's prediction. On the simulator, a [`Sweep`] runs one configuration
-//! under many seeds, judges each run by what its mode claims, prints the
-//! line that replays each violation and [`shrink`]s the first;
+//! lost writes — [`balancing`], coordinator policies against a slow node,
+//! and [`pbs`], t-visibility measured against the WARS model's prediction.
+//! On the simulator, a [`Sweep`] runs one configuration under many seeds,
+//! judges each run by what its mode claims, prints the line that replays
+//! each violation and [`shrink`]s the first;
 //! [`Experiment::check_determinism`] checks that a seed is one run; and
-//! [`Mutant`]s are known-bad variants the sweep must catch. The `replikv` command and the examples are thin layers over
-//! this module, so everything they print can also be computed in a test.
+//! [`Mutant`]s are known-bad variants the sweep must catch. The `replikv`
+//! command and the examples are thin layers over this module, so everything
+//! they print can also be computed in a test.
 
+pub mod balancing;
 mod determinism;
 pub mod exercises;
 mod experiment;

@@ -120,6 +120,8 @@ pub fn replay_command(e: &Experiment) -> String {
             CoordinatorPolicy::Random => "random".into(),
             CoordinatorPolicy::RoundRobin => "round-robin".into(),
             CoordinatorPolicy::NonReplica => "non-replica".into(),
+            CoordinatorPolicy::LeastOutstanding => "least-outstanding".into(),
+            CoordinatorPolicy::PowerOfTwoChoices => "power-of-two".into(),
             // Not a command-line choice: a sweep refuses it.
             CoordinatorPolicy::Fixed(node) => format!("fixed:{node}"),
         },

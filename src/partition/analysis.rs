@@ -2,7 +2,9 @@
 //! when membership changes.
 //!
 //! These are the two numbers that separate the strategies of this module, and
-//! the two that the `partitioning` bench prints for 5, 10 and 50 nodes:
+//! the two that the `partitioning` bench prints for 5, 10 and 50 nodes
+//! (with [`load`], request load under a skewed workload, a third; and
+//! [`scaling`], every figure at 10, 100 and 1,000 nodes):
 //!
 //! * [`balance`]: each node's share of a key set against its fair share. A
 //!   node's fair share is its weight's part of the total weight (`1/m` when
@@ -24,10 +26,16 @@
 //! (1 % at 10,000 keys per node), on top of the strategy's own imbalance.
 
 mod balance;
+mod load;
 mod movement;
+pub mod scaling;
 
 pub use balance::{Balance, balance};
+pub use load::{Candidate, Load, SkewPoint, load, skew_sweep, zipf_loads};
 pub use movement::{Change, Movement, expected_list_changed, expected_owner_moved, movement};
+#[cfg(feature = "plot")]
+pub use scaling::scaling_svg;
+pub use scaling::{ScalingConfig, ScalingRow, scaling_table};
 
 /// The keys `key-0`, `key-1`, …, `key-{count−1}`: a deterministic key set.
 ///

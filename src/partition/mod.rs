@@ -19,6 +19,9 @@
 //! | [`Ring`] | O(log(m·v)) | ±1/√v per node | `1/(m+1)` | yes | any node |
 //! | [`Jump`] | O(ln m) | as the hash | `1/(m+1)` | no | last-added only |
 //! | [`Rendezvous`] | O(m) | as the hash | `1/(m+1)` | yes | any node |
+//! | [`Maglev`] | O(1) | ±1 table entry | a little over `1/(m+1)` | yes | any node |
+//! | [`MultiProbe`] | O(k log m) | ≈ 1.05 max/mean at k = 21 | `1/(m+1)` | no | any node |
+//! | [`BoundedLoad`] | O(1) | ≤ 1+ε by construction | `O(1/ε²)` × `1/(m+1)` | yes | any node |
 //!
 //! Modulo is the naive baseline whose movement problem motivated consistent
 //! hashing (Karger et al., STOC 1997). The ring is that paper's answer, with
@@ -26,12 +29,26 @@
 //! hash (Lamping & Veach, 2014) needs no memory and balances perfectly but
 //! only numbers buckets, so only the last can leave. Rendezvous hashing
 //! (Thaler & Ravishankar, 1998) is the simplest to state and the most
-//! flexible, at O(m) per lookup. The `partitioning` bench prints the
-//! measured balance and movement of each beside the figures above.
+//! flexible, at O(m) per lookup.
+//!
+//! Three strategies that production systems chose since: Maglev (Eisenbud
+//! et al., NSDI 2016; Google's load balancer) fills a prime-sized lookup
+//! table so that a lookup is one memory read and balance is within one
+//! entry, accepting that a membership change moves a little more than the
+//! minimum. Multi-probe consistent hashing (Appleton & O'Reilly, 2015) gives
+//! each node one ring point and each key `k` probes, balancing like a ring
+//! of hundreds of virtual nodes in a fraction of the memory. Consistent
+//! hashing with bounded loads (Mirrokni, Thorup & Zadimoghaddam, SODA 2018)
+//! caps every node at (1+ε) × the average and lets overflow walk on; what
+//! "load" means for a store that must find keys again is discussed in
+//! [`BoundedLoad`]. The `partitioning` bench and `replikv partitions` print
+//! the measured balance, skew, movement, lookup time, memory and build time
+//! of each beside the figures above ([`analysis::scaling`]).
 //!
 //! Each strategy gives `min(n, m)` distinct nodes for a list of `n` over `m`
 //! members. [`Strategy`] names them (`"modulo"`, `"ring:256"`, `"jump"`,
-//! `"rendezvous"`) and builds them.
+//! `"rendezvous"`, `"maglev:65537"`, `"multiprobe:21"`, `"bounded:0.25"`)
+//! and builds them.
 //!
 //! # The key hash
 //!
@@ -43,18 +60,27 @@
 //! placement has changed and every existing cluster's data would be misplaced.
 
 pub mod analysis;
+mod bounded_load;
 mod hash;
 mod jump;
+mod maglev;
 mod members;
 mod modulo;
+mod multi_probe;
 mod rendezvous;
 mod ring;
 mod ring_allocation;
 mod strategy;
 
+pub use bounded_load::{
+    BOUNDED_SLOT_BITS, BOUNDED_SLOTS, BOUNDED_VNODES, BoundedLoad, DEFAULT_EPSILON, EPSILON_RANGE,
+    NodeLoad,
+};
 pub use hash::key_hash;
 pub use jump::{Jump, jump_hash};
+pub use maglev::{DEFAULT_MAGLEV_TABLE, MAGLEV_MOVEMENT_BOUND, MAX_MAGLEV_TABLE, Maglev};
 pub use modulo::Modulo;
+pub use multi_probe::{DEFAULT_PROBES, MAX_PROBES, MultiProbe};
 pub use rendezvous::Rendezvous;
 pub use ring::{DEFAULT_VNODES, MAX_RING_POINTS, Ring};
 pub use strategy::Strategy;
@@ -69,9 +95,9 @@ pub struct Member {
     /// The node.
     pub node: NodeId,
     /// Relative capacity (1.0 = an ordinary node). Strategies that support
-    /// weights ([`Ring`], [`Rendezvous`]) give a node a share of keys in
-    /// proportion to it; the others ([`Modulo`], [`Jump`]) refuse weights
-    /// other than 1.
+    /// weights ([`Ring`], [`Rendezvous`], [`Maglev`], [`BoundedLoad`]) give a
+    /// node a share of keys in proportion to it; the others ([`Modulo`],
+    /// [`Jump`], [`MultiProbe`]) refuse weights other than 1.
     pub weight: f64,
 }
 
@@ -137,6 +163,23 @@ pub trait Partitioner: Send + Sync + Debug {
     /// ```
     fn contains(&self, node: NodeId) -> bool {
         self.members().iter().any(|m| m.node == node)
+    }
+
+    /// Bytes of placement state this partitioner holds (tables, points,
+    /// member lists), for the per-node memory column of `replikv
+    /// partitions`. The default counts the member list only.
+    ///
+    /// ```
+    /// use replikv::partition::{Member, Partitioner, Strategy};
+    /// use replikv::NodeId;
+    /// let nodes: Vec<Member> = (0..10).map(|i| Member::new(NodeId(i))).collect();
+    /// let ring = Strategy::Ring { vnodes: 256 }.build(&nodes)?;
+    /// let jump = Strategy::Jump.build(&nodes)?;
+    /// assert!(ring.memory_bytes() > 100 * jump.memory_bytes());
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of_val(self.members())
     }
 
     /// A new partitioner with `member` added.

@@ -127,6 +127,11 @@ impl Partitioner for Rendezvous {
         }
     }
 
+    fn memory_bytes(&self) -> usize {
+        std::mem::size_of_val(self.members.as_slice())
+            + std::mem::size_of_val(self.seeds.as_slice())
+    }
+
     fn with_node(&self, member: Member) -> Result<Box<dyn Partitioner>> {
         Ok(Box::new(Rendezvous::new(&with_member(
             &self.members,

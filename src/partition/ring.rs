@@ -213,6 +213,11 @@ impl Partitioner for Ring {
         list
     }
 
+    fn memory_bytes(&self) -> usize {
+        self.positions.len() * (std::mem::size_of::<u64>() + std::mem::size_of::<NodeId>())
+            + std::mem::size_of_val(self.members.as_slice())
+    }
+
     /// The newcomer's points are not hashed but allocated: they split the
     /// largest arcs until it holds exactly its weighted fair share (see
     /// `ring_allocation.rs`), so joining moves `1/(m+1)` of the keys, not

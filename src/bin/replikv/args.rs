@@ -33,6 +33,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Balance and key movement of the partitioning strategies.
     Partitions(PartitionsArgs),
+    /// Coordinator policies against one slow node: tail latency and load.
+    Balance(BalanceArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,6 +68,10 @@ pub enum Coordinator {
     RoundRobin,
     /// A node outside the key's N replicas (needs more nodes than N).
     NonReplica,
+    /// The replica with the fewest requests in flight.
+    LeastOutstanding,
+    /// The less busy of two random replicas (Mitzenmacher).
+    PowerOfTwo,
 }
 
 /// Which replicas an eventual-mode read asks.
@@ -209,8 +215,10 @@ pub struct WorkloadArgs {
     /// How clients choose a coordinator among a key's replicas: `first` (the
     /// library's default, the key's primary), `random` (as behind a load
     /// balancer: reads and writes of a key go through different nodes),
-    /// `round-robin`, or `non-replica` (a node outside the key's replicas,
-    /// which needs more nodes than replicas).
+    /// `round-robin`, `non-replica` (a node outside the key's replicas,
+    /// which needs more nodes than replicas), `least-outstanding` (the
+    /// replica with the fewest requests in flight) or `power-of-two` (the
+    /// less busy of two random replicas).
     #[arg(long, value_enum, default_value_t = Coordinator::First)]
     pub coordinator: Coordinator,
     /// Seed for every random choice.
@@ -408,4 +416,52 @@ pub struct PartitionsArgs {
     /// honour weights.
     #[arg(long, value_delimiter = ',')]
     pub weights: Option<Vec<f64>>,
+    /// Zipf exponent of the request load columns (0 to 5; 0.99 is YCSB's
+    /// default skew).
+    #[arg(long, default_value_t = 0.99)]
+    pub zipf: f64,
+    /// Also print every figure (balance of keys and load, movement on add
+    /// and remove, lookup time, memory per node, build time) at each of
+    /// --scale-nodes node counts. Times are only meaningful in a release
+    /// build.
+    #[arg(long)]
+    pub scaling: bool,
+    /// Node counts of --scaling (each at most 1024).
+    #[arg(long, value_delimiter = ',', default_value = "10,100,1000")]
+    pub scale_nodes: Vec<u32>,
+    /// With --scaling: draw key balance and movement against the node count
+    /// as an SVG chart at this path.
+    #[arg(long)]
+    pub svg: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BalanceArgs {
+    /// Nodes (2 to 64); node 0 is the slow one.
+    #[arg(long, default_value_t = 5)]
+    pub nodes: usize,
+    /// Replication factor N: the replicas a policy chooses among.
+    #[arg(long, default_value_t = 3)]
+    pub replicas: usize,
+    /// Closed-loop clients (at most 1024).
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Operations per client (at most 100000).
+    #[arg(long, default_value_t = 200)]
+    pub ops: u64,
+    /// Size of the key space.
+    #[arg(long, default_value_t = 1000)]
+    pub keys: u64,
+    /// Zipf exponent of key popularity (uniform when absent).
+    #[arg(long)]
+    pub zipf: Option<f64>,
+    /// Latency of the ordinary links: zero, fixed:1ms, exp:1ms, ...
+    #[arg(long, default_value = "exp:1ms")]
+    pub latency: String,
+    /// Delay of every message to the slow node (e.g. 20ms).
+    #[arg(long, default_value = "20ms")]
+    pub slow: String,
+    /// Seed (the run is on the deterministic simulator: same seed, same table).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }

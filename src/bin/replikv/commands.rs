@@ -29,6 +29,7 @@ pub fn dispatch(cli: Cli, out: &mut Stdout) -> Result<ExitCode> {
         Command::Staleness(args) => staleness(args, out),
         Command::Partitions(args) => crate::partitions::partitions(args, out),
         Command::Sweep(args) => crate::sweep::sweep(args, out),
+        Command::Balance(args) => crate::balance::balance(args, out),
     }
 }
 
@@ -137,6 +138,8 @@ fn coordinator_policy(arg: Coordinator) -> CoordinatorPolicy {
         Coordinator::Random => CoordinatorPolicy::Random,
         Coordinator::RoundRobin => CoordinatorPolicy::RoundRobin,
         Coordinator::NonReplica => CoordinatorPolicy::NonReplica,
+        Coordinator::LeastOutstanding => CoordinatorPolicy::LeastOutstanding,
+        Coordinator::PowerOfTwo => CoordinatorPolicy::PowerOfTwoChoices,
     }
 }
 

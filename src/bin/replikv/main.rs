@@ -7,6 +7,7 @@
 //! replikv staleness --r 1 --w 1 --latency exp:1ms
 //! replikv partitions --nodes 10
 //! replikv sweep --protocol abd-without-write-back --latency exp:1ms --keys 2 --seeds 1..51
+//! replikv balance --slow 20ms
 //! ```
 //!
 //! Every argument is checked before any work starts ([`limits`] holds the
@@ -14,6 +15,7 @@
 //! ends the output quietly instead of with a panic.
 
 mod args;
+mod balance;
 mod commands;
 mod limits;
 mod output;

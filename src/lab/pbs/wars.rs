@@ -154,7 +154,11 @@ impl From<CoordinatorPolicy> for Coordinators {
     fn from(policy: CoordinatorPolicy) -> Self {
         match policy {
             CoordinatorPolicy::First | CoordinatorPolicy::Fixed(_) => Coordinators::Primary,
-            CoordinatorPolicy::Random => Coordinators::Random,
+            // With no load to avoid (the model's replicas are alike), the
+            // load-aware policies pick a uniformly random replica.
+            CoordinatorPolicy::Random
+            | CoordinatorPolicy::LeastOutstanding
+            | CoordinatorPolicy::PowerOfTwoChoices => Coordinators::Random,
             CoordinatorPolicy::RoundRobin => Coordinators::NextReplica,
             CoordinatorPolicy::NonReplica => Coordinators::External,
         }
