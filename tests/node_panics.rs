@@ -292,3 +292,32 @@ fn a_grader_fails_a_protocol_that_panicked_and_names_the_node() {
     assert!(grade.measured.contains("checker: linearizable"), "{grade}");
     assert!(grade.to_string().starts_with("FAIL"), "{grade}");
 }
+
+#[test]
+fn a_membership_change_does_not_restart_a_node_that_panicked() {
+    let node = NodeId(1);
+    let cluster = Cluster::builder()
+        .runtime(replikv::Runtime::Simulated)
+        .nodes(3)
+        .replication(1)
+        .client_timeout(Duration::from_millis(200))
+        .protocol(factory(Bug::Key("boom")))
+        .build()
+        .unwrap();
+    let key = (0..)
+        .map(|i| format!("boom{i}"))
+        .find(|k| cluster.placement().replicas(k.as_bytes()) == [node])
+        .unwrap();
+    let _ = key;
+    let mut client = cluster.client().unwrap();
+    client.set_policy(CoordinatorPolicy::Fixed(node));
+    assert!(client.get("boom").is_err(), "the bug crashed the node");
+    // Nobody has looked at the node since it panicked; a membership change
+    // stops and restarts every node that was running — not this one.
+    cluster.add_node().unwrap();
+    assert!(
+        !cluster.is_up(node).unwrap(),
+        "add_node restarted a node that panicked"
+    );
+    assert_eq!(cluster.metrics().nodes[1].panics, 1);
+}

@@ -62,3 +62,59 @@ fn an_outside_protocol_replicates_every_acknowledged_write_under_loss() {
         "the run had no loss to survive (seed {seed})"
     );
 }
+
+/// A backup's ack for the operation a primary ran *before* it restarted
+/// reaches the new incarnation (only what was sent before the restart is
+/// dropped). The restarted primary numbers its operations from 1 again, so
+/// matched by number alone that ack would complete its new operation 1 —
+/// acknowledging a write no backup stored. On the simulator, so the
+/// timings are exact.
+#[test]
+fn an_ack_for_an_earlier_incarnations_write_completes_nothing() {
+    use replikv::network::{EnvelopeInfo, Verdict};
+    use replikv::{Endpoint, Runtime};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let cluster = Cluster::builder()
+        .runtime(Runtime::Simulated)
+        .nodes(2)
+        .replication(2)
+        .protocol(|_| PrimaryBackup::default())
+        .client_timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let replicas = cluster.placement().replicas(b"k");
+    let (primary, backup) = (replicas[0], replicas[1]);
+    // First the primary's copy to the backup is slow (it lands after the
+    // primary restarted, and the backup acks it then); later every copy to
+    // the backup is lost.
+    let lose_copies = Arc::new(AtomicBool::new(false));
+    let lose = lose_copies.clone();
+    cluster.network().set_fault_hook(move |e: &EnvelopeInfo| {
+        (e.from == Endpoint::Node(primary) && e.to == Endpoint::Node(backup)).then(|| {
+            if lose.load(Ordering::SeqCst) {
+                Verdict::Drop
+            } else {
+                Verdict::Deliver(Duration::from_millis(600))
+            }
+        })
+    });
+    let mut client = cluster.client().unwrap();
+    assert!(client.put("k", "v1").is_err(), "the first put times out");
+    cluster.crash(primary).unwrap();
+    cluster.restart(primary).unwrap();
+    lose_copies.store(true, Ordering::SeqCst);
+    client.set_timeout(Duration::from_secs(2));
+    let second = client.put("k", "v2");
+    let on_backup = cluster
+        .store(backup)
+        .unwrap()
+        .get_record(b"k")
+        .unwrap()
+        .and_then(|r| r.value);
+    assert!(
+        second.is_err(),
+        "put v2 was acknowledged though backup {backup} holds {on_backup:?}"
+    );
+}

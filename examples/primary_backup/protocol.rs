@@ -38,8 +38,17 @@ pub enum PbMessage {
         key: Vec<u8>,
         record: Record,
     },
-    /// Backup → primary: stored.
-    Ack { op: u64 },
+    /// Backup → primary: stored. It names the write it acknowledges, not
+    /// just the operation number: a restarted primary numbers its operations
+    /// from 1 again, and an ack a backup sends *after* that restart for the
+    /// old incarnation's operation 1 reaches the new one (the runtime drops
+    /// only what was sent *before* the restart) — matched by number alone,
+    /// it would complete the new operation 1 although no backup stored it.
+    Ack {
+        op: u64,
+        key: Vec<u8>,
+        version: Version,
+    },
 }
 
 /// A write the primary is waiting on.
@@ -154,12 +163,17 @@ impl Protocol for PrimaryBackup {
             PbMessage::Replicate { op, key, record } => {
                 // Versions only move forward, so a duplicate or late copy is harmless.
                 ctx.store().put_if_newer(&key, &record)?;
-                ctx.send(from, PbMessage::Ack { op });
+                let version = record.version;
+                ctx.send(from, PbMessage::Ack { op, key, version });
                 Ok(())
             }
-            PbMessage::Ack { op } => {
+            PbMessage::Ack { op, key, version } => {
                 let done = self.pending.get_mut(&op).is_some_and(|p| {
-                    p.waiting_for.remove(&from);
+                    // An ack for another write (an earlier incarnation's
+                    // operation with the same number) counts for nothing.
+                    if p.key == key && p.record.version == version {
+                        p.waiting_for.remove(&from);
+                    }
                     p.waiting_for.is_empty()
                 });
                 if let Some(p) = done.then(|| self.pending.remove(&op)).flatten() {

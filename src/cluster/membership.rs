@@ -152,7 +152,7 @@ impl Cluster {
                 incarnation: 0,
             });
             self.network.add_node(id);
-            let (report, cleanup) = match self.copy_keys(old.as_ref(), new.as_ref()) {
+            let (report, cleanup) = match self.copy_keys_guarded(old.as_ref(), new.as_ref()) {
                 Ok(copied) => copied,
                 Err(e) => {
                     // Nothing was removed yet: the old placement still holds.
@@ -188,7 +188,7 @@ impl Cluster {
             )));
         }
         let mut report = self.with_nodes_stopped(|| {
-            let (report, cleanup) = self.copy_keys(old.as_ref(), new.as_ref())?;
+            let (report, cleanup) = self.copy_keys_guarded(old.as_ref(), new.as_ref())?;
             self.placement.replace(new);
             self.network.remove_node(node);
             self.nodes.lock().retain(|slot| slot.id != node);
@@ -214,6 +214,24 @@ impl Cluster {
         }
         let value = result?;
         restarted.map(|()| value)
+    }
+
+    /// [`Cluster::copy_keys`], with a panic in the protocol's hooks
+    /// ([`Protocol::reconcile`](crate::protocol::Protocol::reconcile),
+    /// `pending_records`) turned into an error: nothing was removed yet, so
+    /// the old placement still holds and the nodes restart under it.
+    fn copy_keys_guarded(
+        &self,
+        old: &dyn Partitioner,
+        new: &dyn Partitioner,
+    ) -> Result<(Rebalance, Cleanup)> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.copy_keys(old, new)))
+            .unwrap_or_else(|payload| {
+                Err(Error::Protocol(format!(
+                    "the protocol's rebalancing hook panicked: {}",
+                    crate::node::panic_message(payload.as_ref())
+                )))
+            })
     }
 
     /// Phase 1, with every node stopped: writes each moving key's merged

@@ -495,7 +495,12 @@ impl Cluster {
             .nodes
             .lock()
             .iter_mut()
-            .filter_map(|slot| slot.running.take().map(|r| (slot.id, r)))
+            .filter_map(|slot| {
+                // A node whose protocol panicked is crashed, not running:
+                // finish its crash first, so nobody restarts it by mistake.
+                self.reap(slot);
+                slot.running.take().map(|r| (slot.id, r))
+            })
             .collect();
         // Tell every thread first, then wait: they stop in parallel.
         for (id, r) in &running {

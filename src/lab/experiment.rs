@@ -207,6 +207,11 @@ impl Experiment {
                 self.consistency
             )));
         }
+        if self.nemesis.kind != super::NemesisKind::None && self.nemesis.interval.is_zero() {
+            return Err(Error::InvalidConfig(
+                "the nemesis interval must be positive: a fault and its healing take time".into(),
+            ));
+        }
         for (name, p) in [("drop", self.drop), ("duplicate", self.duplicate)] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(Error::InvalidConfig(format!(

@@ -52,4 +52,4 @@ mod runtime;
 mod timers;
 
 pub(crate) use core::Core;
-pub(crate) use runtime::{Control, NodeCounters, NodeEnv, Spawner, spawner};
+pub(crate) use runtime::{Control, NodeCounters, NodeEnv, Spawner, panic_message, spawner};

@@ -49,15 +49,19 @@ pub(crate) struct NodeCounters {
 impl NodeCounters {
     /// Records that the node's thread is ending in a panic.
     pub(crate) fn record_panic(&self, payload: &(dyn Any + Send)) {
-        let message = if let Some(text) = payload.downcast_ref::<&str>() {
-            (*text).to_string()
-        } else if let Some(text) = payload.downcast_ref::<String>() {
-            text.clone()
-        } else {
-            "a panic whose payload is not a string".to_string()
-        };
-        *self.last_panic.lock() = Some(message);
+        *self.last_panic.lock() = Some(panic_message(payload));
         self.panics.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The text a panic carried.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic whose payload is not a string".to_string()
     }
 }
 

@@ -37,6 +37,9 @@ pub enum Message {
     Ack {
         /// The copy acknowledged.
         op: u64,
+        /// Its version: a restarted primary numbers copies from 1 again, so
+        /// the number alone could match an earlier incarnation's copy.
+        version: replikv::storage::Version,
     },
 }
 
@@ -161,11 +164,14 @@ impl Protocol for Retransmit {
                 } else {
                     ctx.store().put_if_newer(&key, &record)?;
                 }
-                ctx.send(from, Message::Ack { op });
+                let version = record.version;
+                ctx.send(from, Message::Ack { op, version });
             }
-            Message::Ack { op } => {
+            Message::Ack { op, version } => {
                 let done = self.pending.get_mut(&op).is_some_and(|p| {
-                    p.waiting_for.remove(&from);
+                    if p.record.version == version {
+                        p.waiting_for.remove(&from);
+                    }
                     p.waiting_for.is_empty()
                 });
                 if done {

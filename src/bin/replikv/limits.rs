@@ -112,7 +112,9 @@ pub fn summary() -> String {
         "Limits, checked before any work starts: --nodes and --clients at most \
          {MAX_NODES} and {MAX_CLIENTS}; staleness --n at most {MAX_STALENESS_N}; partitions \
          --nodes at most {MAX_PARTITION_NODES}, --keys at most {MAX_PARTITION_KEYS}, keys × \
-         nodes at most {MAX_PARTITION_WORK}; ring vnodes at most {MAX_VNODES}."
+         nodes at most {MAX_PARTITION_WORK}; ring vnodes at most {MAX_VNODES}, and vnodes × \
+         nodes at most {} points.",
+        replikv::partition::MAX_RING_POINTS
     )
 }
 

@@ -51,6 +51,11 @@ fn check_partitions(args: &PartitionsArgs) -> Result<()> {
     }
     at_least_one("--vnodes", args.vnodes.into())?;
     at_most("--vnodes", args.vnodes, limits::MAX_VNODES)?;
+    at_most(
+        "--vnodes × --nodes (ring points)",
+        u64::from(args.vnodes) * u64::from(args.nodes),
+        replikv::partition::MAX_RING_POINTS,
+    )?;
     if let Some(replicas) = args.replicas
         && (replicas == 0 || replicas > args.nodes as usize)
     {
