@@ -35,7 +35,7 @@
 //! while every node was up succeeded. The grader is
 //! `replikv::lab::exercises::grade_linearizable`.
 
-use replikv::lab::exercises::grade_linearizable;
+use replikv::lab::exercises::{grade_linearizable_with_seed, seed_from_args};
 use replikv::protocol::{Context, NodeSetup, Protocol, ReplyTo, Request, Response};
 use replikv::storage::{Record, Version};
 use replikv::{NodeId, Result};
@@ -127,5 +127,5 @@ impl Protocol for MyProtocol {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_linearizable(answer).report()
+    grade_linearizable_with_seed(answer, seed_from_args()).report()
 }

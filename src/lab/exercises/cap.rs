@@ -138,6 +138,7 @@ fn run(consistency: Consistency) -> Result<Grade> {
         _ => (false, "the checker could not decide in time"),
     };
     let grade = Grade {
+        replay: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),

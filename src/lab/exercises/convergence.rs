@@ -336,6 +336,7 @@ where
         hint(acked_enough, behaviour)
     };
     let grade = Grade {
+        replay: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),

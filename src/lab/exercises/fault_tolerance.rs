@@ -194,6 +194,7 @@ fn run(choice: ReplicationChoice) -> Result<Grade> {
          too few were left for the mode's read quorum"
     };
     let grade = Grade {
+        replay: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [seed {SEED}]"),

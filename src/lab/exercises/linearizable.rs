@@ -33,6 +33,7 @@
 //! subject (and duplicated client requests need the deduplication that
 //! [`crate::protocol::strong`] describes).
 
+use super::concurrent::{Script, get, put, run_clients};
 use super::{Grade, node_list, set_node_link_latency};
 use crate::CoordinatorPolicy;
 use crate::cluster::{Cluster, StorageKind};
@@ -43,12 +44,11 @@ use crate::ids::NodeId;
 use crate::network::Latency;
 use crate::protocol::{NodeSetup, Protocol};
 use crate::storage::{Record, Version};
-use parking_lot::Mutex;
+use crate::sim::Runtime;
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a message between a client and a node takes in exercise 3's
 /// network: uniform between 0 and 2 ms, each message drawn independently.
@@ -123,18 +123,20 @@ where
     P: Protocol,
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
 {
-    grade_linearizable_with_seed(factory, SEED)
+    grade_linearizable_with_seed(factory, None)
 }
 
 /// [`grade_linearizable`] with another seed for the network delays, the
-/// clients' choices and the workload: a right answer passes with any seed.
-/// The seed is printed in the grade's `measured` text.
-pub fn grade_linearizable_with_seed<P, F>(factory: F, seed: u64) -> Grade
+/// clients' choices and the workload (`None`: the exercise's own, 3): a
+/// right answer passes with any seed. The seed is printed in the grade's
+/// `measured` text, and a failure prints the command that replays it —
+/// `cargo run --release --example exercise_03_linearizable -- --seed N`.
+pub fn grade_linearizable_with_seed<P, F>(factory: F, seed: Option<u64>) -> Grade
 where
     P: Protocol,
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
 {
-    match run(factory, seed) {
+    match run(factory, seed.unwrap_or(SEED)) {
         Ok(grade) => grade,
         Err(e) => Grade::could_not_run(EXERCISE, &e, "the cluster must start with your protocol"),
     }
@@ -228,49 +230,49 @@ fn surviving_values(
 
 /// The clients' operations: each of [`CLIENTS`] clients makes
 /// [`OPS_PER_CLIENT`] reads and writes of random keys, through random
-/// replicas; the client that completes operation [`CRASH_AFTER_OPS`] crashes
-/// the node whose loss hurts the most, while the others keep going.
+/// replicas, concurrently on the simulator; once [`CRASH_AFTER_OPS`]
+/// operations are done, the node whose loss hurts the most crashes, while
+/// the clients keep going.
 fn workload(cluster: &Cluster, seed: u64, keys: &[Vec<u8>]) -> Result<Crash> {
-    let done = AtomicU64::new(0);
-    let crash: Mutex<Option<Result<Crash>>> = Mutex::new(None);
-    let clients = (0..CLIENTS)
-        .map(|_| cluster.client())
-        .collect::<Result<Vec<_>>>()?;
-    std::thread::scope(|s| {
-        for (c, mut client) in clients.into_iter().enumerate() {
-            let (done, crash) = (&done, &crash);
-            s.spawn(move || {
-                let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((c as u64 + 1) * 0x9E37_79B9));
-                for i in 0..OPS_PER_CLIENT {
-                    let key = &keys[rng.random_range(0..keys.len())];
-                    // Errors are the point: the history records them.
-                    let _ = if rng.random_bool(0.5) {
-                        client.get(key).map(|_| ())
-                    } else {
-                        client.put(key, format!("c{c}-{i}"))
-                    };
-                    let after_ops = done.fetch_add(1, Ordering::SeqCst) + 1;
-                    if after_ops == CRASH_AFTER_OPS {
-                        let crashed = worst_node(cluster).and_then(|(victim, held_alone)| {
-                            cluster.crash(victim)?;
-                            Ok(Crash {
-                                victim,
-                                held_alone,
-                                after_ops,
-                                at_ns: cluster.clock().now_ns(),
-                            })
-                        });
-                        *crash.lock() = Some(crashed);
-                    }
-                }
+    let mut clients = Vec::with_capacity(CLIENTS);
+    for c in 0..CLIENTS {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ ((c as u64 + 1) * 0x9E37_79B9));
+        let mut i = 0;
+        let script: Script<'_> = Box::new(move |_, _| {
+            if i == OPS_PER_CLIENT {
+                return None;
+            }
+            i += 1;
+            let key = &keys[rng.random_range(0..keys.len())];
+            // Errors are the point: the history records them.
+            Some(if rng.random_bool(0.5) {
+                get(key)
+            } else {
+                put(key, format!("c{c}-{}", i - 1))
+            })
+        });
+        clients.push((cluster.client()?, script));
+    }
+    let mut done = 0;
+    let mut crash = None;
+    run_clients(cluster, clients, Duration::ZERO, &mut |_, _| {
+        done += 1;
+        if done == CRASH_AFTER_OPS {
+            let (victim, held_alone) = worst_node(cluster)?;
+            cluster.crash(victim)?;
+            crash = Some(Crash {
+                victim,
+                held_alone,
+                after_ops: done,
+                at_ns: cluster.clock().now_ns(),
             });
         }
-    });
-    crash.into_inner().unwrap_or_else(|| {
-        Err(Error::InvalidConfig(format!(
-            "the grader's crash never came: only {} operations were made",
-            done.load(Ordering::SeqCst)
-        )))
+        Ok(())
+    })?;
+    crash.ok_or_else(|| {
+        Error::InvalidConfig(format!(
+            "the grader's crash never came: only {done} operations were made"
+        ))
     })
 }
 
@@ -287,6 +289,7 @@ where
         .coordinator(CoordinatorPolicy::Random)
         .latency(LINEARIZABLE_CLIENT_LINK)
         .client_timeout(CLIENT_TIMEOUT)
+        .runtime(Runtime::Simulated)
         .seed(seed)
         .build()?;
     set_node_link_latency(&cluster, LINEARIZABLE_NODE_LINK)?;
@@ -294,10 +297,7 @@ where
     let crash = workload(&cluster, seed, &keys)?;
     // What survives the crashed node: the other nodes' storage, once the
     // messages still travelling (sent before the crash) have landed.
-    let settle = Instant::now() + SETTLE;
-    while cluster.network().delayed() > 0 && Instant::now() < settle {
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    cluster.run_until_quiet(SETTLE);
     let survivors: Vec<NodeId> = cluster
         .nodes()
         .into_iter()
@@ -439,9 +439,10 @@ where
         why.join("; and ")
     };
     let grade = Grade {
+        replay: Some(super::replay_command("exercise_03_linearizable", seed)),
         exercise: EXERCISE,
         passed,
-        measured: format!("{measured} [seed {seed}]"),
+        measured: format!("{measured} [simulated, seed {seed}]"),
         explanation,
         hint: hints.join("; and "),
     };

@@ -98,6 +98,7 @@ where
             .into()
     };
     let grade = Grade {
+        replay: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{} [seed {SEED}]", lines.join("; ")),

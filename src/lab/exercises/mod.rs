@@ -68,6 +68,7 @@
 
 mod cache;
 mod cap;
+mod concurrent;
 mod convergence;
 mod fault_tolerance;
 mod linearizable;
@@ -88,7 +89,7 @@ pub use linearizable::{
 pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance};
 pub use lost::grade_lost_writes;
 pub use partitioning::grade_partitioning;
-pub use quorums::{QUORUM_REPLICAS, grade_quorums};
+pub use quorums::{QUORUM_REPLICAS, grade_quorums, grade_quorums_with_seed};
 
 use crate::cluster::Cluster;
 use crate::error::Error;
@@ -118,6 +119,11 @@ pub struct Grade {
     pub explanation: String,
     /// What to try next (shown on a failure).
     pub hint: String,
+    /// The command that runs this grade again with the same seed (shown on
+    /// a failure), when the grader ran a simulated cluster: the run then
+    /// replays exactly. `None` for graders that need no cluster or run on
+    /// threads, and for answers the grader could not run.
+    pub replay: Option<String>,
 }
 
 impl Grade {
@@ -131,6 +137,7 @@ impl Grade {
             measured: format!("the grader could not run your answer: {error}"),
             explanation: "an answer must at least be a valid configuration".into(),
             hint: hint.into(),
+            replay: None,
         }
     }
 
@@ -180,9 +187,64 @@ impl fmt::Display for Grade {
         write!(f, "  why:      {}", self.explanation)?;
         if !self.passed {
             write!(f, "\n  hint:     {}", self.hint)?;
+            if let Some(replay) = &self.replay {
+                write!(f, "\n  replay:   {replay}")?;
+            }
         }
         Ok(())
     }
+}
+
+/// The command that re-runs exercise `example` (`exercise_03_linearizable`)
+/// with `seed`. On the simulator the same seed is the same run, event for
+/// event, so a failure replays exactly — with a fixed answer, the same
+/// schedule shows whether the fix works.
+fn replay_command(example: &str, seed: u64) -> String {
+    format!(
+        "cargo run --release --example {example} -- --seed {seed} \
+         (simulated: the same seed replays this run exactly)"
+    )
+}
+
+/// The seed given on an exercise's command line as `--seed N` (or
+/// `--seed=N`), or `None` when there is none — then the grader uses the
+/// exercise's own seed. Every exercise's `main` passes it on, so the
+/// command a failed grade prints (`cargo run --release --example
+/// exercise_03_linearizable -- --seed 3`) replays the failure.
+///
+/// Meant for an example's `main`, like a command-line parser: on anything
+/// else on the command line, or a seed that is not a number, it prints
+/// what is wrong and exits with status 2.
+pub fn seed_from_args() -> Option<u64> {
+    match parse_seed(std::env::args().skip(1)) {
+        Ok(seed) => seed,
+        Err(e) => {
+            eprintln!("{e}\nusage: cargo run --release --example exercise_NN_name [-- --seed N]");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// [`seed_from_args`] on `args` (the program name left out).
+fn parse_seed(mut args: impl Iterator<Item = String>) -> crate::Result<Option<u64>> {
+    let mut seed = None;
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--seed=") {
+            Some(value) => value.to_string(),
+            None if arg == "--seed" => args.next().ok_or_else(|| {
+                Error::InvalidConfig("--seed needs a number: --seed 3".into())
+            })?,
+            None => {
+                return Err(Error::InvalidConfig(format!(
+                    "unexpected argument {arg:?}: an exercise takes only --seed N"
+                )));
+            }
+        };
+        seed = Some(value.parse::<u64>().map_err(|_| {
+            Error::InvalidConfig(format!("--seed needs a whole number ≥ 0, got {value:?}"))
+        })?);
+    }
+    Ok(seed)
 }
 
 /// Sets `latency` on every node → node link (clients still reach nodes at
@@ -228,7 +290,46 @@ mod tests {
             measured: "all good".into(),
             explanation: "it works".into(),
             hint: String::new(),
+            replay: None,
         }
+    }
+
+    fn args(args: &[&str]) -> crate::Result<Option<u64>> {
+        parse_seed(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn an_exercise_takes_an_optional_seed_and_refuses_anything_else() {
+        assert_eq!(args(&[]).unwrap(), None);
+        assert_eq!(args(&["--seed", "7"]).unwrap(), Some(7));
+        assert_eq!(args(&["--seed=8"]).unwrap(), Some(8));
+        for bad in [&["--seed"][..], &["--seed", "x"], &["--seed=-1"], &["--fast"]] {
+            assert!(
+                matches!(args(bad), Err(Error::InvalidConfig(_))),
+                "{bad:?} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_grade_shows_the_command_that_replays_it() {
+        let failed = Grade {
+            passed: false,
+            replay: Some(replay_command("exercise_01_quorums", 5)),
+            ..passing()
+        };
+        let shown = failed.to_string();
+        assert!(
+            shown.contains(
+                "\n  replay:   cargo run --release --example exercise_01_quorums -- --seed 5"
+            ),
+            "{shown}"
+        );
+        let passed = Grade {
+            replay: Some(replay_command("exercise_01_quorums", 5)),
+            ..passing()
+        };
+        assert!(!passed.to_string().contains("replay"), "{passed}");
     }
 
     #[test]
