@@ -21,7 +21,7 @@
 //! been acknowledged before the read began) and a hit rate of at least 50 %.
 //! The grader is `replikv::lab::exercises::grade_cache`.
 
-use replikv::lab::exercises::{CacheChoice, grade_cache};
+use replikv::lab::exercises::{CacheChoice, grade_cache_with_seed, seed_from_args};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -37,5 +37,5 @@ pub fn answer() -> CacheChoice {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_cache(answer()).report()
+    grade_cache_with_seed(answer(), seed_from_args()).report()
 }

@@ -24,7 +24,9 @@
 //! `replikv::lab::exercises::grade_survives_two_crashes`.
 
 use replikv::Consistency;
-use replikv::lab::exercises::{ReplicationChoice, grade_survives_two_crashes};
+use replikv::lab::exercises::{
+    ReplicationChoice, grade_survives_two_crashes_with_seed, seed_from_args,
+};
 use std::process::ExitCode;
 
 // YOUR ANSWER ---------------------------------------------------------------
@@ -39,5 +41,5 @@ pub fn answer() -> ReplicationChoice {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_survives_two_crashes(answer()).report()
+    grade_survives_two_crashes_with_seed(answer(), seed_from_args()).report()
 }

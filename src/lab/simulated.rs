@@ -162,7 +162,15 @@ pub(crate) fn run_simulated(
                     .into(),
             ));
         }
-        world.run_until(wake, &mut || workers.iter().any(|w| w.client.has_mail()));
+        // Only a waiting client's mail can end the wait: a client that is
+        // done may still receive a late duplicate or the answer to a request
+        // that timed out, and nobody reads its inbox any more — counting its
+        // mail would stop the world at once, forever.
+        world.run_until(wake, &mut || {
+            workers
+                .iter()
+                .any(|w| w.waiting.is_some() && w.client.has_mail())
+        });
         let now = world.now_ns();
         for worker in &mut workers {
             let Some(sent) = worker.waiting.take() else {

@@ -28,7 +28,7 @@
 //! acknowledged write. The grader is
 //! `replikv::lab::exercises::grade_converges`.
 
-use replikv::lab::exercises::grade_converges;
+use replikv::lab::exercises::{grade_converges_with_seed, seed_from_args};
 use replikv::protocol::{Context, NodeSetup, Protocol, ReplyTo, Request, Response};
 use replikv::storage::{Record, Version};
 use replikv::{NodeId, Result};
@@ -109,5 +109,5 @@ impl Protocol for MyProtocol {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_converges(answer).report()
+    grade_converges_with_seed(answer, seed_from_args()).report()
 }

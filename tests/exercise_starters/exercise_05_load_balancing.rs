@@ -19,7 +19,7 @@
 //! The grader is `replikv::lab::exercises::grade_load_balance`.
 
 use replikv::CoordinatorPolicy;
-use replikv::lab::exercises::grade_load_balance;
+use replikv::lab::exercises::{grade_load_balance_with_seed, seed_from_args};
 use std::process::ExitCode;
 
 // YOUR ANSWER ---------------------------------------------------------------
@@ -31,5 +31,5 @@ pub fn answer() -> CoordinatorPolicy {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_load_balance(answer()).report()
+    grade_load_balance_with_seed(answer(), seed_from_args()).report()
 }

@@ -23,7 +23,7 @@
 //! `replikv::lab::exercises::grade_bank_balance`.
 
 use replikv::Consistency;
-use replikv::lab::exercises::grade_bank_balance;
+use replikv::lab::exercises::{grade_bank_balance_with_seed, seed_from_args};
 use std::process::ExitCode;
 
 // YOUR ANSWER ---------------------------------------------------------------
@@ -35,5 +35,5 @@ pub fn answer() -> Consistency {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_bank_balance(answer()).report()
+    grade_bank_balance_with_seed(answer(), seed_from_args()).report()
 }

@@ -29,7 +29,7 @@
 //! nothing). The grader is `replikv::lab::exercises::grade_lost_writes`.
 
 use replikv::history::History;
-use replikv::lab::exercises::grade_lost_writes;
+use replikv::lab::exercises::{grade_lost_writes_with_seed, seed_from_args};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -57,5 +57,5 @@ pub fn find_lost_writes(
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_lost_writes(find_lost_writes).report()
+    grade_lost_writes_with_seed(find_lost_writes, seed_from_args()).report()
 }

@@ -114,7 +114,13 @@ pub(crate) fn run_clients<'a>(
             })
             .min()
             .unwrap_or(u64::MAX);
-        world.run_until(wake, &mut || actors.iter().any(|a| a.client.has_mail()));
+        // Only a waiting client's mail ends the wait: a finished client may
+        // still receive a late answer that no one will read.
+        world.run_until(wake, &mut || {
+            actors
+                .iter()
+                .any(|a| a.waiting.is_some() && a.client.has_mail())
+        });
         let now = world.now_ns();
         for (index, actor) in actors.iter_mut().enumerate() {
             let Some(sent) = actor.waiting.take() else {

@@ -78,16 +78,18 @@ mod partitioning;
 mod quorums;
 mod watch;
 
-pub use cache::{CacheChoice, grade_cache};
-pub use cap::grade_bank_balance;
-pub use convergence::grade_converges;
-pub use fault_tolerance::{ReplicationChoice, grade_survives_two_crashes};
+pub use cache::{CacheChoice, grade_cache, grade_cache_with_seed};
+pub use cap::{grade_bank_balance, grade_bank_balance_with_seed};
+pub use convergence::{grade_converges, grade_converges_with_seed};
+pub use fault_tolerance::{
+    ReplicationChoice, grade_survives_two_crashes, grade_survives_two_crashes_with_seed,
+};
 pub use linearizable::{
     LINEARIZABLE_CLIENT_LINK, LINEARIZABLE_NODE_LINK, grade_linearizable,
     grade_linearizable_with_seed,
 };
-pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance};
-pub use lost::grade_lost_writes;
+pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance, grade_load_balance_with_seed};
+pub use lost::{grade_lost_writes, grade_lost_writes_with_seed};
 pub use partitioning::grade_partitioning;
 pub use quorums::{QUORUM_REPLICAS, grade_quorums, grade_quorums_with_seed};
 
@@ -231,9 +233,9 @@ fn parse_seed(mut args: impl Iterator<Item = String>) -> crate::Result<Option<u6
     while let Some(arg) = args.next() {
         let value = match arg.strip_prefix("--seed=") {
             Some(value) => value.to_string(),
-            None if arg == "--seed" => args.next().ok_or_else(|| {
-                Error::InvalidConfig("--seed needs a number: --seed 3".into())
-            })?,
+            None if arg == "--seed" => args
+                .next()
+                .ok_or_else(|| Error::InvalidConfig("--seed needs a number: --seed 3".into()))?,
             None => {
                 return Err(Error::InvalidConfig(format!(
                     "unexpected argument {arg:?}: an exercise takes only --seed N"
@@ -303,7 +305,12 @@ mod tests {
         assert_eq!(args(&[]).unwrap(), None);
         assert_eq!(args(&["--seed", "7"]).unwrap(), Some(7));
         assert_eq!(args(&["--seed=8"]).unwrap(), Some(8));
-        for bad in [&["--seed"][..], &["--seed", "x"], &["--seed=-1"], &["--fast"]] {
+        for bad in [
+            &["--seed"][..],
+            &["--seed", "x"],
+            &["--seed=-1"],
+            &["--fast"],
+        ] {
             assert!(
                 matches!(args(bad), Err(Error::InvalidConfig(_))),
                 "{bad:?} must be refused"
