@@ -18,7 +18,7 @@
 //! # How
 //!
 //! - **One node core, two drivers.** A node is a sans-I/O core
-//!   ([`crate::node`]'s `NodeCore`): input in, envelopes out, timers as
+//!   (`node::NodeCore`): input in, envelopes out, timers as
 //!   data. The node thread drives it on the monotonic clock; the simulator
 //!   drives the very same core from its event loop. A protocol cannot tell
 //!   which one runs it, and there is no `cfg` in protocol code.

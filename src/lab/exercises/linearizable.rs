@@ -70,7 +70,7 @@ pub const LINEARIZABLE_CLIENT_LINK: Latency = Latency::Uniform {
 /// How long a message between two nodes takes in exercise 3's network:
 /// uniform between 10 and 30 ms. Longer than a client's round trip, so a
 /// copy sent in the background is still travelling when the same client's
-/// next request reaches another replica — even on a loaded machine.
+/// next request reaches another replica.
 ///
 /// ```
 /// use replikv::lab::exercises::LINEARIZABLE_NODE_LINK;

@@ -32,14 +32,41 @@
 //! many right protocols), and a wrong answer fails with the number that
 //! shows it wrong — a stale read count, a counterexample, a load ratio.
 //!
-//! # Determinism and timing
+//! # On the simulator, replayable from a seed
 //!
-//! Every grader uses fixed seeds (network faults, coordinator choice,
-//! workload), in-memory storage and small clusters, so it runs in a few
-//! seconds even in a debug build. Where the outcome depends on timing
-//! (replication lag, partitions), the scenarios are built with wide margins:
-//! replication lag of 10 ms against reads that follow a write within
-//! microseconds; TTLs of seconds against operations of microseconds.
+//! Every grader that runs a cluster runs it on the deterministic simulator
+//! ([`Runtime::Simulated`](crate::Runtime::Simulated)): the nodes, the
+//! network and the clients on one thread, on virtual time. So a grade is a
+//! function of the answer and the seed alone — the same answer gets the
+//! same verdict and the same numbers on every machine, however loaded —
+//! and a grader's 10–30 ms links and second-long timeouts cost no real
+//! time: all nine graders together take about a second in a debug build.
+//! Each grader has its own seed (printed in its `measured` text, with
+//! `simulated`), and a `_with_seed` variant; every exercise's `main` reads
+//! an optional `--seed N` ([`seed_from_args`]), and a failed grade prints
+//! the command that replays it:
+//!
+//! ```text
+//!   replay:   cargo run --release --example exercise_03_linearizable -- --seed 3 (simulated: …)
+//! ```
+//!
+//! Run the same command after a fix and the very same schedule — the same
+//! delays, the same choices, the same crash at the same moment — shows
+//! whether the fix works; other seeds show whether it holds in general.
+//!
+//! Threads would add nothing the graders need: none measures real
+//! throughput or wall-clock latency, and a race that only a second core
+//! exposes is not what the exercises teach. (Exercise 2's grader runs no
+//! cluster at all: it computes placements, which are deterministic.)
+//! Clients that run concurrently are state machines on the event loop
+//! (`concurrent.rs`), as the lab's simulated workload is.
+//!
+//! One thing differs from threads: over a link with no latency an
+//! operation takes no virtual time at all. Where the outcome depends on
+//! one operation coming *after* another (a read after a write, a write
+//! after the winning write), the graders leave 1 ms of virtual time between
+//! operations, so that the history orders them; otherwise the staleness
+//! oracle and the checker would rightly count them as concurrent.
 //! `tests/exercises.rs` proves every grader fails the shipped starter
 //! answer (a frozen copy of it: learners edit the examples in place) and
 //! passes a reference solution.
