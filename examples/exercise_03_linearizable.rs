@@ -29,6 +29,11 @@
 //! cargo run --example exercise_03_linearizable
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_03_linearizable -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: the linearizability checker accepts the history of 3
 //! clients on 2 keys, crash and restart included; no acknowledged write was
 //! lost with the crashed node; and at least 80 % of the operations made

@@ -14,6 +14,11 @@
 //! cargo run --example exercise_05_load_balancing
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_05_load_balancing -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: the busiest node coordinated at most
 //! `LOAD_IMBALANCE_LIMIT` (1.35) times the mean number of requests per node.
 //! The grader is `replikv::lab::exercises::grade_load_balance`.

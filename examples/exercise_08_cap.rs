@@ -17,6 +17,11 @@
 //! cargo run --example exercise_08_cap
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_08_cap -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: the linearizability checker accepts the history of the
 //! partition, and the majority-side teller completed at least 3 operations,
 //! deposits and balance checks both. The grader is

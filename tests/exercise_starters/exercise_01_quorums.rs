@@ -17,6 +17,11 @@
 //! cargo run --example exercise_01_quorums
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_01_quorums -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: 0 stale reads measured by the staleness oracle (a read is
 //! stale when it returns a version older than a write acknowledged before
 //! the read began), with the smallest R + W that guarantees it. The grader is

@@ -17,6 +17,11 @@
 //! cargo run --example exercise_06_caching
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_06_caching -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: 0 stale cache hits (a hit is stale when a newer write had
 //! been acknowledged before the read began) and a hit rate of at least 50 %.
 //! The grader is `replikv::lab::exercises::grade_cache`.

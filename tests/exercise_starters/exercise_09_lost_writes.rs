@@ -23,6 +23,11 @@
 //! cargo run --example exercise_09_lost_writes
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_09_lost_writes -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: on a real skewed run and on a hand-made history with
 //! overlapping writes, your answer is exactly the set that
 //! `replikv::history::lost_writes` finds (no peeking: call it and you learn
