@@ -20,7 +20,10 @@
 //! and run by CI (`.ci/run`) on the repository as shipped.
 //!
 //! The graders use fixed seeds (printed in their `measured` text on
-//! failure, with everything they measured).
+//! failure, with everything they measured) and run on the deterministic
+//! simulator, so each verdict here is the same on every run and machine: a
+//! test that fails, fails every time, and the grade it prints carries the
+//! `cargo run … -- --seed N` command that replays it.
 
 #[path = "exercise_starters/exercise_01_quorums.rs"]
 #[allow(dead_code)]
@@ -56,6 +59,8 @@ mod forward_to_one;
 #[path = "../examples/primary_backup/protocol.rs"]
 #[allow(dead_code)]
 mod primary_backup;
+#[path = "exercise_solutions/replicate_later.rs"]
+mod replicate_later;
 #[path = "exercise_solutions/retransmit.rs"]
 #[allow(dead_code)]
 mod retransmit;
@@ -143,6 +148,27 @@ fn exercise_02_partitioning() {
     );
 }
 
+/// A grade is a function of the answer and the seed: the same seed gives
+/// the same measurements, to the last counted operation, and another seed
+/// gives another run.
+#[test]
+fn a_grade_replays_exactly_from_its_seed() {
+    let grade = |seed| grade_linearizable_with_seed(ex03::answer, Some(seed));
+    let (first, again, other) = (grade(5), grade(5), grade(6));
+    assert_eq!(first, again, "seed 5 twice:\n{first}\n---\n{again}");
+    assert_ne!(
+        first.measured, other.measured,
+        "seeds 5 and 6:\n{first}\n---\n{other}"
+    );
+    assert!(first.measured.contains("simulated, seed 5"), "{first}");
+    assert!(
+        first.to_string().contains(
+            "replay:   cargo run --release --example exercise_03_linearizable -- --seed 5"
+        ),
+        "a failed grade shows how to replay it:\n{first}"
+    );
+}
+
 #[test]
 fn exercise_03_linearizable() {
     assert_honest(
@@ -155,13 +181,16 @@ fn exercise_03_linearizable() {
 }
 
 /// The reference answers pass whatever the seed of the delays, the
-/// clients' choices and the crash; the seed is in every message.
+/// clients' choices and the crash; the seed is in every message. On the
+/// simulator each seed is one fixed run (these seeds are no longer there to
+/// outlast flaky timing): three seeds are three different schedules, each
+/// replayed exactly.
 #[test]
 fn exercise_03_references_pass_with_other_seeds() {
     for seed in [31, 32, 33] {
         let started = Instant::now();
         let grade =
-            grade_linearizable_with_seed(|_| primary_backup::PrimaryBackup::default(), seed);
+            grade_linearizable_with_seed(|_| primary_backup::PrimaryBackup::default(), Some(seed));
         eprintln!(
             "primary-backup, seed {seed} ({:.1?}):\n{grade}",
             started.elapsed()
@@ -170,7 +199,8 @@ fn exercise_03_references_pass_with_other_seeds() {
             grade.passed,
             "primary-backup must pass with seed {seed}:\n{grade}"
         );
-        let grade = grade_linearizable_with_seed(|setup| Strong::new(setup.incarnation), seed);
+        let grade =
+            grade_linearizable_with_seed(|setup| Strong::new(setup.incarnation), Some(seed));
         assert!(
             grade.passed,
             "Strong (ABD) must pass with seed {seed}:\n{grade}"
@@ -234,6 +264,29 @@ fn exercise_03_forwarding_everything_to_one_node_fails_for_lost_writes() {
         assert!(
             grade.hint.contains("copy it to the key's other replicas"),
             "{name}: the hint must point at the missing copies:\n{grade}"
+        );
+    }
+}
+
+/// A primary that answers before its backups stored the copy replicates —
+/// too late: at the instant of the crash, acknowledged writes are on no
+/// surviving node. The grader judges the survivors at that instant, so this
+/// fails on every seed, not only when the crash happens to catch a copy.
+#[test]
+fn exercise_03_replicating_after_answering_fails_for_lost_writes() {
+    for seed in [3, 10, 11, 12, 13, 14] {
+        let grade = replikv::lab::exercises::grade_linearizable_with_seed(
+            |_| replicate_later::ReplicateLater,
+            Some(seed),
+        );
+        assert!(
+            !grade.passed,
+            "seed {seed}: acknowledges before copying and must fail:\n{grade}"
+        );
+        let lost = number_before(&grade.measured, " acknowledged writes lost");
+        assert!(
+            lost.is_some_and(|n| n > 0),
+            "seed {seed}: must fail for acknowledged writes lost in the crash:\n{grade}"
         );
     }
 }
@@ -539,5 +592,64 @@ fn shipped_exercise_files_are_their_frozen_starters() {
             read(&format!("tests/exercise_starters/{name}")),
             "examples/{name} differs from tests/exercise_starters/{name}: change both together"
         );
+    }
+}
+
+/// The backtick-quoted spans of LESSON.md's "As shipped, it prints `FAIL`…"
+/// sentence in the section `### Exercise N:`.
+fn lesson_quotes_of_the_starter(lesson: &str, n: usize) -> Vec<String> {
+    let section = lesson
+        .split(&format!("\n### Exercise {n}:"))
+        .nth(1)
+        .and_then(|s| s.split("\n### ").next())
+        .unwrap_or_else(|| panic!("LESSON.md has a section `### Exercise {n}:`"));
+    let shipped = section
+        .split("As shipped, it prints")
+        .nth(1)
+        .and_then(|s| s.split("\n\n").next())
+        .unwrap_or_else(|| panic!("exercise {n}: LESSON.md says what the starter prints"));
+    shipped
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The graders run on the simulator, so what LESSON.md says each shipped
+/// starter prints is exact, and checked here against the frozen starters.
+#[test]
+fn lesson_quotes_what_each_starter_prints_exactly() {
+    let lesson = read("LESSON.md");
+    let starters: Vec<(usize, Box<dyn Fn() -> Grade>)> = vec![
+        (
+            1,
+            Box::new(|| {
+                let (r, w) = ex01::answer();
+                grade_quorums(r, w)
+            }),
+        ),
+        (2, Box::new(|| grade_partitioning(ex02::answer()))),
+        (3, Box::new(|| grade_linearizable(ex03::answer))),
+        (4, Box::new(|| grade_converges(ex04::answer))),
+        (5, Box::new(|| grade_load_balance(ex05::answer()))),
+        (6, Box::new(|| grade_cache(ex06::answer()))),
+        (7, Box::new(|| grade_survives_two_crashes(ex07::answer()))),
+        (8, Box::new(|| grade_bank_balance(ex08::answer()))),
+        (9, Box::new(|| grade_lost_writes(ex09::find_lost_writes))),
+    ];
+    for (n, starter) in starters {
+        let printed = starter().to_string();
+        let quotes = lesson_quotes_of_the_starter(&lesson, n);
+        assert!(
+            quotes.len() >= 2,
+            "exercise {n}: LESSON.md quotes FAIL and what was measured: {quotes:?}"
+        );
+        for quote in quotes {
+            assert!(
+                printed.contains(&quote),
+                "exercise {n}: LESSON.md quotes `{quote}`, the starter printed:\n{printed}"
+            );
+        }
     }
 }

@@ -17,7 +17,13 @@
 //!   solved exercise (or a wrong answer) must not turn `cargo test` red. It
 //!   checks instead that the command names an exercise with a frozen copy of
 //!   its starter in `tests/exercise_starters/`, which `tests/exercises.rs`
-//!   grades and proves FAILS. Any other trailing `# comment` is ignored.
+//!   grades and proves FAILS.
+//! - A command whose line ends with `# exact output below` must print, on
+//!   its standard output, exactly the ` ```text ` block that follows its
+//!   ` ```sh ` block (the lesson's "You will see"), line for line, trailing
+//!   spaces aside. Only a deterministic command can promise that: one on
+//!   the simulator (`Runtime::Simulated`), replayed from its seed.
+//!   Any other trailing `# comment` is ignored.
 //! - Arguments are split on whitespace; quotes are not supported (and are
 //!   rejected, so the lesson never shows a command this test runs
 //!   differently).
@@ -48,6 +54,8 @@ const MIN_EXERCISES: usize = 8;
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// The marker of a command that must exit with a failure.
 const EXPECT_FAIL: &str = "expect: fail";
+/// The marker of a command whose output the next ```text block shows exactly.
+const EXACT_OUTPUT: &str = "exact output below";
 /// The front-matter fields of the seed lesson, all required.
 const FRONT_MATTER_FIELDS: &[&str] = &[
     "number",
@@ -86,19 +94,47 @@ struct LessonCommand {
     program: Program,
     args: Vec<String>,
     expect_success: bool,
+    /// Marked `# exact output below`: its standard output must be
+    /// [`LessonCommand::expected_output`].
+    exact: bool,
+    /// The ```text block after the command's block, for an `exact` command.
+    expected_output: Option<String>,
 }
 
 /// The ```sh blocks of the lesson, each a list of parsed commands.
 fn sh_blocks(text: &str) -> Result<Vec<Vec<LessonCommand>>, String> {
-    let mut blocks = Vec::new();
+    let mut blocks: Vec<Vec<LessonCommand>> = Vec::new();
     let mut current: Option<Vec<LessonCommand>> = None;
+    // The ```text block being read for the last block's exact command.
+    let mut expected: Option<Vec<&str>> = None;
     for (i, raw) in text.lines().enumerate() {
         let line_no = i + 1;
         let trimmed = raw.trim();
+        if let Some(lines) = expected.as_mut() {
+            if trimmed != "```" {
+                lines.push(raw.trim_end());
+                continue;
+            }
+            let output = lines.join("\n");
+            expected = None;
+            if let Some(command) = blocks
+                .last_mut()
+                .and_then(|b| b.iter_mut().find(|c| c.exact))
+            {
+                command.expected_output = Some(output);
+            }
+            continue;
+        }
         match current.as_mut() {
             None => {
                 if trimmed == "```sh" {
                     current = Some(Vec::new());
+                } else if trimmed == "```text"
+                    && blocks
+                        .last()
+                        .is_some_and(|b| b.iter().any(|c| c.exact && c.expected_output.is_none()))
+                {
+                    expected = Some(Vec::new());
                 }
             }
             Some(block) => {
@@ -110,8 +146,24 @@ fn sh_blocks(text: &str) -> Result<Vec<Vec<LessonCommand>>, String> {
             }
         }
     }
-    if current.is_some() {
-        return Err("LESSON.md ends inside a ```sh block".to_owned());
+    if current.is_some() || expected.is_some() {
+        return Err("LESSON.md ends inside a code block".to_owned());
+    }
+    for command in blocks.iter().flatten() {
+        if command.exact && command.expected_output.is_none() {
+            return Err(format!(
+                "LESSON.md:{}: `{}` is marked `# {EXACT_OUTPUT}` but no ```text block follows",
+                command.line_no, command.line
+            ));
+        }
+    }
+    for block in &blocks {
+        if block.iter().filter(|c| c.exact).count() > 1 {
+            return Err(format!(
+                "LESSON.md:{}: one ```sh block may hold one `# {EXACT_OUTPUT}` command",
+                block[0].line_no
+            ));
+        }
     }
     Ok(blocks)
 }
@@ -156,6 +208,8 @@ fn parse_command(line: &str, line_no: usize) -> Result<LessonCommand, String> {
         program,
         args: args.into_iter().map(str::to_owned).collect(),
         expect_success: comment != EXPECT_FAIL,
+        exact: comment == EXACT_OUTPUT,
+        expected_output: None,
     })
 }
 
@@ -192,7 +246,10 @@ fn executable(program: &Program) -> Result<PathBuf, String> {
 struct Ran {
     status: Option<ExitStatus>,
     elapsed: Duration,
+    /// Standard output, then standard error.
     output: String,
+    /// Standard output alone.
+    stdout: String,
 }
 
 /// Runs `command` in `dir` with output going to files (so a chatty program
@@ -225,16 +282,23 @@ fn run(command: &LessonCommand, dir: &Path, index: usize) -> Result<Ran, String>
         }
     };
     let elapsed = started.elapsed();
+    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
     let output = format!(
-        "{}{}",
-        fs::read_to_string(&out_path).unwrap_or_default(),
+        "{stdout}{}",
         fs::read_to_string(&err_path).unwrap_or_default()
     );
     Ok(Ran {
         status,
         elapsed,
         output,
+        stdout,
     })
+}
+
+/// `text` with each line's trailing spaces and the trailing blank lines cut.
+fn trimmed_lines(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    lines.join("\n").trim_end().to_owned()
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -246,7 +310,19 @@ fn tail(text: &str, lines: usize) -> String {
 fn judge(command: &LessonCommand, ran: &Ran) -> Option<String> {
     let verdict = match ran.status {
         None => format!("timed out after {:?} and was killed", COMMAND_TIMEOUT),
-        Some(status) if status.success() == command.expect_success => return None,
+        Some(status) if status.success() == command.expect_success => {
+            let expected = command.expected_output.as_deref()?;
+            let printed = trimmed_lines(&ran.stdout);
+            if printed == expected {
+                return None;
+            }
+            return Some(format!(
+                "LESSON.md:{}: `{}` printed something else than the ```text block after it \
+                 (`# {EXACT_OUTPUT}`)\n--- the lesson shows ---\n{expected}\n--- it printed \
+                 ---\n{printed}\n---",
+                command.line_no, command.line
+            ));
+        }
         Some(status) if command.expect_success => format!("failed ({status}), expected success"),
         Some(status) => format!(
             "succeeded ({status}), but the lesson marks it `# {EXPECT_FAIL}` (an exercise starter must FAIL)"
@@ -513,4 +589,39 @@ fn the_parser_reads_both_command_shapes_and_the_fail_marker() {
     assert!(sh_blocks("```sh\ncargo build\n```\n").is_err());
     assert!(sh_blocks("```sh\ncargo run --release -- run > out\n```\n").is_err());
     assert!(sh_blocks("```sh\ncargo run --release --example x --flag\n```\n").is_err());
+}
+
+/// A `# exact output below` command takes the ```text block after its
+/// block as what it must print, and a command that prints anything else
+/// fails the lesson.
+#[test]
+fn an_exact_output_command_must_print_the_text_block_after_it() {
+    let text = "```sh\ncargo run --release --example replay   # exact output below\n```\n\n\
+                You will see:\n\n```text\nseed 7: 3 ops  \nsame\n```\n\
+                ```text\nanother block\n```\n";
+    let blocks = sh_blocks(text).unwrap();
+    let command = &blocks[0][0];
+    assert!(command.exact && command.expect_success);
+    assert_eq!(
+        command.expected_output.as_deref(),
+        Some("seed 7: 3 ops\nsame")
+    );
+    assert!(
+        sh_blocks("```sh\ncargo run --release --example replay  # exact output below\n```\n")
+            .is_err(),
+        "an exact command with no text block after it"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        let ran = |stdout: &str| Ran {
+            status: Some(ExitStatus::from_raw(0)),
+            elapsed: Duration::ZERO,
+            output: stdout.to_owned(),
+            stdout: stdout.to_owned(),
+        };
+        assert_eq!(judge(command, &ran("seed 7: 3 ops   \nsame\n\n")), None);
+        let failure = judge(command, &ran("seed 7: 4 ops\nsame\n")).expect("a mismatch fails");
+        assert!(failure.contains("seed 7: 4 ops"), "{failure}");
+    }
 }

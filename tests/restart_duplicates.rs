@@ -67,7 +67,7 @@ fn strong_stays_linearizable_with_late_duplicates_across_restarts() -> replikv::
         assert_eq!(
             report.linearizable,
             Some(true),
-            "seed {seed}: strong mode not linearizable (replay: replikv run --consistency strong \
+            "seed {seed}: strong mode not linearizable (rerun on threads, same faults, other timing: replikv run --consistency strong \
              --latency pareto:1ms,1.1 --duplicate 0.5 --nemesis crash --nemesis-interval 5ms \
              --keys 2 --ops 300 --timeout 200ms --seed {seed})"
         );
@@ -90,7 +90,7 @@ fn eventual_loses_no_acknowledged_write_with_late_duplicates_across_restarts() -
         assert_eq!(
             report.lost_writes,
             Some(0),
-            "seed {seed}: acknowledged writes lost (replay: replikv run --consistency eventual \
+            "seed {seed}: acknowledged writes lost (rerun on threads, same faults, other timing: replikv run --consistency eventual \
              --r 1 --w 1 --latency pareto:1ms,0.9 --duplicate 0.5 --nemesis crash \
              --nemesis-interval 5ms --keys 2 --ops 300 --timeout 200ms --seed {seed})"
         );

@@ -7,7 +7,11 @@
 //! and that parts of a system fail independently. A real network does both,
 //! but rarely and never on demand. Here every hazard is a named knob that can
 //! be turned while the cluster runs, and every random choice comes from one
-//! seeded generator, so a run that found a bug can be replayed from its seed.
+//! seeded generator. On the simulator ([`crate::Runtime::Simulated`]) that
+//! makes a run that found a bug replayable from its seed, event for event
+//! (see [`crate::sim`]). On threads the seed fixes the dice — which message
+//! is lost, how long each one travels — but not which thread runs when, so
+//! the same seed can give a different interleaving, and a different run.
 //!
 //! # How a message travels
 //!
@@ -19,7 +23,9 @@
 //! delay drawn from a [`Latency`]. Delayed messages wait in a single *delay
 //! thread*, a timer heap that releases each message when due. Because each
 //! message draws its own delay, messages overtake each other: reordering
-//! needs no knob of its own.
+//! needs no knob of its own. On the simulator a message's fate is decided
+//! the same way; only the transport differs (`transport.rs`): every message
+//! waits in the simulator's event queue until its virtual arrival time.
 //!
 //! Partitions are decided when a message is sent; a message already in flight
 //! when a partition starts is still delivered, as on a real network. A

@@ -38,9 +38,11 @@ pub(crate) struct SimOutbox {
 }
 
 impl SimOutbox {
-    /// Takes the messages sent since the last call, in send order.
-    pub(crate) fn take(&self) -> Vec<InFlight> {
-        std::mem::take(&mut *self.sent.lock())
+    /// Moves the messages sent since the last call into `into` (empty on
+    /// entry), in send order. The two vectors trade places, so neither side
+    /// allocates once both have grown to the traffic of one step.
+    pub(crate) fn take_into(&self, into: &mut Vec<InFlight>) {
+        std::mem::swap(&mut *self.sent.lock(), into);
     }
 
     /// The simulator delivered (or dropped) one message it had taken.

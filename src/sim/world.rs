@@ -17,8 +17,10 @@ use std::time::Duration;
 
 /// What can happen at an instant of virtual time.
 enum What {
-    /// A message reaches its receiver's inbox (or is dropped there).
-    Deliver(InFlight),
+    /// A message reaches its receiver's inbox (or is dropped there). Boxed:
+    /// the queue moves events on every push and pop, and a pointer is much
+    /// cheaper to move than an envelope.
+    Deliver(Box<InFlight>),
     /// A node's earliest timer may be due.
     Timer { node: NodeId, incarnation: u64 },
     /// A paused node wakes up.
@@ -70,6 +72,8 @@ struct State {
     produced: Vec<Envelope>,
     /// Every event processed, when a determinism check asked for it.
     trace: Option<Vec<TraceEvent>>,
+    /// Scratch space for what the network let through since the last look.
+    sent: Vec<InFlight>,
 }
 
 /// The simulated world. Everything in it happens on the calling thread, in
@@ -249,10 +253,13 @@ impl World {
     /// queue, each at its arrival time, in send order.
     fn take_sent(&self, state: &mut State) {
         let now = self.now_ns();
-        for message in self.outbox.take() {
+        let mut sent = std::mem::take(&mut state.sent);
+        self.outbox.take_into(&mut sent);
+        for message in sent.drain(..) {
             let at = now.saturating_add(ns(message.delay));
-            Self::schedule(state, at, What::Deliver(message));
+            Self::schedule(state, at, What::Deliver(Box::new(message)));
         }
+        state.sent = sent;
     }
 
     fn schedule(state: &mut State, at: u64, what: What) {
@@ -265,7 +272,7 @@ impl World {
         match what {
             What::Deliver(message) => {
                 let to = message.envelope.to;
-                self.network.deliver_simulated(message);
+                self.network.deliver_simulated(*message);
                 if let Endpoint::Node(node) = to {
                     self.drain_inbox(state, node);
                 }

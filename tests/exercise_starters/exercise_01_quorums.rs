@@ -17,12 +17,17 @@
 //! cargo run --example exercise_01_quorums
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_01_quorums -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: 0 stale reads measured by the staleness oracle (a read is
 //! stale when it returns a version older than a write acknowledged before
 //! the read began), with the smallest R + W that guarantees it. The grader is
 //! `replikv::lab::exercises::grade_quorums`.
 
-use replikv::lab::exercises::grade_quorums;
+use replikv::lab::exercises::{grade_quorums_with_seed, seed_from_args};
 use std::process::ExitCode;
 
 // YOUR ANSWER ---------------------------------------------------------------
@@ -35,5 +40,5 @@ pub fn answer() -> (usize, usize) {
 
 fn main() -> ExitCode {
     let (r, w) = answer();
-    grade_quorums(r, w).report()
+    grade_quorums_with_seed(r, w, seed_from_args()).report()
 }

@@ -29,13 +29,18 @@
 //! cargo run --example exercise_03_linearizable
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_03_linearizable -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: the linearizability checker accepts the history of 3
 //! clients on 2 keys, crash and restart included; no acknowledged write was
 //! lost with the crashed node; and at least 80 % of the operations made
 //! while every node was up succeeded. The grader is
 //! `replikv::lab::exercises::grade_linearizable`.
 
-use replikv::lab::exercises::grade_linearizable;
+use replikv::lab::exercises::{grade_linearizable_with_seed, seed_from_args};
 use replikv::protocol::{Context, NodeSetup, Protocol, ReplyTo, Request, Response};
 use replikv::storage::{Record, Version};
 use replikv::{NodeId, Result};
@@ -127,5 +132,5 @@ impl Protocol for MyProtocol {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_linearizable(answer).report()
+    grade_linearizable_with_seed(answer, seed_from_args()).report()
 }

@@ -23,12 +23,17 @@
 //! cargo run --example exercise_04_convergence
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_04_convergence -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: 2 s after the network heals, all three replicas of every
 //! key hold the same version (`Cluster::is_converged`), and it is the last
 //! acknowledged write. The grader is
 //! `replikv::lab::exercises::grade_converges`.
 
-use replikv::lab::exercises::grade_converges;
+use replikv::lab::exercises::{grade_converges_with_seed, seed_from_args};
 use replikv::protocol::{Context, NodeSetup, Protocol, ReplyTo, Request, Response};
 use replikv::storage::{Record, Version};
 use replikv::{NodeId, Result};
@@ -109,5 +114,5 @@ impl Protocol for MyProtocol {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_converges(answer).report()
+    grade_converges_with_seed(answer, seed_from_args()).report()
 }

@@ -14,12 +14,17 @@
 //! cargo run --example exercise_05_load_balancing
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_05_load_balancing -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: the busiest node coordinated at most
 //! `LOAD_IMBALANCE_LIMIT` (1.35) times the mean number of requests per node.
 //! The grader is `replikv::lab::exercises::grade_load_balance`.
 
 use replikv::CoordinatorPolicy;
-use replikv::lab::exercises::grade_load_balance;
+use replikv::lab::exercises::{grade_load_balance_with_seed, seed_from_args};
 use std::process::ExitCode;
 
 // YOUR ANSWER ---------------------------------------------------------------
@@ -31,5 +36,5 @@ pub fn answer() -> CoordinatorPolicy {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_load_balance(answer()).report()
+    grade_load_balance_with_seed(answer(), seed_from_args()).report()
 }

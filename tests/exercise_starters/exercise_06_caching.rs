@@ -17,11 +17,16 @@
 //! cargo run --example exercise_06_caching
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_06_caching -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: 0 stale cache hits (a hit is stale when a newer write had
 //! been acknowledged before the read began) and a hit rate of at least 50 %.
 //! The grader is `replikv::lab::exercises::grade_cache`.
 
-use replikv::lab::exercises::{CacheChoice, grade_cache};
+use replikv::lab::exercises::{CacheChoice, grade_cache_with_seed, seed_from_args};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -37,5 +42,5 @@ pub fn answer() -> CacheChoice {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_cache(answer()).report()
+    grade_cache_with_seed(answer(), seed_from_args()).report()
 }

@@ -19,12 +19,19 @@
 //! cargo run --example exercise_07_fault_tolerance
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_07_fault_tolerance -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: every acknowledged write reads back after the two crashes,
 //! and at least 18 of the 20 writes were acknowledged. The grader is
 //! `replikv::lab::exercises::grade_survives_two_crashes`.
 
 use replikv::Consistency;
-use replikv::lab::exercises::{ReplicationChoice, grade_survives_two_crashes};
+use replikv::lab::exercises::{
+    ReplicationChoice, grade_survives_two_crashes_with_seed, seed_from_args,
+};
 use std::process::ExitCode;
 
 // YOUR ANSWER ---------------------------------------------------------------
@@ -39,5 +46,5 @@ pub fn answer() -> ReplicationChoice {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_survives_two_crashes(answer()).report()
+    grade_survives_two_crashes_with_seed(answer(), seed_from_args()).report()
 }

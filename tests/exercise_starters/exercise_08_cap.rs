@@ -17,13 +17,18 @@
 //! cargo run --example exercise_08_cap
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_08_cap -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: the linearizability checker accepts the history of the
 //! partition, and the majority-side teller completed at least 3 operations,
 //! deposits and balance checks both. The grader is
 //! `replikv::lab::exercises::grade_bank_balance`.
 
 use replikv::Consistency;
-use replikv::lab::exercises::grade_bank_balance;
+use replikv::lab::exercises::{grade_bank_balance_with_seed, seed_from_args};
 use std::process::ExitCode;
 
 // YOUR ANSWER ---------------------------------------------------------------
@@ -35,5 +40,5 @@ pub fn answer() -> Consistency {
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_bank_balance(answer()).report()
+    grade_bank_balance_with_seed(answer(), seed_from_args()).report()
 }

@@ -23,13 +23,18 @@
 //! cargo run --example exercise_09_lost_writes
 //! ```
 //!
+//! The grader runs the cluster on the deterministic simulator: the same
+//! answer and seed give the same grade every time. A FAIL prints the
+//! command that replays it (`cargo run --release --example exercise_09_lost_writes -- --seed N`);
+//! after a fix, replay that seed, then try others.
+//!
 //! **PASS** means: on a real skewed run and on a hand-made history with
 //! overlapping writes, your answer is exactly the set that
 //! `replikv::history::lost_writes` finds (no peeking: call it and you learn
 //! nothing). The grader is `replikv::lab::exercises::grade_lost_writes`.
 
 use replikv::history::History;
-use replikv::lab::exercises::grade_lost_writes;
+use replikv::lab::exercises::{grade_lost_writes_with_seed, seed_from_args};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -57,5 +62,5 @@ pub fn find_lost_writes(
 // ---------------------------------------------------------------------------
 
 fn main() -> ExitCode {
-    grade_lost_writes(find_lost_writes).report()
+    grade_lost_writes_with_seed(find_lost_writes, seed_from_args()).report()
 }

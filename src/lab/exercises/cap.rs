@@ -13,6 +13,7 @@
 //! and balance checks, at least one of each. (Refusing everything is
 //! consistent, and no bank; so is keeping one copy on the cut-off node.)
 
+use super::concurrent::{Script, get, put, run_clients};
 use super::{Grade, node_list};
 use crate::client::CoordinatorPolicy;
 use crate::cluster::{Cluster, Consistency, StorageKind};
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::history::{CheckResult, Checker, OpKind};
 use crate::ids::Endpoint;
 use crate::network::{EnvelopeInfo, Verdict};
+use crate::sim::Runtime;
 use std::time::Duration;
 
 const EXERCISE: &str = "exercise 8: CAP and the bank balance";
@@ -30,6 +32,11 @@ const KEY: &str = "balance";
 const MIN_OK: usize = 3;
 /// Operations per teller: alternately a deposit and a balance check.
 const OPS_PER_TELLER: usize = 8;
+/// Each teller's pause between an answer and its next operation. Links are
+/// instant and the simulator's operations take no virtual time: without a
+/// pause, operations would share instants and look concurrent to the
+/// checker, which then accepts almost any order.
+const THINK: Duration = Duration::from_millis(1);
 
 /// Grades a consistency mode for a balance read and written during a
 /// partition.
@@ -40,7 +47,13 @@ const OPS_PER_TELLER: usize = 8;
 /// assert!(!grade_bank_balance(Consistency::Eventual { r: 1, w: 1 }).passed);
 /// ```
 pub fn grade_bank_balance(consistency: Consistency) -> Grade {
-    match run(consistency) {
+    grade_bank_balance_with_seed(consistency, None)
+}
+
+/// [`grade_bank_balance`] with another seed (`None`: the exercise's own, 8) — what
+/// `cargo run --release --example exercise_08_cap -- --seed N` runs.
+pub fn grade_bank_balance_with_seed(consistency: Consistency, seed: Option<u64>) -> Grade {
+    match run(consistency, seed.unwrap_or(SEED)) {
         Ok(grade) => grade,
         Err(e) => Grade::could_not_run(
             EXERCISE,
@@ -50,7 +63,7 @@ pub fn grade_bank_balance(consistency: Consistency) -> Grade {
     }
 }
 
-fn run(consistency: Consistency) -> Result<Grade> {
+fn run(consistency: Consistency, seed: u64) -> Result<Grade> {
     let cluster = Cluster::builder()
         .nodes(3)
         .replication(3)
@@ -58,7 +71,8 @@ fn run(consistency: Consistency) -> Result<Grade> {
         .consistency(consistency)
         .coordinator(CoordinatorPolicy::Random)
         .client_timeout(Duration::from_millis(550))
-        .seed(SEED)
+        .runtime(Runtime::Simulated)
+        .seed(seed)
         .build()?;
     cluster.client()?.put(KEY, "100")?;
     let replicas = cluster.placement().replicas(KEY.as_bytes());
@@ -77,20 +91,27 @@ fn run(consistency: Consistency) -> Result<Grade> {
         (e.from == Endpoint::Client(majority_teller) && e.to == Endpoint::Node(cut_off))
             .then_some(Verdict::Drop)
     });
-    std::thread::scope(|s| {
-        for (c, mut client) in clients.into_iter().enumerate() {
-            s.spawn(move || {
-                for i in 0..OPS_PER_TELLER {
-                    // Errors are the point: the history records them.
-                    let _ = if i % 2 == 0 {
-                        client.put(KEY, format!("{}", 100 + 10 * (c * OPS_PER_TELLER + i)))
-                    } else {
-                        client.get(KEY).map(|_| ())
-                    };
+    let tellers = clients
+        .into_iter()
+        .enumerate()
+        .map(|(c, client)| {
+            let mut i = 0;
+            let script: Script<'_> = Box::new(move |_, _| {
+                if i == OPS_PER_TELLER {
+                    return None;
                 }
+                i += 1;
+                // Errors are the point: the history records them.
+                Some(if (i - 1) % 2 == 0 {
+                    put(KEY, format!("{}", 100 + 10 * (c * OPS_PER_TELLER + i - 1)))
+                } else {
+                    get(KEY)
+                })
             });
-        }
-    });
+            (client, script)
+        })
+        .collect();
+    run_clients(&cluster, tellers, THINK, &mut |_, _| Ok(()))?;
     let history = cluster.history();
     // The first operation is the opening balance, before the partition.
     let during = || history.ops.iter().skip(1);
@@ -138,9 +159,10 @@ fn run(consistency: Consistency) -> Result<Grade> {
         _ => (false, "the checker could not decide in time"),
     };
     let grade = Grade {
+        replay: Some(super::replay_command("exercise_08_cap", seed)),
         exercise: EXERCISE,
         passed,
-        measured: format!("{measured} [seed {SEED}]"),
+        measured: format!("{measured} [simulated, seed {seed}]"),
         explanation: explanation.into(),
         hint: match verdict {
             CheckResult::Linearizable => {

@@ -32,8 +32,9 @@ use crate::cluster::{Cluster, StorageKind};
 use crate::error::Result;
 use crate::ids::NodeId;
 use crate::protocol::{NodeSetup, Protocol};
+use crate::sim::Runtime;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const EXERCISE: &str = "exercise 4: convergence under message loss";
 /// Seed of the cluster (network faults, coordinator choice) and workload.
@@ -51,7 +52,12 @@ const QUIET_WAIT: Duration = Duration::from_secs(1);
 /// How long the probe watches for the lost copy to be sent again.
 const PROBE_WINDOW: Duration = Duration::from_secs(1);
 const PROBE_KEY: &[u8] = b"probe";
-/// How often the grader looks at what the hook has seen.
+/// `duration` in nanoseconds of the cluster clock.
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// How often (in virtual time) the grader looks at what the hook has seen.
 const POLL: Duration = Duration::from_millis(5);
 
 /// Grades a protocol by whether its replicas converge after message loss.
@@ -68,7 +74,17 @@ where
     P: Protocol,
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
 {
-    match run(factory) {
+    grade_converges_with_seed(factory, None)
+}
+
+/// [`grade_converges`] with another seed (`None`: the exercise's own, 4) — what
+/// `cargo run --release --example exercise_04_convergence -- --seed N` runs.
+pub fn grade_converges_with_seed<P, F>(factory: F, seed: Option<u64>) -> Grade
+where
+    P: Protocol,
+    F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
+{
+    match run(factory, seed.unwrap_or(SEED)) {
         Ok(grade) => grade,
         Err(e) => Grade::could_not_run(EXERCISE, &e, "the cluster must start with your protocol"),
     }
@@ -129,7 +145,7 @@ impl Behaviour {
 /// Waits for the network to go quiet, then writes [`PROBE_KEY`] with the
 /// primary's first copy to its second replica lost, and watches what follows.
 fn probe(cluster: &Cluster, watch: &Watch) -> Result<Behaviour> {
-    let give_up = Instant::now() + QUIET_WAIT;
+    let give_up = cluster.clock().now_ns().saturating_add(nanos(QUIET_WAIT));
     loop {
         let now_ns = cluster.clock().now_ns();
         let idle = watch
@@ -138,10 +154,10 @@ fn probe(cluster: &Cluster, watch: &Watch) -> Result<Behaviour> {
         if idle {
             break;
         }
-        if Instant::now() >= give_up {
+        if cluster.clock().now_ns() >= give_up {
             return Ok(Behaviour::NeverQuiet);
         }
-        std::thread::sleep(POLL);
+        cluster.run_for(POLL);
     }
     let replicas = cluster.placement().replicas(PROBE_KEY);
     let (Some(&primary), Some(&lost_to)) = (replicas.first(), replicas.get(1)) else {
@@ -153,7 +169,7 @@ fn probe(cluster: &Cluster, watch: &Watch) -> Result<Behaviour> {
     client.set_policy(CoordinatorPolicy::First);
     // Its outcome does not matter: what the nodes send does.
     let _ = client.put(PROBE_KEY, "probe");
-    let give_up = Instant::now() + PROBE_WINDOW;
+    let give_up = cluster.clock().now_ns().saturating_add(nanos(PROBE_WINDOW));
     let (resent, answered) = loop {
         let seen = watch.since(start_ns);
         let to_lost: Vec<_> = seen
@@ -162,10 +178,10 @@ fn probe(cluster: &Cluster, watch: &Watch) -> Result<Behaviour> {
             .collect();
         let resent = to_lost.first().is_some_and(|s| s.dropped) && to_lost.len() >= 2;
         let answered = seen.iter().any(|s| s.to == primary && s.from != primary);
-        if (resent && answered) || Instant::now() >= give_up {
+        if (resent && answered) || cluster.clock().now_ns() >= give_up {
             break (resent, answered);
         }
-        std::thread::sleep(POLL);
+        cluster.run_for(POLL);
     };
     watch.cancel_drop_next();
     Ok(Behaviour::Probed {
@@ -236,7 +252,7 @@ fn hint(acked_enough: bool, behaviour: Behaviour) -> String {
     }
 }
 
-fn run<P, F>(factory: F) -> Result<Grade>
+fn run<P, F>(factory: F, seed: u64) -> Result<Grade>
 where
     P: Protocol,
     F: Fn(&NodeSetup) -> P + Send + Sync + 'static,
@@ -248,9 +264,10 @@ where
         .protocol(factory)
         .coordinator(CoordinatorPolicy::First)
         .client_timeout(Duration::from_millis(500))
-        .seed(SEED)
+        .runtime(Runtime::Simulated)
+        .seed(seed)
         .build()?;
-    let watch = Watch::install(&cluster, SEED);
+    let watch = Watch::install(&cluster, seed);
     watch.set_drop(DROP);
     let mut client = cluster.client()?;
     // What each key may end up holding: the last acknowledged value, or a
@@ -336,9 +353,10 @@ where
         hint(acked_enough, behaviour)
     };
     let grade = Grade {
+        replay: Some(super::replay_command("exercise_04_convergence", seed)),
         exercise: EXERCISE,
         passed,
-        measured: format!("{measured} [seed {SEED}]"),
+        measured: format!("{measured} [simulated, seed {seed}]"),
         explanation: explanation.into(),
         hint,
     };

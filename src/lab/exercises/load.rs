@@ -12,8 +12,11 @@
 use super::{Grade, node_list, ratio};
 use crate::client::CoordinatorPolicy;
 use crate::cluster::{Cluster, Consistency, StorageKind};
-use crate::error::Result;
-use crate::lab::workload::{Workload, run_workload};
+use crate::error::{Error, Result};
+use crate::lab::nemesis::Nemesis;
+use crate::lab::simulated::run_simulated;
+use crate::lab::workload::Workload;
+use crate::sim::Runtime;
 
 const EXERCISE: &str = "exercise 5: load balancing";
 /// Seed of the cluster (network faults, coordinator choice) and workload.
@@ -33,20 +36,27 @@ pub const LOAD_IMBALANCE_LIMIT: f64 = 1.35;
 /// assert!(!grade_load_balance(CoordinatorPolicy::First).passed);
 /// ```
 pub fn grade_load_balance(policy: CoordinatorPolicy) -> Grade {
-    match run(policy) {
+    grade_load_balance_with_seed(policy, None)
+}
+
+/// [`grade_load_balance`] with another seed (`None`: the exercise's own, 5) — what
+/// `cargo run --release --example exercise_05_load_balancing -- --seed N` runs.
+pub fn grade_load_balance_with_seed(policy: CoordinatorPolicy, seed: Option<u64>) -> Grade {
+    match run(policy, seed.unwrap_or(SEED)) {
         Ok(grade) => grade,
         Err(e) => Grade::could_not_run(EXERCISE, &e, "pick one of the CoordinatorPolicy variants"),
     }
 }
 
-fn run(policy: CoordinatorPolicy) -> Result<Grade> {
+fn run(policy: CoordinatorPolicy, seed: u64) -> Result<Grade> {
     let cluster = Cluster::builder()
         .nodes(5)
         .replication(3)
         .storage(StorageKind::Memory)
         .consistency(Consistency::Eventual { r: 1, w: 1 })
         .coordinator(policy)
-        .seed(SEED)
+        .runtime(Runtime::Simulated)
+        .seed(seed)
         .build()?;
     let workload = Workload {
         clients: 4,
@@ -54,10 +64,15 @@ fn run(policy: CoordinatorPolicy) -> Result<Grade> {
         keys: 200,
         read_ratio: 0.9,
         zipf: Some(1.1),
-        seed: SEED,
+        seed,
         ..Workload::default()
     };
-    run_workload(&cluster, &workload, &mut |_| {})?;
+    let Some(world) = cluster.world() else {
+        return Err(Error::InvalidConfig(
+            "exercise 5 runs on the simulator".into(),
+        ));
+    };
+    run_simulated(&cluster, world, &workload, &Nemesis::default(), &mut |_| {})?;
     let nodes = cluster.metrics().nodes;
     let loads: Vec<u64> = nodes.iter().map(|n| n.requests).collect();
     let total: u64 = loads.iter().sum();
@@ -83,9 +98,10 @@ fn run(policy: CoordinatorPolicy) -> Result<Grade> {
          only as fast as its busiest node, however many nodes you add"
     };
     let grade = Grade {
+        replay: Some(super::replay_command("exercise_05_load_balancing", seed)),
         exercise: EXERCISE,
         passed,
-        measured: format!("{measured} [seed {SEED}]"),
+        measured: format!("{measured} [simulated, seed {seed}]"),
         explanation: explanation.into(),
         hint: "any replica of a key can coordinate a request for it: let more than one do it"
             .into(),

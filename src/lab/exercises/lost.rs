@@ -23,17 +23,26 @@
 //! history in which one write overlaps the winner.
 
 use super::Grade;
+use super::concurrent::{Script, put, run_clients};
 use crate::client::CoordinatorPolicy;
 use crate::cluster::{Cluster, Consistency, StorageKind};
 use crate::error::Result;
 use crate::history::{History, OpKind, Operation, lost_writes};
 use crate::ids::{ClientId, NodeId};
+use crate::sim::Runtime;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 const EXERCISE: &str = "exercise 9: lost writes under clock skew";
 /// Seed of the cluster (network faults, coordinator choice) and workload.
 const SEED: u64 = 9;
+
+/// Writes each of the two clients makes.
+const WRITES_PER_CLIENT: usize = 15;
+/// Each client's pause between one write's answer and its next write: with
+/// instant links an operation takes no virtual time, and writes must be
+/// ordered in time for a write to come "after" the winner.
+const THINK: Duration = Duration::from_millis(1);
 
 /// Final values: each key's converged value (`None`: missing).
 type Finals = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -51,7 +60,18 @@ pub fn grade_lost_writes<F>(finder: F) -> Grade
 where
     F: Fn(&History, &Finals) -> Vec<usize>,
 {
-    let (skewed, panics) = match skewed_run() {
+    grade_lost_writes_with_seed(finder, None)
+}
+
+/// [`grade_lost_writes`] with another seed for the skewed run (`None`: the
+/// exercise's own, 9) — what `cargo run --release --example
+/// exercise_09_lost_writes -- --seed N` runs.
+pub fn grade_lost_writes_with_seed<F>(finder: F, seed: Option<u64>) -> Grade
+where
+    F: Fn(&History, &Finals) -> Vec<usize>,
+{
+    let seed = seed.unwrap_or(SEED);
+    let (skewed, panics) = match skewed_run(seed) {
         Ok(run) => run,
         Err(e) => {
             return Grade::could_not_run(EXERCISE, &e, "the skewed cluster run failed to start");
@@ -98,9 +118,10 @@ where
             .into()
     };
     let grade = Grade {
+        replay: Some(super::replay_command("exercise_09_lost_writes", seed)),
         exercise: EXERCISE,
         passed,
-        measured: format!("{} [seed {SEED}]", lines.join("; ")),
+        measured: format!("{} [simulated, seed {seed}]", lines.join("; ")),
         explanation,
         hint: hint(missed_total, extra_total),
     };
@@ -131,27 +152,35 @@ fn hint(missed: usize, extra: usize) -> String {
 /// Two clients write three keys concurrently on a 3-node eventual cluster
 /// whose node 0 runs 2 s behind; the history and converged values, and
 /// the nodes' panics ([`crate::metrics::Report::node_panics`]).
-fn skewed_run() -> Result<((History, Finals), Vec<String>)> {
+fn skewed_run(seed: u64) -> Result<((History, Finals), Vec<String>)> {
     let cluster = Cluster::builder()
         .nodes(3)
         .storage(StorageKind::Memory)
         .consistency(Consistency::Eventual { r: 2, w: 2 })
         .coordinator(CoordinatorPolicy::Random)
-        .seed(SEED)
+        .runtime(Runtime::Simulated)
+        .seed(seed)
         .build()?;
     cluster.set_clock_skew(NodeId(0), -2_000_000_000)?;
     let clients = (0..2)
         .map(|_| cluster.client())
         .collect::<Result<Vec<_>>>()?;
-    std::thread::scope(|s| {
-        for (c, mut client) in clients.into_iter().enumerate() {
-            s.spawn(move || {
-                for i in 0..15 {
-                    let _ = client.put(format!("key-{}", i % 3), format!("c{c}-{i}"));
-                }
+    let clients = clients
+        .into_iter()
+        .enumerate()
+        .map(|(c, client)| {
+            let mut i = 0;
+            let script: Script<'_> = Box::new(move |_, _| {
+                (i < WRITES_PER_CLIENT).then(|| {
+                    i += 1;
+                    put(format!("key-{}", (i - 1) % 3), format!("c{c}-{}", i - 1))
+                })
             });
-        }
-    });
+            (client, script)
+        })
+        .collect();
+    // Errors are the point: the history records them.
+    run_clients(&cluster, clients, THINK, &mut |_, _| Ok(()))?;
     cluster.wait_for_convergence(Duration::from_secs(5))?;
     Ok((
         (cluster.history(), cluster.final_values()?),

@@ -32,14 +32,41 @@
 //! many right protocols), and a wrong answer fails with the number that
 //! shows it wrong — a stale read count, a counterexample, a load ratio.
 //!
-//! # Determinism and timing
+//! # On the simulator, replayable from a seed
 //!
-//! Every grader uses fixed seeds (network faults, coordinator choice,
-//! workload), in-memory storage and small clusters, so it runs in a few
-//! seconds even in a debug build. Where the outcome depends on timing
-//! (replication lag, partitions), the scenarios are built with wide margins:
-//! replication lag of 10 ms against reads that follow a write within
-//! microseconds; TTLs of seconds against operations of microseconds.
+//! Every grader that runs a cluster runs it on the deterministic simulator
+//! ([`Runtime::Simulated`](crate::Runtime::Simulated)): the nodes, the
+//! network and the clients on one thread, on virtual time. So a grade is a
+//! function of the answer and the seed alone — the same answer gets the
+//! same verdict and the same numbers on every machine, however loaded —
+//! and a grader's 10–30 ms links and second-long timeouts cost no real
+//! time: all nine graders together take about a second in a debug build.
+//! Each grader has its own seed (printed in its `measured` text, with
+//! `simulated`), and a `_with_seed` variant; every exercise's `main` reads
+//! an optional `--seed N` ([`seed_from_args`]), and a failed grade prints
+//! the command that replays it:
+//!
+//! ```text
+//!   replay:   cargo run --release --example exercise_03_linearizable -- --seed 3 (simulated: …)
+//! ```
+//!
+//! Run the same command after a fix and the very same schedule — the same
+//! delays, the same choices, the same crash at the same moment — shows
+//! whether the fix works; other seeds show whether it holds in general.
+//!
+//! Threads would add nothing the graders need: none measures real
+//! throughput or wall-clock latency, and a race that only a second core
+//! exposes is not what the exercises teach. (Exercise 2's grader runs no
+//! cluster at all: it computes placements, which are deterministic.)
+//! Clients that run concurrently are state machines on the event loop
+//! (`concurrent.rs`), as the lab's simulated workload is.
+//!
+//! One thing differs from threads: over a link with no latency an
+//! operation takes no virtual time at all. Where the outcome depends on
+//! one operation coming *after* another (a read after a write, a write
+//! after the winning write), the graders leave 1 ms of virtual time between
+//! operations, so that the history orders them; otherwise the staleness
+//! oracle and the checker would rightly count them as concurrent.
 //! `tests/exercises.rs` proves every grader fails the shipped starter
 //! answer (a frozen copy of it: learners edit the examples in place) and
 //! passes a reference solution.
@@ -68,6 +95,7 @@
 
 mod cache;
 mod cap;
+mod concurrent;
 mod convergence;
 mod fault_tolerance;
 mod linearizable;
@@ -77,18 +105,20 @@ mod partitioning;
 mod quorums;
 mod watch;
 
-pub use cache::{CacheChoice, grade_cache};
-pub use cap::grade_bank_balance;
-pub use convergence::grade_converges;
-pub use fault_tolerance::{ReplicationChoice, grade_survives_two_crashes};
+pub use cache::{CacheChoice, grade_cache, grade_cache_with_seed};
+pub use cap::{grade_bank_balance, grade_bank_balance_with_seed};
+pub use convergence::{grade_converges, grade_converges_with_seed};
+pub use fault_tolerance::{
+    ReplicationChoice, grade_survives_two_crashes, grade_survives_two_crashes_with_seed,
+};
 pub use linearizable::{
     LINEARIZABLE_CLIENT_LINK, LINEARIZABLE_NODE_LINK, grade_linearizable,
     grade_linearizable_with_seed,
 };
-pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance};
-pub use lost::grade_lost_writes;
+pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance, grade_load_balance_with_seed};
+pub use lost::{grade_lost_writes, grade_lost_writes_with_seed};
 pub use partitioning::grade_partitioning;
-pub use quorums::{QUORUM_REPLICAS, grade_quorums};
+pub use quorums::{QUORUM_REPLICAS, grade_quorums, grade_quorums_with_seed};
 
 use crate::cluster::Cluster;
 use crate::error::Error;
@@ -118,6 +148,11 @@ pub struct Grade {
     pub explanation: String,
     /// What to try next (shown on a failure).
     pub hint: String,
+    /// The command that runs this grade again with the same seed (shown on
+    /// a failure), when the grader ran a simulated cluster: the run then
+    /// replays exactly. `None` for graders that need no cluster or run on
+    /// threads, and for answers the grader could not run.
+    pub replay: Option<String>,
 }
 
 impl Grade {
@@ -131,6 +166,7 @@ impl Grade {
             measured: format!("the grader could not run your answer: {error}"),
             explanation: "an answer must at least be a valid configuration".into(),
             hint: hint.into(),
+            replay: None,
         }
     }
 
@@ -180,9 +216,64 @@ impl fmt::Display for Grade {
         write!(f, "  why:      {}", self.explanation)?;
         if !self.passed {
             write!(f, "\n  hint:     {}", self.hint)?;
+            if let Some(replay) = &self.replay {
+                write!(f, "\n  replay:   {replay}")?;
+            }
         }
         Ok(())
     }
+}
+
+/// The command that re-runs exercise `example` (`exercise_03_linearizable`)
+/// with `seed`. On the simulator the same seed is the same run, event for
+/// event, so a failure replays exactly — with a fixed answer, the same
+/// schedule shows whether the fix works.
+fn replay_command(example: &str, seed: u64) -> String {
+    format!(
+        "cargo run --release --example {example} -- --seed {seed} \
+         (simulated: the same seed replays this run exactly)"
+    )
+}
+
+/// The seed given on an exercise's command line as `--seed N` (or
+/// `--seed=N`), or `None` when there is none — then the grader uses the
+/// exercise's own seed. Every exercise's `main` passes it on, so the
+/// command a failed grade prints (`cargo run --release --example
+/// exercise_03_linearizable -- --seed 3`) replays the failure.
+///
+/// Meant for an example's `main`, like a command-line parser: on anything
+/// else on the command line, or a seed that is not a number, it prints
+/// what is wrong and exits with status 2.
+pub fn seed_from_args() -> Option<u64> {
+    match parse_seed(std::env::args().skip(1)) {
+        Ok(seed) => seed,
+        Err(e) => {
+            eprintln!("{e}\nusage: cargo run --release --example exercise_NN_name [-- --seed N]");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// [`seed_from_args`] on `args` (the program name left out).
+fn parse_seed(mut args: impl Iterator<Item = String>) -> crate::Result<Option<u64>> {
+    let mut seed = None;
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--seed=") {
+            Some(value) => value.to_string(),
+            None if arg == "--seed" => args
+                .next()
+                .ok_or_else(|| Error::InvalidConfig("--seed needs a number: --seed 3".into()))?,
+            None => {
+                return Err(Error::InvalidConfig(format!(
+                    "unexpected argument {arg:?}: an exercise takes only --seed N"
+                )));
+            }
+        };
+        seed = Some(value.parse::<u64>().map_err(|_| {
+            Error::InvalidConfig(format!("--seed needs a whole number ≥ 0, got {value:?}"))
+        })?);
+    }
+    Ok(seed)
 }
 
 /// Sets `latency` on every node → node link (clients still reach nodes at
@@ -228,7 +319,51 @@ mod tests {
             measured: "all good".into(),
             explanation: "it works".into(),
             hint: String::new(),
+            replay: None,
         }
+    }
+
+    fn args(args: &[&str]) -> crate::Result<Option<u64>> {
+        parse_seed(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn an_exercise_takes_an_optional_seed_and_refuses_anything_else() {
+        assert_eq!(args(&[]).unwrap(), None);
+        assert_eq!(args(&["--seed", "7"]).unwrap(), Some(7));
+        assert_eq!(args(&["--seed=8"]).unwrap(), Some(8));
+        for bad in [
+            &["--seed"][..],
+            &["--seed", "x"],
+            &["--seed=-1"],
+            &["--fast"],
+        ] {
+            assert!(
+                matches!(args(bad), Err(Error::InvalidConfig(_))),
+                "{bad:?} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_grade_shows_the_command_that_replays_it() {
+        let failed = Grade {
+            passed: false,
+            replay: Some(replay_command("exercise_01_quorums", 5)),
+            ..passing()
+        };
+        let shown = failed.to_string();
+        assert!(
+            shown.contains(
+                "\n  replay:   cargo run --release --example exercise_01_quorums -- --seed 5"
+            ),
+            "{shown}"
+        );
+        let passed = Grade {
+            replay: Some(replay_command("exercise_01_quorums", 5)),
+            ..passing()
+        };
+        assert!(!passed.to_string().contains("replay"), "{passed}");
     }
 
     #[test]

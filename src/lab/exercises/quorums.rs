@@ -3,7 +3,7 @@
 //! The scenario: 3 nodes, every key on all N = 3 of them, eventual mode.
 //! Replication lags: every node → node message takes 10 ms, while clients
 //! reach nodes at once. A writer always writes through the key's primary; a
-//! reader right after reads through the replicas in turn. With R + W ≤ N a
+//! reader 1 ms later reads through the replicas in turn. With R + W ≤ N a
 //! read can ask only replicas the write has not reached yet: a stale read.
 //! With R + W > N every read quorum overlaps every write quorum.
 //!
@@ -17,6 +17,7 @@ use crate::cluster::{Cluster, Consistency, StorageKind};
 use crate::error::Result;
 use crate::history::StalenessReport;
 use crate::network::Latency;
+use crate::sim::Runtime;
 use std::time::Duration;
 
 /// N in exercise 1: each key's number of replicas (and of nodes).
@@ -27,18 +28,32 @@ const EXERCISE: &str = "exercise 1: quorums";
 const SEED: u64 = 1;
 /// Replication lag on every node → node link.
 const LAG: Duration = Duration::from_millis(10);
+/// The pause after each operation before the next: the reader reads 1 ms
+/// after the write returned, well inside the replication lag. (On the
+/// simulator an operation over instant client links takes no time at all;
+/// without a pause, the write's return and the read's call would share an
+/// instant and the staleness oracle could not order them.)
+const GAP: Duration = Duration::from_millis(1);
 /// Keys written and read, and rounds over them.
 const KEYS: usize = 4;
 const ROUNDS: usize = 5;
 
-/// Grades a choice of read quorum `r` and write quorum `w` for N = 3.
+/// Grades a choice of read quorum `r` and write quorum `w` for N = 3, on
+/// the simulator with the exercise's seed.
 ///
-/// ```no_run
+/// ```
 /// use replikv::lab::exercises::grade_quorums;
 /// assert!(!grade_quorums(1, 1).passed); // stale reads under replication lag
 /// ```
 pub fn grade_quorums(r: usize, w: usize) -> Grade {
-    match run(r, w) {
+    grade_quorums_with_seed(r, w, None)
+}
+
+/// [`grade_quorums`] with another seed (`None`: the exercise's own, 1) —
+/// what `cargo run --release --example exercise_01_quorums -- --seed N`
+/// runs.
+pub fn grade_quorums_with_seed(r: usize, w: usize, seed: Option<u64>) -> Grade {
+    match run(r, w, seed.unwrap_or(SEED)) {
         Ok(grade) => grade,
         Err(e) => Grade::could_not_run(
             EXERCISE,
@@ -59,14 +74,15 @@ struct Measured {
     panics: Vec<String>,
 }
 
-fn measure(r: usize, w: usize) -> Result<Measured> {
+fn measure(r: usize, w: usize, seed: u64) -> Result<Measured> {
     let cluster = Cluster::builder()
         .nodes(QUORUM_REPLICAS)
         .replication(QUORUM_REPLICAS)
         .storage(StorageKind::Memory)
         .consistency(Consistency::Eventual { r, w })
         .client_timeout(Duration::from_secs(2))
-        .seed(SEED)
+        .runtime(Runtime::Simulated)
+        .seed(seed)
         .build()?;
     set_node_link_latency(&cluster, Latency::Fixed(LAG))?;
     let mut writer = cluster.client()?;
@@ -80,9 +96,11 @@ fn measure(r: usize, w: usize) -> Result<Measured> {
             if writer.put(&key, format!("balance-{round}")).is_err() {
                 errors += 1;
             }
+            cluster.run_for(GAP);
             if reader.get(&key).is_err() {
                 errors += 1;
             }
+            cluster.run_for(GAP);
         }
     }
     let staleness = StalenessReport::from_history(&cluster.history());
@@ -98,12 +116,12 @@ fn measure(r: usize, w: usize) -> Result<Measured> {
     })
 }
 
-fn run(r: usize, w: usize) -> Result<Grade> {
-    let m = measure(r, w)?;
+fn run(r: usize, w: usize, seed: u64) -> Result<Grade> {
+    let m = measure(r, w, seed)?;
     let n = QUORUM_REPLICAS;
     let measured = format!(
         "R = {r}, W = {w}, N = {n}: {} of {} reads stale ({:.0} %, k max {}), {} errors; \
-         mean read {:.2} ms, mean write {:.2} ms (replication lag {} ms per message; seed {SEED})",
+         mean read {:.2} ms, mean write {:.2} ms (replication lag {} ms per message; simulated, seed {seed})",
         m.stale,
         m.reads,
         100.0 * ratio(m.stale as f64, m.reads as f64),
@@ -162,6 +180,7 @@ fn run(r: usize, w: usize) -> Result<Grade> {
         measured,
         explanation,
         hint: hint.into(),
+        replay: Some(super::replay_command("exercise_01_quorums", seed)),
     };
     Ok(grade.unless_panicked(&m.panics))
 }
