@@ -1,7 +1,7 @@
 //! One experiment: build a cluster, run a workload under faults, heal, and
 //! judge the outcome with the global observer's tools.
 
-use super::nemesis::Nemesis;
+use super::nemesis::{FaultLog, Nemesis};
 use super::report::{ExperimentReport, ReportInputs};
 use super::simulated::run_simulated;
 use super::workload::{Workload, run_workload};
@@ -182,8 +182,58 @@ impl Experiment {
         &self,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(ExperimentReport, crate::history::History)> {
+        self.run_recorded(progress, false)
+            .map(|(report, history, _)| (report, history))
+    }
+
+    /// Like [`Experiment::run_with_history`], also recording the run's
+    /// message trace (see [`crate::trace`]): exact on the simulator, best
+    /// effort on threads. The trace covers the workload, the nemesis and the
+    /// convergence wait after it; recording it changes nothing in a
+    /// simulated run.
+    ///
+    /// ```
+    /// use replikv::lab::{Experiment, Workload};
+    /// use replikv::{Runtime, StorageKind};
+    /// let experiment = Experiment {
+    ///     workload: Workload { clients: 2, ops_per_client: 20, ..Workload::default() },
+    ///     runtime: Runtime::Simulated,
+    ///     ..Experiment::default()
+    /// };
+    /// let (report, history, trace) = experiment.run_traced(&mut |_| {})?;
+    /// assert_eq!(history.len(), 40);
+    /// assert!(trace.exact);
+    /// assert_eq!(report.linearizable, Some(true));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn run_traced(
+        &self,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(
+        ExperimentReport,
+        crate::history::History,
+        crate::trace::Trace,
+    )> {
+        let (report, history, trace) = self.run_recorded(progress, true)?;
+        let trace = trace.ok_or_else(|| Error::Protocol("the trace was not recorded".into()))?;
+        Ok((report, history, trace))
+    }
+
+    fn run_recorded(
+        &self,
+        progress: &mut dyn FnMut(u64),
+        trace: bool,
+    ) -> Result<(
+        ExperimentReport,
+        crate::history::History,
+        Option<crate::trace::Trace>,
+    )> {
         self.validate()?;
         let cluster = self.builder().build()?;
+        if trace {
+            cluster.network().record_trace();
+        }
+        let mut faults = FaultLog::default();
         cluster.network().set_drop_probability(self.drop)?;
         cluster
             .network()
@@ -192,12 +242,21 @@ impl Experiment {
 
         let outcome = match cluster.world() {
             Some(world) => {
-                run_simulated(&cluster, world, &self.workload, &self.nemesis, progress)?.0
+                run_simulated(
+                    &cluster,
+                    world,
+                    &self.workload,
+                    &self.nemesis,
+                    progress,
+                    &mut faults,
+                )?
+                .0
             }
             None => {
                 let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+                let log = &mut faults;
                 let (outcome, faults) = std::thread::scope(|s| {
-                    let nemesis = s.spawn(|| self.nemesis.run(&cluster, &stop_rx));
+                    let nemesis = s.spawn(|| self.nemesis.run_logged(&cluster, &stop_rx, log));
                     let outcome = run_workload(&cluster, &self.workload, progress);
                     drop(stop_tx);
                     let faults = nemesis.join().unwrap_or_else(|_| {
@@ -244,7 +303,8 @@ impl Experiment {
             lost_writes: lost,
             linearizable,
             converged,
+            faults: &faults.windows,
         });
-        Ok((report, history))
+        Ok((report, history, cluster.network().trace()))
     }
 }

@@ -9,14 +9,18 @@ pub mod exercises;
 mod experiment;
 mod nemesis;
 pub mod pbs;
+#[cfg(feature = "plot")]
+mod plots;
 mod report;
 mod simulated;
+mod timeseries;
 mod workload;
 
 pub use experiment::Experiment;
-pub use nemesis::{Nemesis, NemesisKind};
+pub use nemesis::{FaultWindow, Nemesis, NemesisKind};
 pub use report::{
     CacheCounts, Errors, ExperimentReport, KStaleness, LatencyUs, Messages, NodePanic,
     ReportConfig, TStalenessMs,
 };
+pub use timeseries::{RunSeries, TimeSlice};
 pub use workload::{KeyChooser, RunOutcome, Workload, run_workload};

@@ -6,6 +6,8 @@
 //! replikv check history.json
 //! replikv staleness --r 1 --w 1 --latency exp:1ms
 //! replikv partitions --nodes 10
+//! replikv run --nemesis partition --trace trace.json --html history.html --plot run.svg
+//! replikv diagram trace.json --svg messages.svg --from 0ms --to 20ms
 //! ```
 //!
 //! Every argument is checked before any work starts ([`limits`] holds the
@@ -17,6 +19,7 @@ mod commands;
 mod limits;
 mod output;
 mod partitions;
+mod pictures;
 
 use clap::Parser;
 
