@@ -76,8 +76,8 @@ fn screenshot(page: &Path, png: &Path) -> bool {
     true
 }
 
-/// The screenshot's pixels as RGB triples.
-fn pixels(png: &Path) -> Vec<[u8; 3]> {
+/// The screenshot's pixels as RGB triples, with the image's width.
+fn pixels(png: &Path) -> (usize, Vec<[u8; 3]>) {
     let bytes = std::fs::read(png).unwrap();
     let decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     let mut reader = decoder.read_info().unwrap();
@@ -88,9 +88,18 @@ fn pixels(png: &Path) -> Vec<[u8; 3]> {
         png::ColorType::Rgb => 3,
         other => panic!("unexpected colour type {other:?}"),
     };
-    buf[..info.buffer_size()]
+    let px = buf[..info.buffer_size()]
         .chunks(step)
         .map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (info.width as usize, px)
+}
+
+/// The pixels at or below row `top` and left of column `right`.
+fn region(width: usize, pixels: &[[u8; 3]], top: usize, right: usize) -> Vec<[u8; 3]> {
+    (pixels.iter().enumerate())
+        .filter(|(i, _)| i / width >= top && i % width < right)
+        .map(|(_, p)| *p)
         .collect()
 }
 
@@ -151,14 +160,16 @@ fn the_timeline_renders_in_a_browser() {
     if !screenshot(&page, &png) {
         return;
     }
-    let px = pixels(&png);
+    let (width, px) = pixels(&png);
     not_blank(&px);
-    // Drawn by the page's script, not by its static HTML: bars in the
-    // colours of puts and gets, and the counterexample's red outline.
-    assert!(near(&px, [0x3b, 0x7d, 0xd8]) > 100, "no put bars drawn");
-    assert!(near(&px, [0x2e, 0xa4, 0x4f]) > 100, "no get bars drawn");
+    // Drawn by the page's script on the canvas (below the header and the
+    // controls, left of the side panel), not by the static HTML: bars in
+    // the colours of puts and gets, and the counterexample's red outline.
+    let canvas = region(width, &px, 110, 800);
+    assert!(near(&canvas, [0x3b, 0x7d, 0xd8]) > 300, "no put bars drawn");
+    assert!(near(&canvas, [0x2e, 0xa4, 0x4f]) > 300, "no get bars drawn");
     assert!(
-        near(&px, [0xc6, 0x28, 0x28]) > 50,
+        near(&canvas, [0xc6, 0x28, 0x28]) > 50,
         "no counterexample outline drawn"
     );
 }
@@ -180,7 +191,7 @@ fn the_sequence_diagram_renders_in_a_browser() {
     if !screenshot(&file, &png) {
         return;
     }
-    let px = pixels(&png);
+    let (_, px) = pixels(&png);
     not_blank(&px);
     assert!(
         near(&px, [0x1f, 0x6f, 0xd1]) > 50,

@@ -144,6 +144,7 @@ impl RunSeries {
         Ok(svg)
     }
 
+    #[cfg(feature = "plot")]
     /// A time given in ns since the first call, in ms on the cluster clock
     /// (the clock of the history, the trace and `replikv diagram --from`),
     /// for the plots.
@@ -151,6 +152,7 @@ impl RunSeries {
         self.origin_ns.saturating_add(ns_since_origin) as f64 / 1e6
     }
 
+    #[cfg(feature = "plot")]
     /// A fault window in ms on the cluster clock, clipped to the run.
     pub(crate) fn window_ms(&self, w: &FaultWindow) -> (f64, f64) {
         let end = self.ms(self.slice_ns * self.slices.len() as u64);
@@ -161,6 +163,7 @@ impl RunSeries {
         )
     }
 
+    #[cfg(feature = "plot")]
     /// Failed and timed-out operations per second in each slice.
     pub(crate) fn failures(&self) -> Vec<f64> {
         let s = self.slice_s();

@@ -187,10 +187,10 @@ pub(super) fn render(trace: &Trace, options: &DiagramOptions) -> Result<String> 
     let total_height = TOP + height + BOTTOM;
 
     let mut svg = String::with_capacity(4096 + messages.len() * 400);
-    let _ = write!(
+    let _ = writeln!(
         svg,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{total_height:.0}\" \
-         viewBox=\"0 0 {width:.0} {total_height:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n"
+         viewBox=\"0 0 {width:.0} {total_height:.0}\" font-family=\"sans-serif\" font-size=\"11\">"
     );
     svg.push_str(STYLE);
     // Title.
@@ -207,9 +207,9 @@ pub(super) fn render(trace: &Trace, options: &DiagramOptions) -> Result<String> 
     if let Some(key) = &options.key {
         let _ = write!(title, ", key {key}");
     }
-    let _ = write!(
+    let _ = writeln!(
         svg,
-        "<text class=\"title\" x=\"10\" y=\"20\">{}</text>\n",
+        "<text class=\"title\" x=\"10\" y=\"20\">{}</text>",
         esc(&title)
     );
     let mut note = format!("{} messages", messages.len());
@@ -223,18 +223,18 @@ pub(super) fn render(trace: &Trace, options: &DiagramOptions) -> Result<String> 
     if trace.truncated {
         note.push_str("; the recording hit its event limit and is incomplete");
     }
-    let _ = write!(
+    let _ = writeln!(
         svg,
-        "<text class=\"note\" x=\"10\" y=\"36\">{}</text>\n",
+        "<text class=\"note\" x=\"10\" y=\"36\">{}</text>",
         esc(&note)
     );
 
     // Partitions: bands across the whole width.
     for (start, end, cut) in partition_intervals(trace, from, shown_to) {
-        let _ = write!(
+        let _ = writeln!(
             svg,
             "<rect class=\"partition\" x=\"{LEFT}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\">\
-             <title>partition {} to {}: {}</title></rect>\n",
+             <title>partition {} to {}: {}</title></rect>",
             y(start),
             width - LEFT - 10.0,
             (y(end) - y(start)).max(1.0),
@@ -246,10 +246,10 @@ pub(super) fn render(trace: &Trace, options: &DiagramOptions) -> Result<String> 
     // Crashes: a band on the node's lane.
     for (node, start, end) in down_intervals(trace, from, shown_to) {
         if let Some(x) = x_of.get(&Lane::Node(node)) {
-            let _ = write!(
+            let _ = writeln!(
                 svg,
                 "<rect class=\"down\" data-node=\"{node}\" x=\"{:.1}\" y=\"{:.1}\" width=\"40\" \
-                 height=\"{:.1}\"><title>n{node} down from {} to {}</title></rect>\n",
+                 height=\"{:.1}\"><title>n{node} down from {} to {}</title></rect>",
                 x - 20.0,
                 y(start),
                 (y(end) - y(start)).max(1.0),
@@ -262,11 +262,11 @@ pub(super) fn render(trace: &Trace, options: &DiagramOptions) -> Result<String> 
     for lane in &lanes {
         let x = x_of[lane];
         let name = lane_name(*lane);
-        let _ = write!(
+        let _ = writeln!(
             svg,
             "<g class=\"lane\" data-lane=\"{name}\"><text class=\"lane-name\" x=\"{x:.1}\" \
              y=\"{:.1}\" text-anchor=\"middle\">{name}</text><line x1=\"{x:.1}\" y1=\"{TOP:.1}\" \
-             x2=\"{x:.1}\" y2=\"{:.1}\"/></g>\n",
+             x2=\"{x:.1}\" y2=\"{:.1}\"/></g>",
             TOP - 12.0,
             TOP + height
         );
@@ -274,9 +274,9 @@ pub(super) fn render(trace: &Trace, options: &DiagramOptions) -> Result<String> 
     // Time axis.
     for i in 0..=10u64 {
         let t = from + ((shown_to - from) as f64 * i as f64 / 10.0) as u64;
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
             LEFT - 8.0,
             y(t) + 4.0,
             ms(t)
@@ -289,10 +289,10 @@ pub(super) fn render(trace: &Trace, options: &DiagramOptions) -> Result<String> 
             && options.key.is_none()
             && let Some(x) = x_of.get(&Lane::Node(*node))
         {
-            let _ = write!(
+            let _ = writeln!(
                 svg,
                 "<circle class=\"timer\" cx=\"{x:.1}\" cy=\"{:.1}\" r=\"2.5\">\
-                 <title>n{node} timer at {}</title></circle>\n",
+                 <title>n{node} timer at {}</title></circle>",
                 y(*at_ns),
                 ms(*at_ns)
             );

@@ -339,10 +339,10 @@ impl Trace {
                 }
                 TraceEvent::Deliver { id, .. }
                 | TraceEvent::Drop { id, .. }
-                | TraceEvent::Duplicate { id, .. } => {
-                    if !sent.contains(id) {
-                        return bad(format!("message {id} was never sent"));
-                    }
+                | TraceEvent::Duplicate { id, .. }
+                    if !sent.contains(id) =>
+                {
+                    return bad(format!("message {id} was never sent"));
                 }
                 _ => {}
             }

@@ -117,15 +117,15 @@ pub fn timeline_with_points(
     let json = serde_json::to_string(&data).map_err(|e| Error::Encode(e.to_string()))?;
     let mut page = String::with_capacity(json.len() + SCRIPT.len() + STYLE.len() + 4096);
     page.push_str("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n");
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<head>\n<meta charset=\"utf-8\"/>\n<title>{}</title>\n<style>/*<![CDATA[*/\n{STYLE}\n/*]]>*/</style>\n</head>\n",
+        "<head>\n<meta charset=\"utf-8\"/>\n<title>{}</title>\n<style>/*<![CDATA[*/\n{STYLE}\n/*]]>*/</style>\n</head>",
         esc(data.title)
     );
     page.push_str("<body>\n");
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<header><h1>{}</h1><p id=\"verdict\" class=\"verdict {}\">{}</p></header>\n",
+        "<header><h1>{}</h1><p id=\"verdict\" class=\"verdict {}\">{}</p></header>",
         esc(data.title),
         data.verdict.replace(' ', "-"),
         esc(&summary(history, verdict))
@@ -147,14 +147,14 @@ pub fn timeline_with_points(
     page.push_str("</main>\n");
     // JSON inside <script>: `<`, `>` and `&` escaped as \u003c… so that
     // neither an HTML nor an XML parser sees markup in it.
-    let _ = write!(
+    let _ = writeln!(
         page,
-        "<script type=\"application/json\" id=\"data\">{}</script>\n",
+        "<script type=\"application/json\" id=\"data\">{}</script>",
         json.replace('<', "\\u003c")
             .replace('>', "\\u003e")
             .replace('&', "\\u0026")
     );
-    let _ = write!(page, "<script>//<![CDATA[\n{SCRIPT}\n//]]></script>\n");
+    let _ = writeln!(page, "<script>//<![CDATA[\n{SCRIPT}\n//]]></script>");
     page.push_str("</body>\n</html>\n");
     Ok(page)
 }
@@ -312,12 +312,12 @@ fn side_panel(history: &History, verdict: &CheckResult) -> String {
             );
         }
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<h2>Reading it</h2><p>One lane per client; time runs right. A bar spans an \
          operation from its call to its return; an open end fading out is a timeout (it may \
          have taken effect at any instant after its call); a hollow bar failed without \
-         effect. Hover for values. Wheel or buttons zoom, drag pans. {} operations.</p></aside>\n",
+         effect. Hover for values. Wheel or buttons zoom, drag pans. {} operations.</p></aside>",
         history.len()
     );
     out
