@@ -112,6 +112,11 @@ pub enum Error {
     #[error("invalid history: {0}")]
     InvalidHistory(String),
 
+    /// A message trace JSON document does not parse, is of another format
+    /// version, or a diagram of it was asked for an empty window.
+    #[error("invalid trace: {0}")]
+    InvalidTrace(String),
+
     /// An I/O error (writing reports, histories).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -41,6 +41,7 @@
 //! - [`history`]: what every client did and saw, on one global clock; the
 //!   linearizability checker, the staleness oracle and lost writes.
 //! - [`metrics`]: latencies, message counts, per-node load.
+//! - [`trace`]: the message trace of a run, drawn as a sequence diagram.
 //! - [`lab`]: workloads, a nemesis, experiments with stable JSON reports,
 //!   and the PBS/WARS staleness model — what the `replikv` command and the
 //!   examples are made of — plus the graded exercises of LESSON.md.
@@ -146,6 +147,7 @@ mod placement;
 pub mod protocol;
 pub mod sim;
 pub mod storage;
+pub mod trace;
 
 pub use client::{Client, CoordinatorPolicy};
 pub use clock::Clock;

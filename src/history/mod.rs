@@ -12,6 +12,7 @@
 //! | `json.rs` | [`History::to_json`] / [`History::from_json`], the exchange format |
 //! | [`checker`] | [`Checker`]: is the history linearizable? If not, a small [`Counterexample`] |
 //! | [`staleness`] | [`StalenessReport`]: how far behind were the reads? [`lost_writes`]: which acknowledged writes vanished? |
+//! | [`html`] | [`html::timeline`]: the history as an interactive HTML timeline, the counterexample marked |
 //! | `simulate.rs` | [`simulate`]: histories of a perfect register, for tests and benchmarks |
 //!
 //! The two questions are complementary. The checker gives a yes/no verdict
@@ -77,6 +78,7 @@
 //! exchange format. [`History::from_json`] sets it to `false`.
 
 pub mod checker;
+pub mod html;
 mod json;
 mod op;
 mod show;
@@ -86,7 +88,7 @@ pub mod staleness;
 mod testkit;
 mod validate;
 
-pub use checker::{CheckResult, Checker, Counterexample};
+pub use checker::{CheckResult, Checker, Counterexample, LinearizationPoint};
 pub(crate) use json::op_json;
 pub use op::{History, OpKind, Operation};
 pub use simulate::{Fate, PlannedOp, random_plan, simulate};

@@ -186,6 +186,7 @@ impl SlowNode {
             &self.workload(),
             &Nemesis::default(),
             &mut |_| {},
+            &mut super::nemesis::FaultLog::default(),
         )?;
         let report = cluster.metrics();
         cluster.shutdown();

@@ -213,8 +213,8 @@ impl Experiment {
                 dir.display()
             )));
         }
-        let one = self.run_traced(progress, true)?;
-        let two = self.run_traced(progress, true)?;
+        let one = self.run_inner(progress, true, false)?;
+        let two = self.run_inner(progress, true, false)?;
         let divergence = first_trace_difference(&one.trace, &two.trace)
             .or_else(|| first_history_difference(&one.history, &two.history))
             .or_else(|| first_report_difference(&one.report, &two.report));

@@ -2,7 +2,7 @@
 //! judge the outcome with the global observer's tools.
 
 use super::mutants::Mutant;
-use super::nemesis::Nemesis;
+use super::nemesis::{FaultLog, Nemesis};
 use super::report::{ExperimentReport, ReportInputs};
 use super::simulated::run_simulated;
 use super::workload::{Workload, run_workload};
@@ -96,6 +96,8 @@ pub(crate) struct Traced {
     /// Every event the simulated world processed (empty on threads, or
     /// when not asked for).
     pub trace: Vec<TraceEvent>,
+    /// The message trace, when asked for (see [`crate::trace`]).
+    pub messages: Option<crate::trace::Trace>,
 }
 
 impl Default for Experiment {
@@ -259,21 +261,66 @@ impl Experiment {
         &self,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(ExperimentReport, crate::history::History)> {
-        self.run_traced(progress, false)
+        self.run_inner(progress, false, false)
             .map(|run| (run.report, run.history))
     }
 
-    /// Runs the experiment, keeping the simulated world's event trace when
-    /// `trace` is true (the determinism check compares them).
-    pub(crate) fn run_traced(&self, progress: &mut dyn FnMut(u64), trace: bool) -> Result<Traced> {
+    /// Like [`Experiment::run_with_history`], also recording the run's
+    /// message trace (see [`crate::trace`]): exact on the simulator, best
+    /// effort on threads. The trace covers the workload, the nemesis and the
+    /// convergence wait after it; recording it changes nothing in a
+    /// simulated run.
+    ///
+    /// ```
+    /// use replikv::lab::{Experiment, Workload};
+    /// use replikv::{Runtime, StorageKind};
+    /// let experiment = Experiment {
+    ///     workload: Workload { clients: 2, ops_per_client: 20, ..Workload::default() },
+    ///     runtime: Runtime::Simulated,
+    ///     ..Experiment::default()
+    /// };
+    /// let (report, history, trace) = experiment.run_traced(&mut |_| {})?;
+    /// assert_eq!(history.len(), 40);
+    /// assert!(trace.exact);
+    /// assert_eq!(report.linearizable, Some(true));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn run_traced(
+        &self,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<(
+        ExperimentReport,
+        crate::history::History,
+        crate::trace::Trace,
+    )> {
+        let run = self.run_inner(progress, false, true)?;
+        let trace = run
+            .messages
+            .ok_or_else(|| Error::Protocol("the trace was not recorded".into()))?;
+        Ok((run.report, run.history, trace))
+    }
+
+    /// Runs the experiment, keeping the simulated world's event log when
+    /// `events` is true (the determinism check compares them) and the
+    /// message trace when `messages` is.
+    pub(crate) fn run_inner(
+        &self,
+        progress: &mut dyn FnMut(u64),
+        events: bool,
+        messages: bool,
+    ) -> Result<Traced> {
         self.validate()?;
         let cluster = self.builder().build()?;
         if let Some(mutant) = self.mutant {
             mutant.after_build(&cluster);
         }
-        if let (true, Some(world)) = (trace, cluster.world()) {
+        if let (true, Some(world)) = (events, cluster.world()) {
             world.record_trace();
         }
+        if messages {
+            cluster.network().record_trace();
+        }
+        let mut faults = FaultLog::default();
         cluster.network().set_drop_probability(self.drop)?;
         cluster
             .network()
@@ -282,12 +329,21 @@ impl Experiment {
 
         let outcome = match cluster.world() {
             Some(world) => {
-                run_simulated(&cluster, world, &self.workload, &self.nemesis, progress)?.0
+                run_simulated(
+                    &cluster,
+                    world,
+                    &self.workload,
+                    &self.nemesis,
+                    progress,
+                    &mut faults,
+                )?
+                .0
             }
             None => {
                 let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
+                let log = &mut faults;
                 let (outcome, faults) = std::thread::scope(|s| {
-                    let nemesis = s.spawn(|| self.nemesis.run(&cluster, &stop_rx));
+                    let nemesis = s.spawn(|| self.nemesis.run_logged(&cluster, &stop_rx, log));
                     let outcome = run_workload(&cluster, &self.workload, progress);
                     drop(stop_tx);
                     let faults = nemesis.join().unwrap_or_else(|_| {
@@ -335,11 +391,13 @@ impl Experiment {
             lost_writes: lost,
             linearizable,
             converged,
+            faults: &faults.windows,
         });
         Ok(Traced {
             report,
             history,
             trace,
+            messages: cluster.network().trace(),
         })
     }
 }

@@ -18,17 +18,20 @@ mod experiment;
 mod mutants;
 mod nemesis;
 pub mod pbs;
+#[cfg(feature = "plot")]
+mod plots;
 mod replay;
 mod report;
 mod shrink;
 mod simulated;
 mod sweep;
+mod timeseries;
 mod workload;
 
 pub use determinism::{Determinism, Divergence, first_history_difference, first_report_difference};
 pub use experiment::Experiment;
 pub use mutants::Mutant;
-pub use nemesis::{Nemesis, NemesisKind};
+pub use nemesis::{FaultWindow, Nemesis, NemesisKind};
 pub use replay::{duration_arg, replay_command};
 pub use report::{
     CacheCounts, Errors, ExperimentReport, KStaleness, LatencyUs, Messages, NodePanic,
@@ -36,4 +39,5 @@ pub use report::{
 };
 pub use shrink::{Shrunk, shrink};
 pub use sweep::{Claim, Sweep, SweepReport, Violation, judge};
+pub use timeseries::{RunSeries, TimeSlice};
 pub use workload::{KeyChooser, RunOutcome, Workload, run_workload};

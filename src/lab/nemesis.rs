@@ -11,6 +11,7 @@ use crate::ids::NodeId;
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
+use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -92,11 +93,67 @@ impl Default for Nemesis {
 /// What the nemesis did, so that it can undo it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Harm {
-    Isolated,
+    Isolated(NodeId),
     Crashed(NodeId),
     Skewed(NodeId),
     /// Wakes by itself when its pause (one interval) ends.
-    Paused,
+    Paused(NodeId),
+}
+
+impl Harm {
+    fn describe(self) -> (&'static str, NodeId) {
+        match self {
+            Harm::Isolated(n) => ("partition", n),
+            Harm::Crashed(n) => ("crash", n),
+            Harm::Skewed(n) => ("skew", n),
+            Harm::Paused(n) => ("pause", n),
+        }
+    }
+}
+
+/// One fault the nemesis injected and later healed, on the cluster clock
+/// (the clock of the history's `call_ns` and `return_ns`), so that a plot
+/// of the run can shade it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FaultWindow {
+    /// `partition` (the node cut off from the others), `crash`, `skew` or
+    /// `pause`.
+    pub kind: String,
+    /// The node it struck.
+    pub node: u32,
+    /// When it struck, ns since the cluster started.
+    pub start_ns: u64,
+    /// When it was healed, ns since the cluster started.
+    pub end_ns: u64,
+}
+
+/// The faults in force and those healed, as the nemesis goes.
+#[derive(Debug, Default)]
+pub(crate) struct FaultLog {
+    /// Healed faults, in order.
+    pub windows: Vec<FaultWindow>,
+    /// The fault in force, with when it struck.
+    open: Option<(Harm, u64)>,
+}
+
+impl FaultLog {
+    /// The nemesis struck (`harm`, if it harmed anything) at `now_ns`.
+    pub(crate) fn struck(&mut self, harm: Option<Harm>, now_ns: u64) {
+        self.open = harm.map(|h| (h, now_ns));
+    }
+
+    /// The fault in force was healed at `now_ns`.
+    pub(crate) fn healed(&mut self, now_ns: u64) {
+        if let Some((harm, start_ns)) = self.open.take() {
+            let (kind, node) = harm.describe();
+            self.windows.push(FaultWindow {
+                kind: kind.into(),
+                node: node.0,
+                start_ns,
+                end_ns: now_ns,
+            });
+        }
+    }
 }
 
 impl Nemesis {
@@ -120,6 +177,16 @@ impl Nemesis {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn run(&self, cluster: &Cluster, stop: &Receiver<()>) -> Result<u64> {
+        self.run_logged(cluster, stop, &mut FaultLog::default())
+    }
+
+    /// [`Nemesis::run`], noting in `log` when each fault struck and healed.
+    pub(crate) fn run_logged(
+        &self,
+        cluster: &Cluster,
+        stop: &Receiver<()>,
+        log: &mut FaultLog,
+    ) -> Result<u64> {
         if self.kind == NemesisKind::None {
             let _ = stop.recv();
             return Ok(0);
@@ -135,11 +202,13 @@ impl Nemesis {
         };
         loop {
             let harm = self.strike(cluster, &mut rng, step)?;
+            log.struck(harm, cluster.clock().now_ns());
             step += 1;
             injected += u64::from(harm.is_some());
             let stop_now = stopped();
             if let Some(harm) = harm {
                 self.heal(cluster, harm)?;
+                log.healed(cluster.clock().now_ns());
             }
             if stop_now || stopped() {
                 return Ok(injected);
@@ -177,7 +246,7 @@ impl Nemesis {
         Ok(match kind {
             NemesisKind::Partition if nodes.len() > 2 => {
                 cluster.network().isolate(victim)?;
-                Some(Harm::Isolated)
+                Some(Harm::Isolated(victim))
             }
             // A node that is down already (its protocol panicked) is left
             // alone: the report shows why it is down.
@@ -189,7 +258,7 @@ impl Nemesis {
             // threads and on the simulator alike the node wakes by itself.
             NemesisKind::Pause if nodes.len() > 2 && cluster.is_up(victim)? => {
                 cluster.pause(victim, self.interval)?;
-                Some(Harm::Paused)
+                Some(Harm::Paused(victim))
             }
             NemesisKind::Skew => {
                 let skew = rng.random_range(-5_000_000_000i64..=5_000_000_000);
@@ -203,10 +272,10 @@ impl Nemesis {
     /// Undoes what [`Nemesis::strike`] did.
     pub(crate) fn heal(&self, cluster: &Cluster, harm: Harm) -> Result<()> {
         match harm {
-            Harm::Isolated => cluster.network().heal(),
+            Harm::Isolated(_) => cluster.network().heal(),
             Harm::Crashed(node) => cluster.restart(node)?,
             Harm::Skewed(node) => cluster.set_clock_skew(node, 0)?,
-            Harm::Paused => {}
+            Harm::Paused(_) => {}
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! table for people.
 
 use super::experiment::Experiment;
+use super::nemesis::FaultWindow;
 use super::workload::RunOutcome;
 use crate::history::StalenessReport;
 use crate::metrics::Report;
@@ -212,6 +213,9 @@ pub struct ExperimentReport {
     /// bug, and it makes every other figure suspect: the timeouts it causes
     /// are indeterminate, so the checker accepts them.
     pub node_panics: Vec<NodePanic>,
+    /// The faults the nemesis injected, each with when it struck and when
+    /// it was healed, on the history's clock (empty without a nemesis).
+    pub nemesis_faults: Vec<FaultWindow>,
     /// The seed.
     pub seed: u64,
     /// The settings.
@@ -227,6 +231,7 @@ pub(crate) struct ReportInputs<'a> {
     pub lost_writes: Option<u64>,
     pub linearizable: Option<bool>,
     pub converged: Option<bool>,
+    pub faults: &'a [FaultWindow],
 }
 
 fn ms(ns: Option<u64>) -> Option<f64> {
@@ -306,6 +311,7 @@ impl ExperimentReport {
                     message: n.last_panic.clone().unwrap_or_default(),
                 })
                 .collect(),
+            nemesis_faults: i.faults.to_vec(),
             seed: e.seed,
             config: ReportConfig {
                 nodes: e.nodes,
@@ -528,6 +534,7 @@ mod tests {
             lost_writes: None,
             linearizable: Some(true),
             converged: None,
+            faults: &[],
         })
     }
 

@@ -11,7 +11,7 @@
 //! [`Nemesis`] steps — so a workload means the same thing on both runtimes,
 //! and on the simulator it is replayed bit for bit from its seed.
 
-use super::nemesis::{Harm, Nemesis, NemesisKind};
+use super::nemesis::{FaultLog, Harm, Nemesis, NemesisKind};
 use super::workload::{KeyChooser, RunOutcome, Workload, draw_op};
 use crate::client::{Client, Ticket};
 use crate::cluster::Cluster;
@@ -70,6 +70,7 @@ struct Schedule<'a> {
     /// Whether the next action heals (else it strikes).
     heal_next: bool,
     injected: u64,
+    log: FaultLog,
 }
 
 impl Schedule<'_> {
@@ -84,9 +85,11 @@ impl Schedule<'_> {
         if self.heal_next {
             if let Some(harm) = self.harm.take() {
                 self.nemesis.heal(cluster, harm)?;
+                self.log.healed(now);
             }
         } else {
             self.harm = self.nemesis.strike(cluster, &mut self.rng, self.step)?;
+            self.log.struck(self.harm, now);
             self.step += 1;
             self.injected += u64::from(self.harm.is_some());
         }
@@ -97,14 +100,15 @@ impl Schedule<'_> {
 }
 
 /// Runs `workload` under `nemesis` on a simulated `cluster`; returns the
-/// outcome and how many faults the nemesis injected. Everything heals at
-/// the end, as [`Nemesis::run`] does on threads.
+/// outcome and how many faults the nemesis injected, noting each in `log`.
+/// Everything heals at the end, as [`Nemesis::run`] does on threads.
 pub(crate) fn run_simulated(
     cluster: &Cluster,
     world: &World,
     workload: &Workload,
     nemesis: &Nemesis,
     progress: &mut dyn FnMut(u64),
+    log: &mut FaultLog,
 ) -> Result<(RunOutcome, u64)> {
     workload.validate()?;
     let chooser = KeyChooser::new(workload.keys, workload.zipf)?;
@@ -133,6 +137,7 @@ pub(crate) fn run_simulated(
         harm: None,
         heal_next: false,
         injected: 0,
+        log: FaultLog::default(),
     });
     let mut tally = Tally::default();
     let mut reported = 0u64;
@@ -195,7 +200,9 @@ pub(crate) fn run_simulated(
         Some(mut s) => {
             if let Some(harm) = s.harm.take() {
                 nemesis.heal(cluster, harm)?;
+                s.log.healed(world.now_ns());
             }
+            *log = std::mem::take(&mut s.log);
             s.injected
         }
         None => 0,

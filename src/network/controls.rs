@@ -13,7 +13,14 @@ use std::sync::atomic::Ordering;
 impl Network {
     pub(super) fn update(&self, change: impl FnOnce(&mut Faults)) {
         let mut faults = self.shared.faults.write();
+        let recorder = self.recorder();
+        let cut_before = recorder.map(|_| faults.cut.clone());
         change(&mut faults);
+        if let (Some(recorder), Some(before)) = (recorder, cut_before)
+            && before != faults.cut
+        {
+            recorder.partition(&faults.cut, self.shared.clock.now_ns());
+        }
         self.shared
             .quiet
             .store(faults.is_quiet(), Ordering::Release);

@@ -14,7 +14,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 enum Command {
-    Schedule(Instant, Envelope, Option<u64>),
+    /// Due time, envelope, connection, trace number.
+    Schedule(Instant, Envelope, Option<u64>, Option<u64>),
     Shutdown,
 }
 
@@ -25,6 +26,8 @@ struct Due {
     /// The receiver's connection when the message was sent (see
     /// `Shared::deliver`).
     connection: Option<u64>,
+    /// The message's number in the trace, if one is recorded.
+    trace: Option<u64>,
 }
 
 impl PartialEq for Due {
@@ -68,14 +71,20 @@ impl DelayLine {
         })
     }
 
-    pub(crate) fn schedule(&self, envelope: Envelope, connection: Option<u64>, delay: Duration) {
+    pub(crate) fn schedule(
+        &self,
+        envelope: Envelope,
+        connection: Option<u64>,
+        delay: Duration,
+        trace: Option<u64>,
+    ) {
         self.pending.fetch_add(1, Ordering::Relaxed);
         // A delay of more than a century (`Latency::Fixed(Duration::MAX)`,
         // a fault hook's choice) holds the message until shutdown.
         let at = crate::clock::deadline_after(Instant::now(), delay);
         if self
             .commands
-            .send(Command::Schedule(at, envelope, connection))
+            .send(Command::Schedule(at, envelope, connection, trace))
             .is_err()
         {
             // The line is shut down: the message is lost like any other
@@ -111,7 +120,7 @@ fn run(inbox: Receiver<Command>, shared: Arc<Shared>, pending: Arc<AtomicUsize>)
         while heap.peek().is_some_and(|due| due.at <= now) {
             if let Some(due) = heap.pop() {
                 pending.fetch_sub(1, Ordering::Relaxed);
-                shared.deliver(due.envelope, due.connection);
+                shared.deliver(due.envelope, due.connection, due.trace);
             }
         }
         let first = match heap.peek() {
@@ -128,13 +137,14 @@ fn run(inbox: Receiver<Command>, shared: Arc<Shared>, pending: Arc<AtomicUsize>)
         // in the order they were sent.
         for command in std::iter::once(first).chain(inbox.try_iter()) {
             match command {
-                Command::Schedule(at, envelope, connection) => {
+                Command::Schedule(at, envelope, connection, trace) => {
                     seq += 1;
                     heap.push(Due {
                         at,
                         seq,
                         envelope,
                         connection,
+                        trace,
                     });
                 }
                 Command::Shutdown => {

@@ -94,8 +94,8 @@ use parking_lot::{Mutex, RwLock};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use transport::Transport;
 pub(crate) use transport::{InFlight, SimOutbox};
@@ -249,6 +249,8 @@ pub(crate) struct Shared {
     rng: Mutex<ChaCha8Rng>,
     counters: Counters,
     clock: Arc<Clock>,
+    /// The message trace, once [`Network::record_trace`] started it.
+    trace: OnceLock<crate::trace::Recorder>,
 }
 
 /// A handle on the simulated network. Cheap to clone; all clones share state.
@@ -311,23 +313,33 @@ impl Network {
     }
 
     /// Puts a message the simulator took from its outbox into its inbox
-    /// now, or drops it (the receiver restarted or is gone).
-    pub(crate) fn deliver_simulated(&self, message: InFlight) {
+    /// now, or drops it (the receiver restarted or is gone). True when it
+    /// reached the inbox.
+    pub(crate) fn deliver_simulated(&self, message: InFlight) -> bool {
         if let Transport::Simulated(outbox) = &*self.transport {
             outbox.settled();
         }
-        self.shared.deliver(message.envelope, message.connection);
+        self.shared
+            .deliver(message.envelope, message.connection, message.trace)
     }
 
     /// Sends an envelope, subject to the faults in force.
     pub fn send(&self, envelope: Envelope) {
+        self.send_caused(envelope, None);
+    }
+
+    /// [`Network::send`], naming for the trace the message whose handling
+    /// produced this one (the simulator knows it; see [`crate::trace`]).
+    pub(crate) fn send_caused(&self, envelope: Envelope, cause: Option<u64>) {
         let counters = &self.shared.counters;
         counters.sent.fetch_add(1, Ordering::Relaxed);
         counters
             .bytes
             .fetch_add(envelope.size() as u64, Ordering::Relaxed);
+        let trace = self.shared.trace.get();
+        let id = trace.map(|t| t.send(&envelope, self.shared.clock.now_ns(), cause));
         if self.shared.quiet.load(Ordering::Acquire) {
-            self.deliver_after(envelope, Duration::ZERO);
+            self.deliver_after(envelope, Duration::ZERO, id);
             return;
         }
         let info = EnvelopeInfo {
@@ -340,14 +352,80 @@ impl Network {
         match self.decide(&info) {
             Verdict::Drop => {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
+                if let (Some(trace), Some(id)) = (trace, id) {
+                    let cut = self.shared.faults.read().is_cut(info.from, info.to);
+                    let reason = if cut {
+                        crate::trace::DropReason::Cut
+                    } else {
+                        crate::trace::DropReason::Fault
+                    };
+                    trace.drop(id, info.at_ns, reason);
+                }
             }
-            Verdict::Deliver(delay) => self.deliver_after(envelope, delay),
+            Verdict::Deliver(delay) => self.deliver_after(envelope, delay, id),
             Verdict::Duplicate(first, second) => {
                 counters.duplicated.fetch_add(1, Ordering::Relaxed);
-                self.deliver_after(envelope.clone(), first);
-                self.deliver_after(envelope, second);
+                if let (Some(trace), Some(id)) = (trace, id) {
+                    trace.duplicate(id, info.at_ns);
+                }
+                self.deliver_after(envelope.clone(), first, id);
+                self.deliver_after(envelope, second, id);
             }
         }
+    }
+
+    /// Starts recording the message trace (see [`crate::trace`]): every
+    /// message sent from now on, what became of it, crashes, restarts,
+    /// partitions and (on the simulator) timers. Calling it again changes
+    /// nothing. Recording changes no decision the network makes, so a
+    /// simulated run with a trace is the run without one.
+    ///
+    /// ```
+    /// # use replikv::{Cluster, StorageKind};
+    /// let cluster = Cluster::builder().nodes(1).storage(StorageKind::Memory).build()?;
+    /// assert!(cluster.network().trace().is_none());
+    /// cluster.network().record_trace();
+    /// cluster.client()?.put("k", "v")?;
+    /// let trace = cluster.network().trace().expect("recording");
+    /// assert!(!trace.exact); // threads: best effort
+    /// assert_eq!(trace.events.len(), 4); // request and response: sent, delivered
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn record_trace(&self) {
+        let routes = self.shared.routes.load();
+        let mut nodes = Vec::new();
+        let mut down = Vec::new();
+        for (i, slot) in routes.nodes.iter().enumerate() {
+            if let Some(route) = slot {
+                nodes.push(i as u32);
+                if route.inbox.is_none() {
+                    down.push(i as u32);
+                }
+            }
+        }
+        let exact = matches!(&*self.transport, Transport::Simulated(_));
+        let now = self.shared.clock.now_ns();
+        let _ = self
+            .shared
+            .trace
+            .set(crate::trace::Recorder::new(exact, now, nodes, down));
+        let cut = self.shared.faults.read().cut.clone();
+        if let Some(trace) = self.shared.trace.get()
+            && !cut.is_empty()
+        {
+            trace.partition(&cut, now);
+        }
+    }
+
+    /// A copy of the trace recorded so far, or `None` when
+    /// [`Network::record_trace`] was never called.
+    pub fn trace(&self) -> Option<crate::trace::Trace> {
+        self.shared.trace.get().map(|t| t.snapshot())
+    }
+
+    /// The recorder, when a trace is being recorded.
+    pub(crate) fn recorder(&self) -> Option<&crate::trace::Recorder> {
+        self.shared.trace.get()
     }
 
     fn decide(&self, info: &EnvelopeInfo) -> Verdict {
@@ -375,12 +453,14 @@ impl Network {
         Verdict::Deliver(first)
     }
 
-    fn deliver_after(&self, envelope: Envelope, delay: Duration) {
+    fn deliver_after(&self, envelope: Envelope, delay: Duration, trace: Option<u64>) {
         match &*self.transport {
-            Transport::Threads(_) if delay.is_zero() => self.shared.deliver(envelope, None),
+            Transport::Threads(_) if delay.is_zero() => {
+                self.shared.deliver(envelope, None, trace);
+            }
             Transport::Threads(line) => {
                 let connection = self.shared.connection(envelope.to);
-                line.schedule(envelope, connection, delay);
+                line.schedule(envelope, connection, delay, trace);
             }
             Transport::Simulated(outbox) => {
                 let connection = self.shared.connection(envelope.to);
@@ -390,6 +470,7 @@ impl Network {
                         envelope,
                         connection,
                         delay,
+                        trace,
                     },
                 );
             }
@@ -446,6 +527,13 @@ impl Network {
                 }
                 _ => Err(Error::UnknownNode(node)),
             })
+            .inspect(|_| self.trace_node(node, true))
+    }
+
+    fn trace_node(&self, node: NodeId, up: bool) {
+        if let Some(trace) = self.shared.trace.get() {
+            trace.node(node, up, self.shared.clock.now_ns());
+        }
     }
 
     /// Detaches a node's inbox (crash): messages to it are dropped until it
@@ -459,6 +547,7 @@ impl Network {
                 }
                 _ => Err(Error::UnknownNode(node)),
             })
+            .inspect(|()| self.trace_node(node, false))
     }
 
     /// Makes room for a new node id (detached until attached).
@@ -479,6 +568,7 @@ impl Network {
                 *slot = None;
             }
         });
+        self.trace_node(node, false);
         self.update(|f| f.cut.retain(|&(a, b)| a != node && b != node));
     }
 
@@ -575,6 +665,7 @@ impl Shared {
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             counters: Counters::default(),
             clock,
+            trace: OnceLock::new(),
         })
     }
 
@@ -594,7 +685,9 @@ impl Shared {
     /// Puts an envelope into its receiver's inbox now, or counts it dropped.
     /// `sent_on` is the connection a delayed message was sent on: when the
     /// receiver has restarted since, the copy dies with the old connection.
-    fn deliver(&self, envelope: Envelope, sent_on: Option<u64>) {
+    /// `trace` is the message's number in the trace, if one is recorded.
+    /// True when the envelope reached the inbox.
+    fn deliver(&self, envelope: Envelope, sent_on: Option<u64>, trace: Option<u64>) -> bool {
         let sent_on = sent_on.filter(|_| !self.survive_restart.load(Ordering::Relaxed));
         let routes = self.routes.load();
         let sent = match envelope.to {
@@ -618,6 +711,15 @@ impl Shared {
         if !sent {
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
         }
+        if let (Some(recorder), Some(id)) = (self.trace.get(), trace) {
+            let now = self.clock.now_ns();
+            if sent {
+                recorder.deliver(id, now);
+            } else {
+                recorder.drop(id, now, crate::trace::DropReason::ReceiverDown);
+            }
+        }
+        sent
     }
 
     /// Applies `change` to a copy of the routes and installs the copy.

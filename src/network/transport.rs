@@ -27,6 +27,8 @@ pub(crate) struct InFlight {
     pub connection: Option<u64>,
     /// How long it travels.
     pub delay: Duration,
+    /// Its number in the message trace, if one is recorded.
+    pub trace: Option<u64>,
 }
 
 /// The simulator's side of the network: messages sent since it last looked.

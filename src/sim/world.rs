@@ -9,7 +9,7 @@ use crate::node::{Core, NodeCounters};
 use crossbeam_channel::Receiver;
 use parking_lot::Mutex;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,6 +61,10 @@ struct SimNode {
     paused_until: u64,
     /// The time of the timer event scheduled for this node, if any.
     armed: Option<u64>,
+    /// The trace numbers of the envelopes waiting in `inbox`, in the same
+    /// order (`None` when no trace is recorded): the cause of whatever the
+    /// core sends while it handles each.
+    causes: VecDeque<Option<u64>>,
 }
 
 #[derive(Default)]
@@ -160,9 +164,10 @@ impl World {
                 incarnation,
                 paused_until: 0,
                 armed: None,
+                causes: VecDeque::new(),
             },
         );
-        self.run_core(&mut state, node, |core| core.start(now));
+        self.run_core(&mut state, node, None, |core| core.start(now));
     }
 
     /// Stops a node incarnation (a crash): its core, timers and queued
@@ -272,8 +277,13 @@ impl World {
         match what {
             What::Deliver(message) => {
                 let to = message.envelope.to;
-                self.network.deliver_simulated(*message);
+                let message = *message;
+                let trace = message.trace;
+                let delivered = self.network.deliver_simulated(message);
                 if let Endpoint::Node(node) = to {
+                    if delivered && let Some(sim) = state.nodes.get_mut(&node) {
+                        sim.causes.push_back(trace);
+                    }
                     self.drain_inbox(state, node);
                 }
             }
@@ -289,7 +299,12 @@ impl World {
                 if sim.paused_until > now {
                     return; // fired on resume
                 }
-                self.run_core(state, node, |core| core.fire_due_timers(now));
+                if let Some(recorder) = self.network.recorder()
+                    && sim.core.next_timer_ns().is_some_and(|t| t <= now)
+                {
+                    recorder.timer(node, now);
+                }
+                self.run_core(state, node, None, |core| core.fire_due_timers(now));
             }
             What::Resume { node, incarnation } => {
                 let now = self.now_ns();
@@ -301,7 +316,7 @@ impl World {
                 }
                 sim.paused_until = 0;
                 sim.armed = None;
-                self.run_core(state, node, |core| core.fire_due_timers(now));
+                self.run_core(state, node, None, |core| core.fire_due_timers(now));
                 self.drain_inbox(state, node);
             }
         }
@@ -311,24 +326,33 @@ impl World {
     fn drain_inbox(&self, state: &mut State, node: NodeId) {
         let now = self.now_ns();
         loop {
-            let envelope = match state.nodes.get(&node) {
+            let (envelope, cause) = match state.nodes.get_mut(&node) {
                 Some(sim) if sim.paused_until <= now => match sim.inbox.try_recv() {
-                    Ok(envelope) => envelope,
+                    Ok(envelope) => (envelope, sim.causes.pop_front().flatten()),
                     Err(_) => return,
                 },
                 _ => return,
             };
-            self.run_core(state, node, |core| {
+            // Messages that timers due at this instant send are attributed
+            // to this envelope too: a rare inexactness of the trace, kept so
+            // that recording one does not change the order of events.
+            self.run_core(state, node, cause, |core| {
                 core.fire_due_timers(now);
                 core.handle(envelope, now);
             });
         }
     }
 
-    /// Calls into `node`'s core, sends what it produced and re-arms its
-    /// timer. A panic stops the node like a crash, with its message kept in
-    /// the node's counters.
-    fn run_core(&self, state: &mut State, node: NodeId, call: impl FnOnce(&mut dyn Core)) {
+    /// Calls into `node`'s core, sends what it produced (caused, for the
+    /// trace, by message `cause`) and re-arms its timer. A panic stops the
+    /// node like a crash, with its message kept in the node's counters.
+    fn run_core(
+        &self,
+        state: &mut State,
+        node: NodeId,
+        cause: Option<u64>,
+        call: impl FnOnce(&mut dyn Core),
+    ) {
         let Some(sim) = state.nodes.get_mut(&node) else {
             return;
         };
@@ -348,7 +372,7 @@ impl World {
             sim.armed = next;
         }
         for envelope in produced.drain(..) {
-            self.network.send(envelope);
+            self.network.send_caused(envelope, cause);
         }
         state.produced = produced;
         if let (true, Some(at)) = (rearm, next) {

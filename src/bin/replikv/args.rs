@@ -35,6 +35,8 @@ pub enum Command {
     Partitions(PartitionsArgs),
     /// Coordinator policies against one slow node: tail latency and load.
     Balance(BalanceArgs),
+    /// Draw a message trace (from `run --trace`) as an SVG sequence diagram.
+    Diagram(DiagramArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -280,6 +282,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub check_determinism: bool,
     #[command(flatten)]
+    pub pictures: RunPictureArgs,
+    #[command(flatten)]
     pub workload: WorkloadArgs,
 }
 
@@ -301,7 +305,49 @@ pub struct SweepArgs {
     #[arg(long)]
     pub check_determinism: bool,
     #[command(flatten)]
+    pub pictures: RunPictureArgs,
+    #[command(flatten)]
     pub workload: WorkloadArgs,
+}
+
+/// The pictures `run` can draw of itself.
+#[derive(Debug, Args)]
+pub struct RunPictureArgs {
+    /// Record the message trace and write it here (JSON; draw it with
+    /// `replikv diagram`). Exact on the simulator, best effort on threads.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// Write the history as an interactive HTML timeline here, the
+    /// checker's counterexample marked.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// Write latency and throughput over time as an SVG plot here, the
+    /// nemesis's faults shaded.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiagramArgs {
+    /// Trace JSON file (written by `replikv run --trace`).
+    pub file: PathBuf,
+    /// Write the SVG sequence diagram here.
+    #[arg(long)]
+    pub svg: PathBuf,
+    /// Draw messages sent from this time on (e.g. 20ms; since the cluster
+    /// started).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Draw messages sent up to this time (e.g. 25ms).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Draw only this key's traffic: its requests and responses and, on the
+    /// simulator, the peer messages they caused.
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Draw at most this many messages (at most 100000).
+    #[arg(long, default_value_t = 2000)]
+    pub max_messages: usize,
 }
 
 #[derive(Debug, Args)]
@@ -325,6 +371,10 @@ pub struct CheckArgs {
     /// Give up after this long (verdict "unknown").
     #[arg(long, default_value = "60s")]
     pub budget: String,
+    /// Also write the history as an interactive HTML timeline here: the
+    /// counterexample marked, or the linearization points ready to show.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,7 @@ pub fn dispatch(cli: Cli, out: &mut Stdout) -> Result<ExitCode> {
         Command::Partitions(args) => crate::partitions::partitions(args, out),
         Command::Sweep(args) => crate::sweep::sweep(args, out),
         Command::Balance(args) => crate::balance::balance(args, out),
+        Command::Diagram(args) => crate::pictures::diagram(args, out),
     }
 }
 
@@ -260,7 +261,7 @@ pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Exper
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
-pub fn progress_bar(total: Option<u64>, label: &str) -> ProgressBar {
+pub(crate) fn progress_bar(total: Option<u64>, label: &str) -> ProgressBar {
     let bar = match total {
         Some(total) => ProgressBar::new(total),
         None => ProgressBar::new_spinner(),
@@ -273,7 +274,7 @@ pub fn progress_bar(total: Option<u64>, label: &str) -> ProgressBar {
     bar
 }
 
-fn run_one(experiment: &Experiment, label: &str) -> Result<(ExperimentReport, History)> {
+pub(crate) fn run_one(experiment: &Experiment, label: &str) -> Result<(ExperimentReport, History)> {
     let bar = progress_bar(experiment.workload.total_ops(), label);
     let result = experiment.run_with_history(&mut |done| bar.set_position(done));
     bar.finish_and_clear();
@@ -311,6 +312,7 @@ fn run(args: RunArgs, out: &mut Stdout) -> Result<ExitCode> {
         .as_deref()
         .map(|path| create_output("--history", path))
         .transpose()?;
+    let pictures = crate::pictures::RunPictures::open(&args.pictures)?;
 
     let (report, history, divergence) = if args.check_determinism {
         let total = experiment.workload.total_ops().map(|n| n * 2);
@@ -340,7 +342,8 @@ fn run(args: RunArgs, out: &mut Stdout) -> Result<ExitCode> {
             Some((check.divergence.is_some(), verdict)),
         )
     } else {
-        let (report, history) = run_one(&experiment, "running")?;
+        let (report, history, trace) = pictures.run(&experiment)?;
+        pictures.write(&experiment, &report, &history, trace)?;
         (report, history, None)
     };
     if let (Some(file), Some(path)) = (history_file, &args.history) {
@@ -444,7 +447,20 @@ fn check(args: CheckArgs, out: &mut Stdout) -> Result<ExitCode> {
     let text = std::fs::read_to_string(&args.file)
         .map_err(|e| Error::InvalidHistory(format!("{}: {e}", args.file.display())))?;
     let history = History::from_json(&text)?;
-    let verdict = Checker::new().time_budget(budget).check(&history);
+    let html = args
+        .html
+        .as_deref()
+        .map(|path| create_output("--html", path).map(|file| (path, file)))
+        .transpose()?;
+    let checker = Checker::new().time_budget(budget);
+    let verdict = match html {
+        None => checker.check(&history),
+        Some((path, file)) => {
+            let (verdict, points) = checker.check_with_points(&history);
+            crate::pictures::write_timeline(&history, &verdict, &points, path, file)?;
+            verdict
+        }
+    };
     match verdict {
         CheckResult::Linearizable => {
             out.line(format_args!("linearizable: {} operations", history.len()))?;

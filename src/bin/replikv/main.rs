@@ -8,6 +8,8 @@
 //! replikv partitions --nodes 10
 //! replikv sweep --protocol abd-without-write-back --latency exp:1ms --keys 2 --seeds 1..51
 //! replikv balance --slow 20ms
+//! replikv run --nemesis partition --trace trace.json --html history.html --plot run.svg
+//! replikv diagram trace.json --svg messages.svg --from 0ms --to 20ms
 //! ```
 //!
 //! Every argument is checked before any work starts ([`limits`] holds the
@@ -20,6 +22,7 @@ mod commands;
 mod limits;
 mod output;
 mod partitions;
+mod pictures;
 mod sweep;
 
 use clap::Parser;

@@ -70,6 +70,16 @@ use search::{Budget, Outcome};
 use std::fmt;
 use std::time::{Duration, Instant};
 
+/// Where the checker placed one operation of a linearizable history (see
+/// [`Checker::check_with_points`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinearizationPoint {
+    /// The operation's position in the history.
+    pub index: usize,
+    /// The instant, ns, inside the operation's interval.
+    pub at_ns: u64,
+}
+
 /// The verdict of a [`Checker`].
 ///
 /// ```
@@ -242,12 +252,60 @@ impl Checker {
     /// println!("{verdict}");
     /// ```
     pub fn check(&self, history: &History) -> CheckResult {
+        self.check_into(history, &mut Vec::new())
+    }
+
+    /// Like [`Checker::check`], and when the history is linearizable, also
+    /// *where*: one [`LinearizationPoint`] per operation that took effect,
+    /// an instant inside its `[call, return]` interval at which it can be
+    /// taken to have happened (the earliest such instant consistent with
+    /// the order the search found). Failed operations, timed-out gets and
+    /// timed-out writes that need not have taken effect have none. The
+    /// points are empty unless the verdict is
+    /// [`CheckResult::Linearizable`].
+    ///
+    /// ```
+    /// use replikv::history::{Checker, random_plan, simulate};
+    /// let history = simulate(&random_plan(5, 300, 4, 3));
+    /// let (verdict, points) = Checker::new().check_with_points(&history);
+    /// assert!(verdict.is_linearizable());
+    /// for p in &points {
+    ///     let op = &history.ops[p.index];
+    ///     assert!(op.call_ns <= p.at_ns && op.return_ns.is_none_or(|r| p.at_ns <= r));
+    /// }
+    /// ```
+    pub fn check_with_points(&self, history: &History) -> (CheckResult, Vec<LinearizationPoint>) {
+        let mut order = Vec::new();
+        let verdict = self.check_into(history, &mut order);
+        if !verdict.is_linearizable() {
+            return (verdict, Vec::new());
+        }
+        // `order` holds each key's order in turn; keys are independent, so
+        // the earliest instants are assigned key by key.
+        let mut points = Vec::with_capacity(order.len());
+        let mut previous: Option<(&[u8], u64)> = None;
+        for index in order {
+            let Some(op) = history.ops.get(index) else {
+                continue;
+            };
+            let floor = match previous {
+                Some((key, at)) if key == op.key.as_slice() => at,
+                _ => 0,
+            };
+            let at_ns = op.call_ns.max(floor);
+            points.push(LinearizationPoint { index, at_ns });
+            previous = Some((op.key.as_slice(), at_ns));
+        }
+        (verdict, points)
+    }
+
+    fn check_into(&self, history: &History, order: &mut Vec<usize>) -> CheckResult {
         let mut budget = self.budget();
         let keys = model::by_key(history);
         let total = keys.len();
         for (done, (key, indices)) in keys.into_iter().enumerate() {
             let ops = model::key_ops(history, &indices);
-            match self.check_ops(history, key, &ops, &mut budget) {
+            match self.check_ops(history, key, &ops, &mut budget, order) {
                 CheckResult::Linearizable => {}
                 CheckResult::Unknown { reason } => {
                     return CheckResult::Unknown {
@@ -269,7 +327,7 @@ impl Checker {
     /// ```
     pub fn check_key(&self, history: &History, key: &[u8]) -> CheckResult {
         let ops = model::key_ops(history, &model::on_key(history, key));
-        self.check_ops(history, key, &ops, &mut self.budget())
+        self.check_ops(history, key, &ops, &mut self.budget(), &mut Vec::new())
     }
 
     fn budget(&self) -> Budget {
@@ -286,11 +344,12 @@ impl Checker {
         key: &[u8],
         ops: &[KeyOp],
         budget: &mut Budget,
+        order: &mut Vec<usize>,
     ) -> CheckResult {
         if let Some(read) = model::unwritten_read(ops) {
             return self.violation(history, key, vec![read.index]);
         }
-        match search::search(ops, budget) {
+        match search::search_order(ops, budget, order) {
             Outcome::Linearizable => CheckResult::Linearizable,
             Outcome::OutOfBudget => CheckResult::Unknown {
                 reason: if budget.timed_out {

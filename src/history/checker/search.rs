@@ -119,6 +119,14 @@ enum Cursor {
 /// Searches for a linearization of `ops` (one key) starting from the empty
 /// register.
 pub(super) fn search(ops: &[KeyOp], budget: &mut Budget) -> Outcome {
+    search_order(ops, budget, &mut Vec::new())
+}
+
+/// [`search`], also filling `order` — when the outcome is
+/// [`Outcome::Linearizable`] — with the history positions of the operations
+/// the order found placed, first to last. Operations left out (failed ones,
+/// timed-out gets, timed-out writes that never took effect) are not in it.
+pub(super) fn search_order(ops: &[KeyOp], budget: &mut Budget, order: &mut Vec<usize>) -> Outcome {
     let (kept, mut prune) = Prune::new(ops);
     let ops = kept.as_slice();
     // Events of operations that returned: (time, is_return, op). Calls sort
@@ -170,6 +178,7 @@ pub(super) fn search(ops: &[KeyOp], budget: &mut Budget) -> Outcome {
         if pending == 0 {
             // Every operation that returned is placed; timed-out writes not
             // placed are the ones that never took effect.
+            order.extend(stack.iter().map(|&(i, ..)| ops[i].index));
             return Outcome::Linearizable;
         }
         // Pick the operation to try here, or move on.

@@ -72,7 +72,14 @@ fn run(policy: CoordinatorPolicy, seed: u64) -> Result<Grade> {
             "exercise 5 runs on the simulator".into(),
         ));
     };
-    run_simulated(&cluster, world, &workload, &Nemesis::default(), &mut |_| {})?;
+    run_simulated(
+        &cluster,
+        world,
+        &workload,
+        &Nemesis::default(),
+        &mut |_| {},
+        &mut crate::lab::nemesis::FaultLog::default(),
+    )?;
     let nodes = cluster.metrics().nodes;
     let loads: Vec<u64> = nodes.iter().map(|n| n.requests).collect();
     let total: u64 = loads.iter().sum();
