@@ -122,6 +122,7 @@ mod node;
 pub mod partition;
 mod placement;
 pub mod protocol;
+pub mod security;
 pub mod sim;
 pub mod storage;
 

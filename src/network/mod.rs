@@ -39,14 +39,18 @@
 //! eventual mode. The [`crate::protocol`] docs list which other duplicates
 //! the runtime removes and which a protocol must handle. The network never looks inside a
 //! message: peer messages are opaque bincode bytes, and a [`FaultHook`] sees
-//! only endpoints and sizes.
+//! only endpoints and sizes. The one component that does look inside is an
+//! [`Adversary`] (`adversary.rs`), the attacker of [`crate::security`]: kept
+//! apart from the faults, it sees each envelope first and may rewrite it.
 
+mod adversary;
 mod controls;
 mod delay;
 mod faults;
 mod latency;
 mod transport;
 
+pub use adversary::Adversary;
 pub use faults::{EnvelopeInfo, FaultHook, FaultScope, Verdict};
 pub use latency::{Latency, parse_duration};
 
@@ -179,6 +183,10 @@ pub(crate) struct Shared {
     rng: Mutex<ChaCha8Rng>,
     counters: Counters,
     clock: Arc<Clock>,
+    /// The attacker, if any (see `adversary.rs`); `attacked` says whether
+    /// there is one without taking the lock.
+    adversary: RwLock<Option<Arc<dyn Adversary>>>,
+    attacked: AtomicBool,
 }
 
 /// A handle on the simulated network. Cheap to clone; all clones share state.
@@ -249,13 +257,33 @@ impl Network {
         self.shared.deliver(message.envelope, message.connection);
     }
 
-    /// Sends an envelope, subject to the faults in force.
+    /// Sends an envelope, subject to the attacker (if any, see
+    /// [`Network::set_adversary`]) and then the faults in force.
     pub fn send(&self, envelope: Envelope) {
         let counters = &self.shared.counters;
         counters.sent.fetch_add(1, Ordering::Relaxed);
         counters
             .bytes
             .fetch_add(envelope.size() as u64, Ordering::Relaxed);
+        match self.intercept(envelope) {
+            Err(untouched) => self.route(untouched),
+            Ok(instead) => {
+                // What the attacker suppressed is lost; what it added is
+                // sent (and counted) as any other message.
+                match instead.len() {
+                    0 => counters.dropped.fetch_add(1, Ordering::Relaxed),
+                    n => counters.sent.fetch_add(n as u64 - 1, Ordering::Relaxed),
+                };
+                for envelope in instead {
+                    self.route(envelope);
+                }
+            }
+        }
+    }
+
+    /// The faults' part of [`Network::send`].
+    fn route(&self, envelope: Envelope) {
+        let counters = &self.shared.counters;
         if self.shared.quiet.load(Ordering::Acquire) {
             self.deliver_after(envelope, Duration::ZERO);
             return;
@@ -465,6 +493,8 @@ impl Shared {
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             counters: Counters::default(),
             clock,
+            adversary: RwLock::new(None),
+            attacked: AtomicBool::new(false),
         })
     }
 
