@@ -145,6 +145,7 @@ mod outstanding;
 pub mod partition;
 mod placement;
 pub mod protocol;
+pub mod security;
 pub mod sim;
 pub mod storage;
 pub mod trace;

@@ -155,6 +155,13 @@ pub struct NodeLoad {
     pub handler_errors: u64,
     /// Peer messages that did not decode.
     pub garbled_messages: u64,
+    /// Peer messages refused because their link tag did not verify: forged,
+    /// or altered in flight (0 unless links are authenticated; see
+    /// [`crate::security`]).
+    pub unauthentic_messages: u64,
+    /// Authentic peer messages refused as replays (see
+    /// [`crate::security::Replay`]).
+    pub replayed_messages: u64,
     /// Client requests not run because they were duplicates or late copies
     /// ([`crate::protocol::RequestFilter`]).
     pub duplicate_requests: u64,

@@ -11,6 +11,7 @@ use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
 use crate::protocol::eventual::ReadStrategy;
 use crate::protocol::{Eventual, EventualConfig, NodeSetup, Protocol, SingleCopy, Strong};
+use crate::security::LinkKey;
 use crate::sim::Runtime;
 use crate::storage::Durability;
 use std::time::Duration;
@@ -55,6 +56,7 @@ pub struct ClusterBuilder {
     pub(super) hybrid_clock: bool,
     pub(super) read_strategy: ReadStrategy,
     pub(super) protocol: ProtocolChoice,
+    pub(super) link_key: Option<LinkKey>,
 }
 
 pub(super) enum ProtocolChoice {
@@ -97,6 +99,7 @@ impl Default for ClusterBuilder {
             hybrid_clock: false,
             read_strategy: ReadStrategy::default(),
             protocol: ProtocolChoice::Builtin(Consistency::default()),
+            link_key: None,
         }
     }
 }
@@ -335,6 +338,32 @@ impl ClusterBuilder {
     /// See [`crate::cache`] for what that does to consistency.
     pub fn read_cache(mut self, config: CacheConfig) -> Self {
         self.read_cache = Some(config);
+        self
+    }
+
+    /// Authenticates every node-to-node message under `key` (default off):
+    /// each carries a keyed-BLAKE3 tag over its link, its sender's
+    /// incarnation and a per-link sequence number, and a node refuses —
+    /// and counts in [`NodeLoad`](crate::metrics::NodeLoad) — every message
+    /// that is forged, altered or replayed before its protocol sees it. Works
+    /// with every protocol and both runtimes: the protocol's messages do not
+    /// change. See [`crate::security`] for what it does and does not cover.
+    ///
+    /// ```
+    /// use replikv::security::LinkKey;
+    /// use replikv::{Cluster, Consistency, Runtime};
+    /// let cluster = Cluster::builder()
+    ///     .runtime(Runtime::Simulated)
+    ///     .consistency(Consistency::Strong)
+    ///     .authenticate_links(LinkKey::from_hex(&"5e".repeat(32))?)
+    ///     .build()?;
+    /// let mut client = cluster.client()?;
+    /// client.put("k", "v")?;
+    /// assert_eq!(client.get("k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn authenticate_links(mut self, key: LinkKey) -> Self {
+        self.link_key = Some(key);
         self
     }
 

@@ -93,6 +93,8 @@ pub struct Cluster {
     next_node: AtomicU32,
     /// The simulated world, when the cluster runs on the simulator.
     world: Option<Arc<World>>,
+    /// The cluster's link key, when node links are authenticated.
+    link_key: Option<crate::security::LinkKey>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -192,6 +194,7 @@ impl Cluster {
             gate: Arc::new(RwLock::new(())),
             next_node: AtomicU32::new(builder.nodes as u32),
             world,
+            link_key: builder.link_key,
         };
         for id in ids {
             cluster.start_node(id)?;
@@ -205,6 +208,9 @@ impl Cluster {
         if slot.running.is_some() {
             return Err(Error::NodeNotCrashed(id));
         }
+        // Read before the inbox is attached: anything sent to this
+        // incarnation is stamped no earlier.
+        let started_at_ns = self.clock.now_ns();
         let inbox = self.network.attach_node(id)?;
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         let env = NodeEnv {
@@ -218,6 +224,8 @@ impl Cluster {
             inbox,
             control: control_rx,
             counters: slot.counters.clone(),
+            link_key: self.link_key.clone(),
+            started_at_ns,
         };
         slot.incarnation += 1;
         let running = match &self.world {
@@ -461,6 +469,11 @@ impl Cluster {
                     peer_messages: slot.counters.peer_messages.load(Ordering::Relaxed),
                     handler_errors: slot.counters.handler_errors.load(Ordering::Relaxed),
                     garbled_messages: slot.counters.garbled_messages.load(Ordering::Relaxed),
+                    unauthentic_messages: slot
+                        .counters
+                        .unauthentic_messages
+                        .load(Ordering::Relaxed),
+                    replayed_messages: slot.counters.replayed_messages.load(Ordering::Relaxed),
                     duplicate_requests: slot.counters.duplicate_requests.load(Ordering::Relaxed),
                     panics: slot.counters.panics.load(Ordering::Acquire),
                     last_panic: slot.counters.last_panic.lock().clone(),

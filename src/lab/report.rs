@@ -514,6 +514,8 @@ mod tests {
             peer_messages: 0,
             handler_errors: 0,
             garbled_messages: 0,
+            unauthentic_messages: 0,
+            replayed_messages: 0,
             duplicate_requests: 0,
             panics,
             last_panic: last_panic.map(str::to_string),

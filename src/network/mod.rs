@@ -56,7 +56,10 @@
 //! bincode bytes, and a [`FaultHook`] sees only endpoints, sizes and the
 //! [`MessageKind`] the sender wrote on the envelope (write request, write
 //! ack, read request, read response, other: the protocol labels its own
-//! messages through [`crate::protocol::Protocol::message_kind`]). A
+//! messages through [`crate::protocol::Protocol::message_kind`]). The one
+//! component that does look inside is an [`Adversary`] (`adversary.rs`),
+//! the attacker of [`crate::security`]: kept apart from the faults, it sees
+//! each envelope first and may rewrite it. A
 //! message's delay is drawn from the first of these that is set:
 //!
 //! 1. the latency of its directed link ([`Network::set_link_latency`]);
@@ -69,6 +72,7 @@
 //! Any of them may be a [`Latency::Mixture`], as the paper's production
 //! fits are.
 
+mod adversary;
 mod controls;
 mod delay;
 mod faults;
@@ -77,6 +81,7 @@ mod latency;
 mod mixture;
 mod transport;
 
+pub use adversary::Adversary;
 pub use faults::{EnvelopeInfo, FaultHook, FaultScope, Verdict};
 pub use kind::MessageKind;
 pub use latency::{Latency, parse_duration};
@@ -251,6 +256,10 @@ pub(crate) struct Shared {
     clock: Arc<Clock>,
     /// The message trace, once [`Network::record_trace`] started it.
     trace: OnceLock<crate::trace::Recorder>,
+    /// The attacker, if any (see `adversary.rs`); `attacked` says whether
+    /// there is one without taking the lock.
+    adversary: RwLock<Option<Arc<dyn Adversary>>>,
+    attacked: AtomicBool,
 }
 
 /// A handle on the simulated network. Cheap to clone; all clones share state.
@@ -323,7 +332,8 @@ impl Network {
             .deliver(message.envelope, message.connection, message.trace)
     }
 
-    /// Sends an envelope, subject to the faults in force.
+    /// Sends an envelope, subject to the attacker (if any, see
+    /// [`Network::set_adversary`]) and then the faults in force.
     pub fn send(&self, envelope: Envelope) {
         self.send_caused(envelope, None);
     }
@@ -336,6 +346,25 @@ impl Network {
         counters
             .bytes
             .fetch_add(envelope.size() as u64, Ordering::Relaxed);
+        match self.intercept(envelope) {
+            Err(untouched) => self.route(untouched, cause),
+            Ok(instead) => {
+                // What the attacker suppressed is lost; what it added is
+                // sent (and counted) as any other message.
+                match instead.len() {
+                    0 => counters.dropped.fetch_add(1, Ordering::Relaxed),
+                    n => counters.sent.fetch_add(n as u64 - 1, Ordering::Relaxed),
+                };
+                for envelope in instead {
+                    self.route(envelope, cause);
+                }
+            }
+        }
+    }
+
+    /// The faults' part of [`Network::send`].
+    fn route(&self, envelope: Envelope, cause: Option<u64>) {
+        let counters = &self.shared.counters;
         let trace = self.shared.trace.get();
         let id = trace.map(|t| t.send(&envelope, self.shared.clock.now_ns(), cause));
         if self.shared.quiet.load(Ordering::Acquire) {
@@ -666,6 +695,8 @@ impl Shared {
             counters: Counters::default(),
             clock,
             trace: OnceLock::new(),
+            adversary: RwLock::new(None),
+            attacked: AtomicBool::new(false),
         })
     }
 

@@ -5,11 +5,14 @@
 //! [`NodeCore`] owns the protocol and its [`Context`], the duplicate-request
 //! rule ([`RequestFilter`]), the decoding of peer messages with the size
 //! limit, the mapping of a handler's error to the client's answer, the
-//! encoding of the protocol's messages, and the node's timers *as data*
-//! (deadlines on the cluster clock, in nanoseconds), and the labelling of
-//! every envelope with its [`MessageKind`] (the protocol's
-//! [`Protocol::message_kind`] for peer messages), so the network can delay
-//! each kind its own way without decoding anything. A driver feeds it
+//! encoding of the protocol's messages, the seal and check of authenticated
+//! links when the cluster has a link key ([`crate::security`]: every peer
+//! message it sends is sealed here, every one it receives is checked here
+//! before it is decoded), the node's timers *as data* (deadlines on the
+//! cluster clock, in nanoseconds), and the labelling of every envelope with
+//! its [`MessageKind`] (the protocol's [`Protocol::message_kind`] for peer
+//! messages), so the network can delay each kind its own way without
+//! decoding anything. A driver feeds it
 //! envelopes and the current time and takes the envelopes it produced:
 //!
 //! - the thread driver (`runtime.rs`) waits on the node's channels and the
@@ -28,6 +31,7 @@ use crate::ids::{Endpoint, NodeId};
 use crate::network::{Envelope, MessageKind, Payload};
 use crate::placement::Placement;
 use crate::protocol::{Context, Effect, Protocol, ReplyTo, RequestFilter, Response};
+use crate::security::link::{Links, Refusal};
 use crate::storage::NodeStore;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -41,6 +45,8 @@ pub(crate) struct CoreEnv {
     pub placement: Arc<Placement>,
     pub clock: Arc<Clock>,
     pub counters: Arc<NodeCounters>,
+    /// The authenticated links' state, when the cluster has a link key.
+    pub links: Option<Links>,
 }
 
 /// One node incarnation's state machine. See the module docs.
@@ -55,6 +61,9 @@ pub(crate) struct NodeCore<P: Protocol> {
     counters: Arc<NodeCounters>,
     /// Envelopes produced and not yet taken by the driver.
     outbox: Vec<Envelope>,
+    /// Seals what it sends and checks what it receives (see
+    /// [`crate::security`]); `None` when links are not authenticated.
+    links: Option<Links>,
 }
 
 /// The driver-facing face of a core, with the protocol type erased so that a
@@ -89,6 +98,7 @@ impl<P: Protocol> NodeCore<P> {
             requests: RequestFilter::new(),
             counters: env.counters,
             outbox: Vec::new(),
+            links: env.links,
         }
     }
 
@@ -115,13 +125,19 @@ impl<P: Protocol> NodeCore<P> {
         for effect in std::mem::take(&mut self.effects) {
             match effect {
                 Effect::Send { to, message } => match codec::encode(&message) {
-                    Ok(bytes) => self.outbox.push(Envelope {
-                        from: me,
-                        to: Endpoint::Node(to),
-                        payload: Payload::Peer(bytes),
-                        // The protocol's label: the network cannot decode.
-                        kind: P::message_kind(&message),
-                    }),
+                    Ok(bytes) => {
+                        let bytes = match &mut self.links {
+                            Some(links) => links.seal(to, &bytes, now_ns),
+                            None => bytes,
+                        };
+                        self.outbox.push(Envelope {
+                            from: me,
+                            to: Endpoint::Node(to),
+                            payload: Payload::Peer(bytes),
+                            // The protocol's label: the network cannot decode.
+                            kind: P::message_kind(&message),
+                        })
+                    }
                     Err(_) => self.count(|c| &c.handler_errors),
                 },
                 Effect::Reply { to, response } => self.outbox.push(Envelope {
@@ -174,7 +190,21 @@ impl<P: Protocol> Core for NodeCore<P> {
             }
             (Endpoint::Node(from), Payload::Peer(bytes)) => {
                 self.count(|c| &c.peer_messages);
-                match codec::decode::<P::Message>(&bytes) {
+                let bytes = match &mut self.links {
+                    None => &bytes[..],
+                    Some(links) => match links.open(from, &bytes) {
+                        Ok(message) => message,
+                        Err(Refusal::Unauthentic) => {
+                            self.count(|c| &c.unauthentic_messages);
+                            return;
+                        }
+                        Err(Refusal::Replayed) => {
+                            self.count(|c| &c.replayed_messages);
+                            return;
+                        }
+                    },
+                };
+                match codec::decode::<P::Message>(bytes) {
                     Ok(message) => {
                         let result = self.protocol.on_message(&mut self.ctx, from, message);
                         self.after_handler(result, None, now_ns);

@@ -19,10 +19,11 @@
 //! counted. The memory
 //! is volatile, which is enough because the network delivers a message only
 //! to the incarnation it was sent to: no copy sent before a crash reaches the
-//! restarted node. Peer messages are never deduplicated by the runtime:
-//! protocols must tolerate duplicates of their own messages, forwarded
-//! client requests included (the [`crate::protocol`] docs list who removes
-//! which duplicates).
+//! restarted node. Peer messages are not deduplicated by the runtime
+//! unless links are authenticated ([`crate::security`], whose replay check
+//! also refuses the network's duplicates): protocols must tolerate
+//! duplicates of their own messages, forwarded client requests included
+//! (the [`crate::protocol`] docs list who removes which duplicates).
 //!
 //! # Crash and restart
 //!

@@ -9,6 +9,8 @@ use crate::network::{Envelope, Network};
 use crate::placement::Placement;
 use crate::protocol::rebalance::{Hooks, HooksOf};
 use crate::protocol::{NodeSetup, Protocol};
+use crate::security::LinkKey;
+use crate::security::link::Links;
 use crate::storage::NodeStore;
 use crossbeam_channel::{Receiver, RecvTimeoutError, select};
 use parking_lot::Mutex;
@@ -39,6 +41,10 @@ pub(crate) struct NodeCounters {
     pub handler_errors: AtomicU64,
     pub garbled_messages: AtomicU64,
     pub duplicate_requests: AtomicU64,
+    /// Peer messages refused by the link check: forged or altered.
+    pub unauthentic_messages: AtomicU64,
+    /// Authentic peer messages refused as replays.
+    pub replayed_messages: AtomicU64,
     /// Incarnations that ended in a panic.
     pub panics: AtomicU64,
     /// The message of the latest panic. Written before `panics` is counted
@@ -77,6 +83,11 @@ pub(crate) struct NodeEnv {
     pub inbox: Receiver<Envelope>,
     pub control: Receiver<Control>,
     pub counters: Arc<NodeCounters>,
+    /// The cluster's link key, when links are authenticated.
+    pub link_key: Option<LinkKey>,
+    /// The cluster clock when this incarnation's inbox was attached: a
+    /// sealed message stamped earlier was sent to an earlier incarnation.
+    pub started_at_ns: u64,
 }
 
 impl NodeEnv {
@@ -89,6 +100,10 @@ impl NodeEnv {
             placement: self.placement.clone(),
             clock: self.clock.clone(),
             counters: self.counters.clone(),
+            links: self
+                .link_key
+                .clone()
+                .map(|key| Links::new(key, self.node, self.incarnation, self.started_at_ns)),
         }
     }
 }

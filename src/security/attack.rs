@@ -1,0 +1,327 @@
+//! The built-in network attacker: forge, tamper, replay.
+//!
+//! It knows the wire format, as a real attacker would (Kerckhoffs): the
+//! built-in protocols' message types and the sealed framing of
+//! [`super::link`]. What it lacks is the link key, so with links
+//! authenticated the best it can do is keep a captured tag on bytes it
+//! changed — which the receiver refuses.
+
+use super::link::{HEADER_LEN, TAG_LEN};
+use crate::cluster::Consistency;
+use crate::codec;
+use crate::error::{Error, Result};
+use crate::network::{Adversary, Envelope, Payload};
+use crate::protocol::eventual::EventualMessage;
+use crate::protocol::strong::StrongMessage;
+use crate::storage::{Record, Version};
+use parking_lot::Mutex;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use std::collections::VecDeque;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Peer messages the replay attacker keeps to send again later.
+const CAPTURED: usize = 256;
+
+/// The version counter of a forged write: far above any clock or ABD
+/// sequence number, so the forgery wins every comparison.
+pub const FORGED_COUNTER: u64 = u64::MAX / 2;
+
+/// What the attacker does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttackKind {
+    /// On seeing a `Store` go by, injects another one from the same sender
+    /// to the same replica, for the same key, holding a value no client
+    /// wrote with the version counter [`FORGED_COUNTER`].
+    Forge,
+    /// Rewrites the value inside `Store` messages in flight (version kept).
+    Tamper,
+    /// Captures peer messages and sends captured ones again, on their
+    /// original link, at random later times.
+    Replay,
+}
+
+impl fmt::Display for AttackKind {
+    /// `forge`, `tamper` or `replay`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AttackKind::Forge => "forge",
+            AttackKind::Tamper => "tamper",
+            AttackKind::Replay => "replay",
+        })
+    }
+}
+
+impl FromStr for AttackKind {
+    type Err = Error;
+
+    /// ```
+    /// use replikv::security::AttackKind;
+    /// assert_eq!("replay".parse::<AttackKind>()?, AttackKind::Replay);
+    /// assert!("sniff".parse::<AttackKind>().is_err());
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "forge" => Ok(AttackKind::Forge),
+            "tamper" => Ok(AttackKind::Tamper),
+            "replay" => Ok(AttackKind::Replay),
+            other => Err(Error::InvalidConfig(format!(
+                "unknown attack {other:?}: choose forge, tamper or replay"
+            ))),
+        }
+    }
+}
+
+/// Which message type the attacker parses.
+#[derive(Clone, Copy, Debug)]
+enum Dialect {
+    Strong,
+    Eventual,
+    /// Single-copy nodes do not talk to each other: nothing to forge.
+    None,
+}
+
+/// A seeded network attacker; install with
+/// [`Network::set_adversary`](crate::network::Network::set_adversary).
+///
+/// ```
+/// use replikv::security::{AttackKind, Attacker};
+/// use replikv::{Cluster, Consistency, Runtime};
+/// use std::sync::Arc;
+///
+/// let cluster = Cluster::builder()
+///     .runtime(Runtime::Simulated)
+///     .consistency(Consistency::Strong)
+///     .build()?;
+/// let attacker = Arc::new(Attacker::new(AttackKind::Forge, Consistency::Strong, 1.0, 7)?);
+/// cluster.network().set_adversary(attacker.clone());
+/// let mut client = cluster.client()?;
+/// client.put("k", "mine")?;
+/// // No defence: the forged write from the future is what every read sees.
+/// assert_eq!(client.get("k")?, Some(b"forged-1".to_vec()));
+/// assert!(attacker.injected() > 0);
+/// # Ok::<(), replikv::Error>(())
+/// ```
+pub struct Attacker {
+    kind: AttackKind,
+    dialect: Dialect,
+    probability: f64,
+    rng: Mutex<ChaCha8Rng>,
+    captured: Mutex<VecDeque<Envelope>>,
+    injected: AtomicU64,
+}
+
+impl fmt::Debug for Attacker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Attacker")
+            .field("kind", &self.kind)
+            .field("dialect", &self.dialect)
+            .field("probability", &self.probability)
+            .field("injected", &self.injected())
+            .finish()
+    }
+}
+
+/// Where the protocol message sits inside a peer payload: the whole of it,
+/// or between a link header and tag.
+struct Framed<M> {
+    message: M,
+    sealed: bool,
+}
+
+impl Attacker {
+    /// An attacker of `kind` against a cluster of `consistency`, acting on
+    /// each peer message it sees with `probability`, drawing from `seed`.
+    pub fn new(
+        kind: AttackKind,
+        consistency: Consistency,
+        probability: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        if !(0.0..=1.0).contains(&probability) {
+            return Err(Error::InvalidConfig(format!(
+                "attack probability must be between 0 and 1, got {probability}"
+            )));
+        }
+        let dialect = match consistency {
+            Consistency::Strong => Dialect::Strong,
+            Consistency::Eventual { .. } => Dialect::Eventual,
+            Consistency::SingleCopy => Dialect::None,
+        };
+        Ok(Attacker {
+            kind,
+            dialect,
+            probability,
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+            captured: Mutex::new(VecDeque::new()),
+            injected: AtomicU64::new(0),
+        })
+    }
+
+    /// Messages forged, altered or replayed so far.
+    pub fn injected(&self) -> u64 {
+        self.injected.load(Ordering::Relaxed)
+    }
+
+    fn strikes(&self) -> bool {
+        self.probability > 0.0 && self.rng.lock().random_bool(self.probability)
+    }
+
+    /// Parses a payload as the protocol's message, plain or inside a seal.
+    fn parse<M: serde::de::DeserializeOwned>(bytes: &[u8]) -> Option<Framed<M>> {
+        if let Ok(message) = codec::decode(bytes) {
+            return Some(Framed {
+                message,
+                sealed: false,
+            });
+        }
+        let body = bytes.get(HEADER_LEN..bytes.len().checked_sub(TAG_LEN)?)?;
+        codec::decode(body).ok().map(|message| Framed {
+            message,
+            sealed: true,
+        })
+    }
+
+    /// Re-encodes `message` in the framing of `original`. A sealed original
+    /// keeps its header (with the sequence moved on, so it is not a mere
+    /// replay) and its tag: the attacker cannot compute a new one.
+    fn reframe<M: serde::Serialize>(original: &[u8], message: &M, sealed: bool) -> Option<Vec<u8>> {
+        let body = codec::encode(message).ok()?;
+        if !sealed {
+            return Some(body);
+        }
+        let mut header = original.get(..HEADER_LEN)?.to_vec();
+        let sequence = header.get_mut(8..16)?;
+        let mut word = [0u8; 8];
+        word.copy_from_slice(sequence);
+        let moved = u64::from_le_bytes(word).wrapping_add(super::REPLAY_WINDOW / 2);
+        sequence.copy_from_slice(&moved.to_le_bytes());
+        let tag = original.get(original.len().checked_sub(TAG_LEN)?..)?;
+        let mut out = header;
+        out.extend_from_slice(&body);
+        out.extend_from_slice(tag);
+        Some(out)
+    }
+
+    /// The payload with the record inside a `Store` rewritten by `change`,
+    /// or `None` when it is not a `Store` of the attacked protocol.
+    fn rewrite_store(&self, bytes: &[u8], change: impl FnOnce(&mut Record)) -> Option<Vec<u8>> {
+        match self.dialect {
+            Dialect::Strong => {
+                let mut framed = Self::parse::<StrongMessage>(bytes)?;
+                let StrongMessage::Store { record, .. } = &mut framed.message else {
+                    return None;
+                };
+                change(record);
+                Self::reframe(bytes, &framed.message, framed.sealed)
+            }
+            Dialect::Eventual => {
+                let mut framed = Self::parse::<EventualMessage>(bytes)?;
+                let EventualMessage::Store { record, .. } = &mut framed.message else {
+                    return None;
+                };
+                change(record);
+                Self::reframe(bytes, &framed.message, framed.sealed)
+            }
+            Dialect::None => None,
+        }
+    }
+
+    fn forged_value(&self) -> Vec<u8> {
+        let n = self.injected.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("forged-{n}").into_bytes()
+    }
+}
+
+/// True for values the built-in attacker writes (`forged-N`, `tampered-N`):
+/// what a test counts as "a value no client wrote".
+///
+/// ```
+/// assert!(replikv::security::is_attacker_value(b"forged-3"));
+/// assert!(!replikv::security::is_attacker_value(b"v-3"));
+/// ```
+pub fn is_attacker_value(value: &[u8]) -> bool {
+    value.starts_with(b"forged-") || value.starts_with(b"tampered-")
+}
+
+impl Adversary for Attacker {
+    fn intercept(&self, envelope: Envelope, _at_ns: u64, out: &mut Vec<Envelope>) {
+        let Payload::Peer(bytes) = &envelope.payload else {
+            out.push(envelope);
+            return;
+        };
+        match self.kind {
+            AttackKind::Forge => {
+                let forged = if self.strikes() {
+                    self.rewrite_store(bytes, |record| {
+                        record.version = Version::new(FORGED_COUNTER, record.version.node);
+                        record.value = Some(self.forged_value());
+                    })
+                } else {
+                    None
+                };
+                let (from, to, kind) = (envelope.from, envelope.to, envelope.kind);
+                out.push(envelope);
+                if let Some(bytes) = forged {
+                    out.push(Envelope {
+                        from,
+                        to,
+                        payload: Payload::Peer(bytes),
+                        kind,
+                    });
+                }
+            }
+            AttackKind::Tamper => {
+                let altered = if self.strikes() {
+                    let n = self.injected.load(Ordering::Relaxed) + 1;
+                    let altered = self.rewrite_store(bytes, |record| {
+                        if record.value.is_some() {
+                            record.value = Some(format!("tampered-{n}").into_bytes());
+                        }
+                    });
+                    if altered.is_some() {
+                        self.injected.fetch_add(1, Ordering::Relaxed);
+                    }
+                    altered
+                } else {
+                    None
+                };
+                match altered {
+                    Some(bytes) => out.push(Envelope {
+                        payload: Payload::Peer(bytes),
+                        ..envelope
+                    }),
+                    None => out.push(envelope),
+                }
+            }
+            AttackKind::Replay => {
+                let replay = if self.strikes() {
+                    let captured = self.captured.lock();
+                    if captured.is_empty() {
+                        None
+                    } else {
+                        let i = self.rng.lock().random_range(0..captured.len());
+                        captured.get(i).cloned()
+                    }
+                } else {
+                    None
+                };
+                {
+                    let mut captured = self.captured.lock();
+                    if captured.len() == CAPTURED {
+                        captured.pop_front();
+                    }
+                    captured.push_back(envelope.clone());
+                }
+                out.push(envelope);
+                if let Some(old) = replay {
+                    self.injected.fetch_add(1, Ordering::Relaxed);
+                    out.push(old);
+                }
+            }
+        }
+    }
+}
