@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::network::Latency;
 use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
-use crate::protocol::{Eventual, EventualConfig, NodeSetup, Protocol, SingleCopy, Strong};
+use crate::protocol::{
+    Consensus, ConsensusConfig, Eventual, EventualConfig, NodeSetup, Protocol, SingleCopy, Strong,
+};
 use crate::sim::Runtime;
 use crate::storage::Durability;
 use std::time::Duration;
@@ -378,6 +380,9 @@ pub(super) fn builtin_spawner(consistency: Consistency, hybrid_clock: bool) -> B
     match consistency {
         Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
         Consistency::Strong => spawner(|setup: &NodeSetup| Strong::new(setup.incarnation)),
+        Consistency::Consensus => {
+            spawner(|_: &NodeSetup| Consensus::with_config(ConsensusConfig::default()))
+        }
         Consistency::Eventual { r, w } => {
             let config = EventualConfig {
                 hybrid_clock,

@@ -24,16 +24,36 @@ const BASE64_PREFIX: &str = "base64:";
 ///
 /// `Option` fields use `deserialize_with` so that serde treats them as
 /// required: by default a missing `Option` field silently becomes `None`.
+/// The fields that only some kinds have (`expected` and `swapped` for a
+/// compare-and-set, `output` for the others) are `Option<Option<_>>`:
+/// absent (`None`, skipped on export) or present, possibly `null`; which
+/// must be present is checked per kind in [`JsonOp::into_operation`].
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonOp<'a> {
     client: u64,
     key: Cow<'a, str>,
     op: OpKind,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    expected: Option<Option<Cow<'a, str>>>,
     #[serde(deserialize_with = "required")]
     value: Option<Cow<'a, str>>,
-    #[serde(deserialize_with = "required")]
-    output: Option<Cow<'a, str>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    output: Option<Option<Cow<'a, str>>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    swapped: Option<Option<bool>>,
     ok: bool,
     call_ns: u64,
     #[serde(deserialize_with = "required")]
@@ -44,14 +64,25 @@ fn required<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Opti
     Option::<T>::deserialize(d)
 }
 
+/// A field that is there, possibly `null` (serde calls this only when the
+/// field is present; absent is the `default`, `None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
 impl<'a> From<&'a Operation> for JsonOp<'a> {
     fn from(op: &'a Operation) -> Self {
+        let cas = op.kind == OpKind::Cas;
         JsonOp {
             client: op.client.0,
             key: encode_bytes(&op.key),
             op: op.kind,
+            expected: cas.then(|| op.expected.as_deref().map(encode_bytes)),
             value: op.value.as_deref().map(encode_bytes),
-            output: op.output.as_deref().map(encode_bytes),
+            output: (!cas).then(|| op.output.as_deref().map(encode_bytes)),
+            swapped: cas.then_some(op.swapped),
             ok: op.ok,
             call_ns: op.call_ns,
             return_ns: op.return_ns,
@@ -61,24 +92,49 @@ impl<'a> From<&'a Operation> for JsonOp<'a> {
 
 impl JsonOp<'_> {
     /// The operation, or what is wrong with the field that is not bytes as
-    /// the format writes them.
+    /// the format writes them, or that is missing or extra for its kind.
     fn into_operation(self) -> std::result::Result<Operation, (&'static str, String)> {
         let bytes = |name, s: Option<Cow<'_, str>>| {
             s.map(|s| decode_bytes(s.into_owned()))
                 .transpose()
                 .map_err(|m| (name, m))
         };
+        let cas = self.op == OpKind::Cas;
+        let wanted =
+            |name: &'static str, present: bool, for_cas: bool| match (present, for_cas == cas) {
+                (false, true) => Err((
+                    name,
+                    format!("missing: a {} has it (null allowed)", kind_name(self.op)),
+                )),
+                (true, false) => Err((name, format!("unknown for a {}", kind_name(self.op)))),
+                _ => Ok(()),
+            };
+        wanted("expected", self.expected.is_some(), true)?;
+        wanted("swapped", self.swapped.is_some(), true)?;
+        wanted("output", self.output.is_some(), false)?;
         Ok(Operation {
             client: ClientId(self.client),
             key: decode_bytes(self.key.into_owned()).map_err(|m| ("key", m))?,
             kind: self.op,
             value: bytes("value", self.value)?,
-            output: bytes("output", self.output)?,
+            expected: bytes("expected", self.expected.flatten())?,
+            swapped: self.swapped.flatten(),
+            output: bytes("output", self.output.flatten())?,
             ok: self.ok,
             call_ns: self.call_ns,
             return_ns: self.return_ns,
             cached: false,
         })
+    }
+}
+
+/// The `op` string of a kind, for messages.
+fn kind_name(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::Put => "put",
+        OpKind::Get => "get",
+        OpKind::Delete => "delete",
+        OpKind::Cas => "cas",
     }
 }
 
@@ -122,6 +178,8 @@ impl History {
     ///     kind: OpKind::Put,
     ///     value: Some(b"a".to_vec()),
     ///     output: None,
+    ///     expected: None,
+    ///     swapped: None,
     ///     ok: true,
     ///     call_ns: 0,
     ///     return_ns: Some(1_500),
@@ -218,6 +276,8 @@ mod tests {
             kind,
             value: value.map(<[u8]>::to_vec),
             output: output.map(<[u8]>::to_vec),
+            expected: None,
+            swapped: None,
             ok: true,
             call_ns: 10 * client,
             return_ns: Some(10 * client + 5),

@@ -12,13 +12,14 @@
 //! and on the simulator it is replayed bit for bit from its seed.
 
 use super::nemesis::{Harm, Nemesis, NemesisKind};
-use super::workload::{KeyChooser, RunOutcome, Workload};
+use super::workload::{Draw, KeyChooser, RunOutcome, Workload};
 use crate::client::{Client, Op, Sent, Started};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
 use crate::sim::World;
+use rand::SeedableRng;
 use rand::rngs::ChaCha8Rng;
-use rand::{RngExt, SeedableRng};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// One simulated client working through its share of the workload.
@@ -30,6 +31,10 @@ struct Worker {
     seq: u64,
     waiting: Option<Sent>,
     finished: bool,
+    /// What this client last read of each key, for its compare-and-sets.
+    seen: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// The key of the operation waiting, when it is a read.
+    reading: Option<Vec<u8>>,
 }
 
 /// Counts, as [`RunOutcome`] has them.
@@ -120,6 +125,8 @@ pub(crate) fn run_simulated(
             seq: 0,
             waiting: None,
             finished: false,
+            seen: BTreeMap::new(),
+            reading: None,
         });
     }
     let mut schedule = (nemesis.kind != NemesisKind::None).then(|| Schedule {
@@ -162,7 +169,14 @@ pub(crate) fn run_simulated(
                     .into(),
             ));
         }
-        world.run_until(wake, &mut || workers.iter().any(|w| w.client.has_mail()));
+        // Only a waiting client's mail counts: a late answer in the inbox
+        // of a client that has finished would otherwise stop the world at
+        // once, for ever.
+        world.run_until(wake, &mut || {
+            workers
+                .iter()
+                .any(|w| w.waiting.is_some() && w.client.has_mail())
+        });
         let now = world.now_ns();
         for worker in &mut workers {
             let Some(sent) = worker.waiting.take() else {
@@ -179,6 +193,9 @@ pub(crate) fn run_simulated(
             };
             let read = sent.is_read();
             let result = worker.client.finish(sent, response);
+            if let (Some(key), Ok(value)) = (worker.reading.take(), &result) {
+                worker.seen.insert(key, value.clone());
+            }
             tally.count(read, &result);
         }
         if let Some(s) = &mut schedule
@@ -226,13 +243,19 @@ fn start_next(
         }
         worker.seq += 1;
         let key = KeyChooser::key(chooser.next_index(&mut worker.rng)).into_bytes();
-        let read = worker.rng.random_bool(workload.read_ratio);
-        let op = if read {
-            Op::Get { key }
-        } else {
-            let mut value = format!("c{}-{}", worker.index, worker.seq).into_bytes();
-            value.resize(workload.value_size.max(value.len()), b'.');
-            Op::Put { key, value }
+        let draw = workload.draw(&mut worker.rng);
+        let read = draw == Draw::Read;
+        let mut value = format!("c{}-{}", worker.index, worker.seq).into_bytes();
+        value.resize(workload.value_size.max(value.len()), b'.');
+        worker.reading = read.then(|| key.clone());
+        let op = match draw {
+            Draw::Read => Op::Get { key },
+            Draw::Put => Op::Put { key, value },
+            Draw::Cas => Op::Cas {
+                expected: worker.seen.get(&key).cloned().flatten(),
+                key,
+                new: Some(value),
+            },
         };
         match worker.client.start(op) {
             Started::Sent(sent) => worker.waiting = Some(sent),

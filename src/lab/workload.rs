@@ -6,6 +6,7 @@ use crate::error::{Error, Result};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Zipf};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,8 +22,16 @@ pub struct Workload {
     pub duration: Option<Duration>,
     /// Size of the key space (keys are `key-0` … `key-{keys-1}`).
     pub keys: u64,
-    /// Fraction of operations that are reads (0 to 1); the rest are puts.
+    /// Fraction of operations that are reads (0 to 1); the rest are puts
+    /// and compare-and-sets.
     pub read_ratio: f64,
+    /// Fraction of operations that are compare-and-sets (0 to 1, at most
+    /// `1 - read_ratio`; default 0). A client's compare-and-set on a key
+    /// expects the value its last read of that key returned (absent if it
+    /// has not read it) and writes a unique value. Only
+    /// [`Consistency::Consensus`](crate::Consistency::Consensus) offers
+    /// compare-and-set; elsewhere these count as errors.
+    pub cas_ratio: f64,
     /// Zipf exponent for key popularity (`None`: uniform).
     pub zipf: Option<f64>,
     /// Bytes per value (values are unique: client, sequence, then padding).
@@ -39,6 +48,7 @@ impl Default for Workload {
             duration: None,
             keys: 10,
             read_ratio: 0.5,
+            cas_ratio: 0.0,
             zipf: None,
             value_size: 16,
             seed: 0,
@@ -62,6 +72,13 @@ impl Workload {
                 self.read_ratio
             ));
         }
+        if !(0.0..=1.0 - self.read_ratio).contains(&self.cas_ratio) {
+            return bad(format!(
+                "compare-and-set ratio must be within 0..={} (1 - read ratio), got {}",
+                1.0 - self.read_ratio,
+                self.cas_ratio
+            ));
+        }
         if let Some(s) = self.zipf
             && !(s.is_finite() && s >= 0.0)
         {
@@ -71,6 +88,20 @@ impl Workload {
             return bad(format!("value size {} is over the limit", self.value_size));
         }
         Ok(())
+    }
+
+    /// Draws the next operation's kind. Draws nothing extra when
+    /// `cas_ratio` is 0, so older seeds replay the same operations.
+    pub(crate) fn draw(&self, rng: &mut ChaCha8Rng) -> Draw {
+        if rng.random_bool(self.read_ratio) {
+            return Draw::Read;
+        }
+        let writes = 1.0 - self.read_ratio;
+        if self.cas_ratio > 0.0 && rng.random_bool((self.cas_ratio / writes).min(1.0)) {
+            Draw::Cas
+        } else {
+            Draw::Put
+        }
     }
 
     /// Total operations when run by count.
@@ -147,6 +178,14 @@ struct Tally {
     other: AtomicU64,
 }
 
+/// What kind of operation a client does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Draw {
+    Read,
+    Put,
+    Cas,
+}
+
 /// Runs `workload` on `cluster` from `clients` threads; `progress` is called
 /// now and then (from the calling thread) with operations done so far.
 /// Client errors are counted, never fatal: faults are the point.
@@ -173,6 +212,8 @@ pub fn run_workload(
                     workload.seed ^ (c as u64 + 1).wrapping_mul(0x9E37_79B9),
                 );
                 let mut seq = 0u64;
+                // What this client last read of each key, for its CASes.
+                let mut seen: HashMap<String, Option<Vec<u8>>> = HashMap::new();
                 loop {
                     let done = match workload.duration {
                         Some(d) => started.elapsed() >= d,
@@ -183,15 +224,26 @@ pub fn run_workload(
                     }
                     seq += 1;
                     let key = KeyChooser::key(chooser.next_index(&mut rng));
-                    let read = rng.random_bool(workload.read_ratio);
-                    let result = if read {
-                        tally.reads.fetch_add(1, Ordering::Relaxed);
-                        client.get(&key).map(|_| ())
+                    let draw = workload.draw(&mut rng);
+                    let mut value = format!("c{c}-{seq}").into_bytes();
+                    value.resize(workload.value_size.max(value.len()), b'.');
+                    let counter = if draw == Draw::Read {
+                        &tally.reads
                     } else {
-                        tally.writes.fetch_add(1, Ordering::Relaxed);
-                        let mut value = format!("c{c}-{seq}").into_bytes();
-                        value.resize(workload.value_size.max(value.len()), b'.');
-                        client.put(&key, &value)
+                        &tally.writes
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    let result = match draw {
+                        Draw::Read => client.get(&key).map(|v| {
+                            seen.insert(key.clone(), v);
+                        }),
+                        Draw::Put => client.put(&key, &value),
+                        Draw::Cas => {
+                            let expected = seen.get(&key).cloned().flatten();
+                            client
+                                .compare_and_set(&key, expected.as_deref(), Some(&value))
+                                .map(|_| ())
+                        }
                     };
                     tally.ops.fetch_add(1, Ordering::Relaxed);
                     let counter = match result {

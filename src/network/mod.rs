@@ -53,7 +53,7 @@ pub use latency::{Latency, parse_duration};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, Endpoint, NodeId};
-use crate::protocol::{Request, Response};
+use crate::protocol::{Cas, Request, Response};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use delay::DelayLine;
@@ -94,6 +94,15 @@ pub enum Payload {
         /// The request.
         request: Request,
     },
+    /// A client's compare-and-set (a separate payload from
+    /// [`Payload::Request`] because it is a separate handler,
+    /// [`Protocol::on_cas`](crate::protocol::Protocol::on_cas)).
+    Cas {
+        /// The client's request number.
+        id: u64,
+        /// The compare-and-set.
+        cas: Cas,
+    },
     /// A reply to a client.
     Response {
         /// The request number answered.
@@ -110,6 +119,7 @@ impl Envelope {
         match &self.payload {
             Payload::Peer(bytes) => bytes.len(),
             Payload::Request { request, .. } => request.payload_len() + CLIENT_FRAME_BYTES,
+            Payload::Cas { cas, .. } => cas.payload_len() + CLIENT_FRAME_BYTES,
             Payload::Response { response, .. } => response.payload_len() + CLIENT_FRAME_BYTES,
         }
     }

@@ -225,6 +225,8 @@ impl Checker {
     ///     kind,
     ///     value: (kind == OpKind::Put).then(|| v.as_bytes().to_vec()),
     ///     output: (kind == OpKind::Get).then(|| v.as_bytes().to_vec()),
+    ///     expected: None,
+    ///     swapped: None,
     ///     ok: true,
     ///     call_ns,
     ///     return_ns: Some(return_ns),

@@ -235,6 +235,10 @@ impl Strong {
 impl Protocol for Strong {
     type Message = StrongMessage;
 
+    fn mode_name(&self) -> String {
+        "strong (ABD)".into()
+    }
+
     fn on_request(
         &mut self,
         ctx: &mut Context<StrongMessage>,
