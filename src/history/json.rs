@@ -456,4 +456,60 @@ mod tests {
         let unterminated = &format!("[{{{GOOD},\"return_ns\":2}}")[..40];
         assert!(err(unterminated).contains("not a history"));
     }
+
+    /// The issue's schema for a compare-and-set, exactly:
+    /// `{"client":u64,"key":string,"op":"cas","expected":string|null,
+    /// "value":string|null,"swapped":bool|null,"ok":bool,"call_ns":u64,
+    /// "return_ns":u64|null}`.
+    #[test]
+    fn compare_and_set_follows_its_documented_schema() {
+        let written = r#"[
+  {"client":1,"key":"x","op":"cas","expected":null,"value":"a","swapped":true,"ok":true,"call_ns":0,"return_ns":10},
+  {"client":2,"key":"x","op":"cas","expected":"b","value":null,"swapped":false,"ok":true,"call_ns":20,"return_ns":30},
+  {"client":3,"key":"x","op":"cas","expected":"a","value":"c","swapped":null,"ok":false,"call_ns":40,"return_ns":null},
+  {"client":4,"key":"x","op":"get","value":null,"output":"a","ok":true,"call_ns":50,"return_ns":60}
+]"#;
+        let history = History::from_json(written).unwrap();
+        let ops = &history.ops;
+        assert_eq!(ops[0].kind, OpKind::Cas);
+        assert_eq!(
+            (ops[0].expected.as_deref(), ops[0].swapped),
+            (None, Some(true))
+        );
+        assert_eq!(ops[1].expected.as_deref(), Some(&b"b"[..]));
+        assert_eq!(
+            (ops[1].value.as_deref(), ops[1].swapped),
+            (None, Some(false))
+        );
+        assert_eq!((ops[2].swapped, ops[2].return_ns), (None, None));
+        assert_eq!(history.to_json(), written, "written back exactly");
+        assert!(
+            crate::history::Checker::new()
+                .check(&history)
+                .is_linearizable()
+        );
+    }
+
+    #[test]
+    fn compare_and_set_fields_are_required_and_only_for_it() {
+        let base = r#""client":1,"key":"x","ok":true,"call_ns":0,"return_ns":10"#;
+        let bad = [
+            // a cas without `swapped`, or `expected`, or with an `output`
+            r#""op":"cas","expected":null,"value":"a""#,
+            r#""op":"cas","value":"a","swapped":true"#,
+            r#""op":"cas","expected":null,"value":"a","swapped":true,"output":null"#,
+            // a put with cas fields
+            r#""op":"put","expected":null,"value":"a","output":null"#,
+            r#""op":"put","value":"a","output":null,"swapped":null"#,
+            // a get without `output`
+            r#""op":"get","value":null"#,
+            // a completed cas must say whether it swapped
+            r#""op":"cas","expected":null,"value":"a","swapped":null"#,
+        ];
+        for fields in bad {
+            let json = format!("[{{{fields},{base}}}]");
+            let err = History::from_json(&json).unwrap_err().to_string();
+            assert!(err.contains("operation 0"), "{json}: {err}");
+        }
+    }
 }

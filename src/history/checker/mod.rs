@@ -51,6 +51,8 @@
 //! - Only single-key operations exist, so there are no multi-key
 //!   (transactional) anomalies to find.
 
+#[cfg(test)]
+mod cas_tests;
 mod counterexample;
 mod memo;
 mod model;
