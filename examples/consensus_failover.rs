@@ -6,7 +6,7 @@
 //! wait out an election timeout, elect a new leader, and carry on with
 //! every acknowledged write intact. A compare-and-set counter shows it.
 //!
-//! Run: `cargo run --example consensus_failover` (virtual time: instant,
+//! Run: `cargo run --release --example consensus_failover` (virtual time: instant,
 //! and the same output on every run).
 
 use replikv::{Cluster, Consistency, CoordinatorPolicy, NodeId, Runtime};

@@ -91,6 +91,9 @@ pub struct Cluster {
     next_node: AtomicU32,
     /// The simulated world, when the cluster runs on the simulator.
     world: Option<Arc<World>>,
+    /// Whether live membership changes are refused: consensus mode's Raft
+    /// group has no safe reconfiguration yet (see `protocol::consensus`).
+    fixed_membership: bool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -160,6 +163,10 @@ impl Cluster {
                 incarnation: 0,
             });
         }
+        let fixed_membership = matches!(
+            builder.protocol,
+            ProtocolChoice::Builtin(Consistency::Consensus)
+        );
         let spawner = match builder.protocol {
             ProtocolChoice::Builtin(consistency) => {
                 builtin_spawner(consistency, builder.hybrid_clock)
@@ -184,6 +191,7 @@ impl Cluster {
             gate: Arc::new(RwLock::new(())),
             next_node: AtomicU32::new(builder.nodes as u32),
             world,
+            fixed_membership,
         };
         for id in ids {
             cluster.start_node(id)?;

@@ -88,7 +88,7 @@
 //!   Figure 8 among them, and the mutations they catch.
 //!
 //! ```
-//! use replikv::{Cluster, Consistency, NodeId, Runtime};
+//! use replikv::{Cluster, Consistency, CoordinatorPolicy, NodeId, Runtime};
 //! use std::time::Duration;
 //!
 //! let cluster = Cluster::builder()
@@ -99,8 +99,11 @@
 //! let mut client = cluster.client()?;
 //! client.put("x", "1")?;
 //! assert!(client.compare_and_set("x", Some(b"1"), Some(b"2"))?);
-//! // Any one node may crash; a new leader is elected and nothing is lost.
+//! // Any one node may crash; a new leader is elected (within an election
+//! // timeout or two) and nothing is lost.
 //! cluster.crash(NodeId(0))?;
+//! cluster.run_for(Duration::from_secs(1));
+//! client.set_policy(CoordinatorPolicy::Fixed(NodeId(1)));
 //! assert_eq!(client.get("x")?, Some(b"2".to_vec()));
 //! # Ok::<(), replikv::Error>(())
 //! ```
