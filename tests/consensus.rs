@@ -2,6 +2,7 @@
 //! re-election, and linearizability with compare-and-set over many
 //! simulated fault schedules and on threads.
 //!
+//! 300 schedules run by default (`CONSENSUS_QUICK_SCHEDULES` to change);
 //! `CONSENSUS_SCHEDULES=1000 cargo test --test consensus -- --ignored`
 //! runs the long sweep (default 1,000 schedules).
 
@@ -243,7 +244,7 @@ fn linearizable_with_compare_and_set_over_simulated_fault_schedules() {
     let n = std::env::var("CONSENSUS_QUICK_SCHEDULES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(300);
     sweep(0..n);
 }
 
