@@ -19,7 +19,7 @@ use crate::metrics::{OpMetrics, Outcome};
 use crate::network::{Envelope, Network, Payload};
 use crate::outstanding::{InFlight, Outstanding};
 use crate::placement::Placement;
-use crate::protocol::{Request, Response};
+use crate::protocol::{Cas, Request, Response};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use parking_lot::{Mutex, RwLock};
 use rand::rngs::ChaCha8Rng;
@@ -238,6 +238,53 @@ impl Client {
         .map(|_| ())
     }
 
+    /// Compare-and-set: replaces the value of `key` with `new` if and only
+    /// if it is `expected` now, atomically, and says whether it did. `None`
+    /// means absent on either side (`expected: None` swaps only when the key
+    /// is missing; `new: None` deletes it).
+    ///
+    /// Only [`Consistency::Consensus`](crate::Consistency::Consensus) offers
+    /// it; every other mode answers [`Error::Unsupported`] naming the mode,
+    /// rather than run a compare-and-set that is not atomic. `Ok(false)` is
+    /// an answer, not an error: the current value differed and nothing
+    /// changed. A timeout leaves the outcome unknown, as for any write.
+    ///
+    /// ```
+    /// use replikv::{Cluster, Consistency, Error, Runtime};
+    /// let cluster = Cluster::builder()
+    ///     .runtime(Runtime::Simulated)
+    ///     .consistency(Consistency::Consensus)
+    ///     .build()?;
+    /// let mut client = cluster.client()?;
+    /// assert!(client.compare_and_set("lock", None, Some(b"alice"))?);
+    /// assert!(!client.compare_and_set("lock", None, Some(b"bob"))?, "alice holds it");
+    /// assert!(client.compare_and_set("lock", Some(b"alice"), None)?);
+    /// assert_eq!(client.get("lock")?, None);
+    ///
+    /// let strong = Cluster::builder().consistency(Consistency::Strong).build()?;
+    /// let refused = strong.client()?.compare_and_set("lock", None, Some(b"x"));
+    /// assert!(matches!(refused, Err(Error::Unsupported(why)) if why.contains("strong")));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn compare_and_set(
+        &mut self,
+        key: impl AsRef<[u8]>,
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool> {
+        let op = Op::Cas {
+            key: key.as_ref().to_vec(),
+            expected: expected.map(<[u8]>::to_vec),
+            new: new.map(<[u8]>::to_vec),
+        };
+        match self.run(op)? {
+            Some(answer) => Ok(answer == SWAPPED),
+            None => Err(Error::Protocol(
+                "a compare-and-set finished without an answer".into(),
+            )),
+        }
+    }
+
     /// One whole operation, blocking: what [`Client::get`], [`Client::put`]
     /// and [`Client::delete`] do. Returns the value read (`None` for writes).
     pub fn call(&mut self, op: Op) -> Result<Option<Vec<u8>>> {
@@ -268,6 +315,7 @@ impl Client {
             world.step_past_returns();
         }
         let (request, after) = match op {
+            Op::Cas { key, expected, new } => return self.start_cas(key, expected, new),
             Op::Get { key } => {
                 validate_key(&key)?;
                 let fill = match self.env.cache.as_ref().map(|cache| cache.lookup(&key)) {
@@ -298,32 +346,97 @@ impl Client {
             }
         };
         let coordinator = self.coordinator(request.key())?;
-        self.next_request += 1;
-        let id = self.next_request;
         let (kind, key, value) = match &request {
             Request::Get { key } => (OpKind::Get, key.clone(), None),
             Request::Put { key, value } => (OpKind::Put, key.clone(), Some(value.clone())),
             Request::Delete { key } => (OpKind::Delete, key.clone(), None),
         };
+        let what = Recorded {
+            kind,
+            key,
+            value,
+            expected: None,
+        };
+        Ok(self.send(
+            Payload::Request { id: 0, request },
+            what,
+            coordinator,
+            after,
+        ))
+    }
+
+    /// Starts a compare-and-set (see [`Client::try_start`]).
+    fn start_cas(
+        &mut self,
+        key: Vec<u8>,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    ) -> Result<Started> {
+        validate_key(&key)?;
+        for value in [&expected, &new].into_iter().flatten() {
+            validate_value(value)?;
+        }
+        self.invalidate(&key);
+        let started_ns = self.env.clock.now_ns();
+        let coordinator = self.coordinator(&key)?;
+        let cas = Cas {
+            key: key.clone(),
+            expected: expected.clone(),
+            new: new.clone(),
+        };
+        let what = Recorded {
+            kind: OpKind::Cas,
+            key,
+            value: new,
+            expected,
+        };
+        Ok(self.send(
+            Payload::Cas { id: 0, cas },
+            what,
+            coordinator,
+            After::Write { started_ns },
+        ))
+    }
+
+    /// Numbers `payload` (its `id` is filled in here), sends it to
+    /// `coordinator` and records when it was invoked.
+    fn send(
+        &mut self,
+        mut payload: Payload,
+        Recorded {
+            kind,
+            key,
+            value,
+            expected,
+        }: Recorded,
+        coordinator: NodeId,
+        after: After,
+    ) -> Started {
+        self.next_request += 1;
+        let id = self.next_request;
+        if let Payload::Request { id: slot, .. } | Payload::Cas { id: slot, .. } = &mut payload {
+            *slot = id;
+        }
         let call_ns = self.env.clock.now_ns();
         let timeout_ns = u64::try_from(self.env.timeout.as_nanos()).unwrap_or(u64::MAX);
         let in_flight = self.env.outstanding.begin(coordinator);
         self.env.network.send(Envelope::new(
             Endpoint::Client(self.id),
             Endpoint::Node(coordinator),
-            Payload::Request { id, request },
+            payload,
         ));
-        Ok(Started::Sent(Sent {
+        Started::Sent(Sent {
             id,
             kind,
             key,
             value,
+            expected,
             coordinator,
             call_ns,
             deadline_ns: call_ns.saturating_add(timeout_ns),
             after,
             _in_flight: in_flight,
-        }))
+        })
     }
 
     /// True when something waits in this client's inbox.
@@ -357,6 +470,7 @@ impl Client {
             kind,
             key,
             value,
+            expected,
             coordinator,
             call_ns,
             after,
@@ -369,7 +483,11 @@ impl Client {
         let result = match (kind, response) {
             (OpKind::Get, Ok(Response::Value(v))) => Ok(v),
             (OpKind::Put | OpKind::Delete, Ok(Response::Done)) => Ok(None),
+            (OpKind::Cas, Ok(Response::Swapped(swapped))) => {
+                Ok(Some(if swapped { SWAPPED } else { NOT_SWAPPED }.to_vec()))
+            }
             (_, Ok(Response::Unavailable(why))) => Err(Error::Unavailable(why)),
+            (_, Ok(Response::Unsupported(why))) => Err(Error::Unsupported(why)),
             (_, Ok(Response::Failed(why))) => Err(Error::Protocol(why)),
             (_, Ok(Response::Corrupt { node, key, reason })) => {
                 Err(Error::Corrupt { node, key, reason })
@@ -383,6 +501,8 @@ impl Client {
             Ok(_) => (Outcome::Ok, true, Some(return_ns)),
             // Refused before any replica applied it: definitely no effect.
             Err(Error::Unavailable(_)) => (Outcome::Unavailable, false, Some(return_ns)),
+            // Refused by a mode that cannot do it: no effect either.
+            Err(Error::Unsupported(_)) => (Outcome::OtherError, false, Some(return_ns)),
             Err(Error::Timeout(_)) => (Outcome::Timeout, false, None),
             // Anything else may have half-happened: unknown.
             Err(_) => (Outcome::OtherError, false, None),
@@ -391,6 +511,10 @@ impl Client {
         self.env.metrics.record(kind, outcome, latency);
         let output = match &result {
             Ok(v) if kind == OpKind::Get => v.clone(),
+            _ => None,
+        };
+        let swapped = match &result {
+            Ok(answer) if kind == OpKind::Cas => Some(answer.as_deref() == Some(SWAPPED)),
             _ => None,
         };
         match after {
@@ -402,6 +526,9 @@ impl Client {
                     self.env.metrics.record_cache_evictions(evicted);
                 }
             }
+            // A compare-and-set that did not swap wrote nothing, but its
+            // client does not learn the current value: drop the entry.
+            After::Write { .. } if swapped == Some(false) => self.invalidate(&key),
             After::Write { started_ns } => {
                 self.after_write(&key, result.is_ok(), value.as_deref(), started_ns);
             }
@@ -412,6 +539,8 @@ impl Client {
             kind,
             value,
             output,
+            expected,
+            swapped,
             ok,
             call_ns,
             return_ns: recorded_return,
@@ -460,6 +589,8 @@ impl Client {
             kind: OpKind::Get,
             value: None,
             output: value.clone(),
+            expected: None,
+            swapped: None,
             ok: true,
             call_ns,
             return_ns: Some(return_ns),
@@ -571,6 +702,29 @@ pub enum Op {
         /// The key.
         key: Vec<u8>,
     },
+    /// Replace the value of `key` with `new` if it is `expected` now
+    /// ([`Client::compare_and_set`]; `None` means absent).
+    Cas {
+        /// The key.
+        key: Vec<u8>,
+        /// The value it must hold now.
+        expected: Option<Vec<u8>>,
+        /// The value it gets.
+        new: Option<Vec<u8>>,
+    },
+}
+
+/// How [`Client::finish`] hands a compare-and-set's answer through the
+/// `Option<Vec<u8>>` every operation returns (internal only).
+const SWAPPED: &[u8] = b"swapped";
+const NOT_SWAPPED: &[u8] = b"not swapped";
+
+/// What the history will record of an operation's input.
+struct Recorded {
+    kind: OpKind,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+    expected: Option<Vec<u8>>,
 }
 
 impl Op {
@@ -613,6 +767,7 @@ pub(crate) struct Sent {
     kind: OpKind,
     key: Vec<u8>,
     value: Option<Vec<u8>>,
+    expected: Option<Vec<u8>>,
     coordinator: NodeId,
     call_ns: u64,
     /// When it times out, on the cluster clock.

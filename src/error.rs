@@ -48,6 +48,12 @@ pub enum Error {
         max: usize,
     },
 
+    /// The mode cannot do this at all: a compare-and-set in a mode without
+    /// one (only [`crate::Consistency::Consensus`] offers it). Nothing
+    /// changed; the message names the mode.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+
     /// A cluster setting is out of range; the message says which and why.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -52,6 +52,7 @@
 //! |---|---|---|
 //! | [`Consistency::SingleCopy`] | one copy, no fault tolerance | the baseline |
 //! | [`Consistency::Strong`] | linearizable per key while a majority of its replicas is reachable | [`history::Checker`] |
+//! | [`Consistency::Consensus`] | linearizable, with [`Client::compare_and_set`], while a majority of all nodes is reachable (Raft) | [`history::Checker`] |
 //! | [`Consistency::Eventual`] | every replica converges once faults heal; reads may be stale | [`Cluster::wait_for_convergence`], [`history::StalenessReport`] |
 //!
 //! | runtime | what runs the nodes | use it for |

@@ -19,7 +19,7 @@ const MAX_LATENCY_US: u64 = 3_600_000_000;
 /// Outcome and latency counters shared by all clients of a cluster.
 #[derive(Debug)]
 pub(crate) struct OpMetrics {
-    latency: [Mutex<Histogram<u64>>; 3],
+    latency: [Mutex<Histogram<u64>>; 4],
     ok: AtomicU64,
     timeouts: AtomicU64,
     unavailable: AtomicU64,
@@ -41,6 +41,7 @@ fn kind_index(kind: OpKind) -> usize {
         OpKind::Get => 0,
         OpKind::Put => 1,
         OpKind::Delete => 2,
+        OpKind::Cas => 3,
     }
 }
 
@@ -57,6 +58,7 @@ impl Default for OpMetrics {
     fn default() -> Self {
         OpMetrics {
             latency: [
+                Mutex::new(new_histogram()),
                 Mutex::new(new_histogram()),
                 Mutex::new(new_histogram()),
                 Mutex::new(new_histogram()),
@@ -226,8 +228,8 @@ impl Report {
             unavailable: ops.unavailable.load(Ordering::Relaxed),
             other_errors: ops.other_errors.load(Ordering::Relaxed),
             read_latency: ops.latency_summary(&[OpKind::Get]),
-            write_latency: ops.latency_summary(&[OpKind::Put, OpKind::Delete]),
-            latency: ops.latency_summary(&[OpKind::Get, OpKind::Put, OpKind::Delete]),
+            write_latency: ops.latency_summary(&[OpKind::Put, OpKind::Delete, OpKind::Cas]),
+            latency: ops.latency_summary(&[OpKind::Get, OpKind::Put, OpKind::Delete, OpKind::Cas]),
             cache_hits: ops.cache_hits.load(Ordering::Relaxed),
             cache_misses: ops.cache_misses.load(Ordering::Relaxed),
             cache_evictions: ops.cache_evictions.load(Ordering::Relaxed),

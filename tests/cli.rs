@@ -766,3 +766,31 @@ fn run_accepts_the_load_aware_coordinators() {
         replikv_ok(&["run", "--ops", "10", "--keys", "2", "--coordinator", policy]);
     }
 }
+
+#[test]
+fn check_reads_compare_and_set_histories() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cas.json");
+    let ops = |second: &str| {
+        format!(
+            r#"[
+  {{"client":1,"key":"x","op":"cas","expected":null,"value":"a","swapped":true,"ok":true,"call_ns":0,"return_ns":10}},
+  {{"client":2,"key":"x","op":"cas","expected":"b","value":"c","swapped":null,"ok":false,"call_ns":5,"return_ns":null}},
+  {{"client":3,"key":"x","op":"get","value":null,"output":"{second}","ok":true,"call_ns":20,"return_ns":30}}
+]"#
+        )
+    };
+    std::fs::write(&path, ops("a")).unwrap();
+    let out = replikv(&["check", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("linearizable: 3 operations"),
+        "{}",
+        stdout(&out)
+    );
+    // Reading "c" needs the indeterminate swap from "b", which never held.
+    std::fs::write(&path, ops("c")).unwrap();
+    let out = replikv(&["check", path.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("cas"), "{}", stdout(&out));
+}

@@ -20,6 +20,8 @@ fn op(client: u64, kind: OpKind, v: &str, call_ns: u64, return_ns: Option<u64>) 
         kind,
         value: (kind == OpKind::Put).then(|| v.as_bytes().to_vec()),
         output: (kind == OpKind::Get).then(|| v.as_bytes().to_vec()),
+        expected: None,
+        swapped: None,
         ok: true,
         call_ns,
         return_ns,
@@ -195,6 +197,11 @@ fn linearization_points_explain_every_answer() {
                 OpKind::Put => *value = op.value.clone(),
                 OpKind::Delete => *value = None,
                 OpKind::Get => assert_eq!(&op.output, value, "seed {seed}: #{}", p.index),
+                OpKind::Cas => {
+                    if op.swapped == Some(true) {
+                        *value = op.value.clone();
+                    }
+                }
             }
         }
         // Every operation that completed successfully has a point.

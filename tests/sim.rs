@@ -189,6 +189,8 @@ fn the_determinism_check_names_the_first_operation_that_differs() {
         kind: OpKind::Put,
         value: Some(value.as_bytes().to_vec()),
         output: None,
+        expected: None,
+        swapped: None,
         ok: true,
         call_ns: 100,
         return_ns: Some(return_ns),

@@ -10,7 +10,9 @@ use crate::network::{Latency, MessageKind};
 use crate::node::{Spawner, spawner};
 use crate::partition::Strategy;
 use crate::protocol::eventual::ReadStrategy;
-use crate::protocol::{Eventual, EventualConfig, NodeSetup, Protocol, SingleCopy, Strong};
+use crate::protocol::{
+    Consensus, ConsensusConfig, Eventual, EventualConfig, NodeSetup, Protocol, SingleCopy, Strong,
+};
 use crate::security::LinkKey;
 use crate::sim::Runtime;
 use crate::storage::Durability;
@@ -483,6 +485,9 @@ pub(super) fn builtin_spawner(
     match consistency {
         Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
         Consistency::Strong => spawner(|setup: &NodeSetup| Strong::new(setup.incarnation)),
+        Consistency::Consensus => {
+            spawner(|_: &NodeSetup| Consensus::with_config(ConsensusConfig::default()))
+        }
         Consistency::Eventual { r, w } => {
             let config = EventualConfig {
                 hybrid_clock,

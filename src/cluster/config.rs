@@ -34,16 +34,23 @@ pub enum Consistency {
         /// Write quorum W.
         w: usize,
     },
+    /// Raft consensus ([`crate::protocol::Consensus`]): one group over all
+    /// the nodes, with a leader, a replicated log, and a linearizable
+    /// [`compare_and_set`](crate::Client::compare_and_set). Survives any
+    /// minority of crashed or partitioned nodes. The replication factor
+    /// does not apply: every node holds every key.
+    Consensus,
 }
 
 impl std::fmt::Display for Consistency {
-    /// `single`, `strong`, or `eventual:R:W` — what `replikv compare --modes`
+    /// `single`, `strong`, `consensus`, or `eventual:R:W` — what `replikv compare --modes`
     /// accepts.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Consistency::SingleCopy => write!(f, "single"),
             Consistency::Strong => write!(f, "strong"),
             Consistency::Eventual { r, w } => write!(f, "eventual:{r}:{w}"),
+            Consistency::Consensus => write!(f, "consensus"),
         }
     }
 }

@@ -129,6 +129,11 @@ impl Cluster {
     /// assert_eq!(client.get("k7")?, Some(b"v".to_vec()));
     /// # Ok::<(), replikv::Error>(())
     /// ```
+    ///
+    /// In [`Consistency::Consensus`](crate::Consistency::Consensus) mode a
+    /// membership change answers [`Error::Unsupported`]: its Raft group has
+    /// no safe reconfiguration yet (majorities of the old and the new
+    /// member set need not intersect).
     pub fn add_node(&self) -> Result<Rebalance> {
         self.add_node_with_weight(1.0)
     }
@@ -137,6 +142,7 @@ impl Cluster {
     /// give it a proportional share of keys; others refuse weights ≠ 1).
     /// The new node gets an id no node of this cluster has had before.
     pub fn add_node_with_weight(&self, weight: f64) -> Result<Rebalance> {
+        self.membership_supported()?;
         let _gate = self.gate.write();
         let id = NodeId(self.next_node.load(Ordering::Relaxed));
         let old = self.placement.partitioner();
@@ -170,10 +176,23 @@ impl Cluster {
         Ok(report)
     }
 
+    /// Refuses membership changes in consensus mode (see [`Cluster::add_node`]).
+    fn membership_supported(&self) -> Result<()> {
+        if self.fixed_membership {
+            return Err(Error::Unsupported(
+                "adding or removing nodes in consensus mode: its Raft group has no safe \
+                 reconfiguration yet (majorities of the old and new member sets need not intersect)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Removes a node while the cluster runs: its keys move to their new
     /// replicas first (and every hint to its key's replicas), then its
     /// storage is dropped. Works as [`Cluster::add_node`] does.
     pub fn remove_node(&self, node: NodeId) -> Result<Rebalance> {
+        self.membership_supported()?;
         let _gate = self.gate.write();
         if !self.nodes().contains(&node) {
             return Err(Error::UnknownNode(node));

@@ -95,6 +95,9 @@ pub struct Cluster {
     world: Option<Arc<World>>,
     /// The cluster's link key, when node links are authenticated.
     link_key: Option<crate::security::LinkKey>,
+    /// Whether live membership changes are refused: consensus mode's Raft
+    /// group has no safe reconfiguration yet (see `protocol::consensus`).
+    fixed_membership: bool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -169,6 +172,10 @@ impl Cluster {
                 incarnation: 0,
             });
         }
+        let fixed_membership = matches!(
+            builder.protocol,
+            ProtocolChoice::Builtin(Consistency::Consensus)
+        );
         let spawner = match builder.protocol {
             ProtocolChoice::Builtin(consistency) => {
                 builtin_spawner(consistency, builder.hybrid_clock, builder.read_strategy)
@@ -195,6 +202,7 @@ impl Cluster {
             next_node: AtomicU32::new(builder.nodes as u32),
             world,
             link_key: builder.link_key,
+            fixed_membership,
         };
         for id in ids {
             cluster.start_node(id)?;

@@ -24,16 +24,36 @@ const BASE64_PREFIX: &str = "base64:";
 ///
 /// `Option` fields use `deserialize_with` so that serde treats them as
 /// required: by default a missing `Option` field silently becomes `None`.
+/// The fields that only some kinds have (`expected` and `swapped` for a
+/// compare-and-set, `output` for the others) are `Option<Option<_>>`:
+/// absent (`None`, skipped on export) or present, possibly `null`; which
+/// must be present is checked per kind in [`JsonOp::into_operation`].
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonOp<'a> {
     client: u64,
     key: Cow<'a, str>,
     op: OpKind,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    expected: Option<Option<Cow<'a, str>>>,
     #[serde(deserialize_with = "required")]
     value: Option<Cow<'a, str>>,
-    #[serde(deserialize_with = "required")]
-    output: Option<Cow<'a, str>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    output: Option<Option<Cow<'a, str>>>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    swapped: Option<Option<bool>>,
     ok: bool,
     call_ns: u64,
     #[serde(deserialize_with = "required")]
@@ -44,14 +64,25 @@ fn required<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Opti
     Option::<T>::deserialize(d)
 }
 
+/// A field that is there, possibly `null` (serde calls this only when the
+/// field is present; absent is the `default`, `None`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
 impl<'a> From<&'a Operation> for JsonOp<'a> {
     fn from(op: &'a Operation) -> Self {
+        let cas = op.kind == OpKind::Cas;
         JsonOp {
             client: op.client.0,
             key: encode_bytes(&op.key),
             op: op.kind,
+            expected: cas.then(|| op.expected.as_deref().map(encode_bytes)),
             value: op.value.as_deref().map(encode_bytes),
-            output: op.output.as_deref().map(encode_bytes),
+            output: (!cas).then(|| op.output.as_deref().map(encode_bytes)),
+            swapped: cas.then_some(op.swapped),
             ok: op.ok,
             call_ns: op.call_ns,
             return_ns: op.return_ns,
@@ -61,24 +92,49 @@ impl<'a> From<&'a Operation> for JsonOp<'a> {
 
 impl JsonOp<'_> {
     /// The operation, or what is wrong with the field that is not bytes as
-    /// the format writes them.
+    /// the format writes them, or that is missing or extra for its kind.
     fn into_operation(self) -> std::result::Result<Operation, (&'static str, String)> {
         let bytes = |name, s: Option<Cow<'_, str>>| {
             s.map(|s| decode_bytes(s.into_owned()))
                 .transpose()
                 .map_err(|m| (name, m))
         };
+        let cas = self.op == OpKind::Cas;
+        let wanted =
+            |name: &'static str, present: bool, for_cas: bool| match (present, for_cas == cas) {
+                (false, true) => Err((
+                    name,
+                    format!("missing: a {} has it (null allowed)", kind_name(self.op)),
+                )),
+                (true, false) => Err((name, format!("unknown for a {}", kind_name(self.op)))),
+                _ => Ok(()),
+            };
+        wanted("expected", self.expected.is_some(), true)?;
+        wanted("swapped", self.swapped.is_some(), true)?;
+        wanted("output", self.output.is_some(), false)?;
         Ok(Operation {
             client: ClientId(self.client),
             key: decode_bytes(self.key.into_owned()).map_err(|m| ("key", m))?,
             kind: self.op,
             value: bytes("value", self.value)?,
-            output: bytes("output", self.output)?,
+            expected: bytes("expected", self.expected.flatten())?,
+            swapped: self.swapped.flatten(),
+            output: bytes("output", self.output.flatten())?,
             ok: self.ok,
             call_ns: self.call_ns,
             return_ns: self.return_ns,
             cached: false,
         })
+    }
+}
+
+/// The `op` string of a kind, for messages.
+fn kind_name(kind: OpKind) -> &'static str {
+    match kind {
+        OpKind::Put => "put",
+        OpKind::Get => "get",
+        OpKind::Delete => "delete",
+        OpKind::Cas => "cas",
     }
 }
 
@@ -127,6 +183,8 @@ impl History {
     ///     kind: OpKind::Put,
     ///     value: Some(b"a".to_vec()),
     ///     output: None,
+    ///     expected: None,
+    ///     swapped: None,
     ///     ok: true,
     ///     call_ns: 0,
     ///     return_ns: Some(1_500),
@@ -223,6 +281,8 @@ mod tests {
             kind,
             value: value.map(<[u8]>::to_vec),
             output: output.map(<[u8]>::to_vec),
+            expected: None,
+            swapped: None,
             ok: true,
             call_ns: 10 * client,
             return_ns: Some(10 * client + 5),
@@ -400,5 +460,61 @@ mod tests {
         );
         let unterminated = &format!("[{{{GOOD},\"return_ns\":2}}")[..40];
         assert!(err(unterminated).contains("not a history"));
+    }
+
+    /// The issue's schema for a compare-and-set, exactly:
+    /// `{"client":u64,"key":string,"op":"cas","expected":string|null,
+    /// "value":string|null,"swapped":bool|null,"ok":bool,"call_ns":u64,
+    /// "return_ns":u64|null}`.
+    #[test]
+    fn compare_and_set_follows_its_documented_schema() {
+        let written = r#"[
+  {"client":1,"key":"x","op":"cas","expected":null,"value":"a","swapped":true,"ok":true,"call_ns":0,"return_ns":10},
+  {"client":2,"key":"x","op":"cas","expected":"b","value":null,"swapped":false,"ok":true,"call_ns":20,"return_ns":30},
+  {"client":3,"key":"x","op":"cas","expected":"a","value":"c","swapped":null,"ok":false,"call_ns":40,"return_ns":null},
+  {"client":4,"key":"x","op":"get","value":null,"output":"a","ok":true,"call_ns":50,"return_ns":60}
+]"#;
+        let history = History::from_json(written).unwrap();
+        let ops = &history.ops;
+        assert_eq!(ops[0].kind, OpKind::Cas);
+        assert_eq!(
+            (ops[0].expected.as_deref(), ops[0].swapped),
+            (None, Some(true))
+        );
+        assert_eq!(ops[1].expected.as_deref(), Some(&b"b"[..]));
+        assert_eq!(
+            (ops[1].value.as_deref(), ops[1].swapped),
+            (None, Some(false))
+        );
+        assert_eq!((ops[2].swapped, ops[2].return_ns), (None, None));
+        assert_eq!(history.to_json(), written, "written back exactly");
+        assert!(
+            crate::history::Checker::new()
+                .check(&history)
+                .is_linearizable()
+        );
+    }
+
+    #[test]
+    fn compare_and_set_fields_are_required_and_only_for_it() {
+        let base = r#""client":1,"key":"x","ok":true,"call_ns":0,"return_ns":10"#;
+        let bad = [
+            // a cas without `swapped`, or `expected`, or with an `output`
+            r#""op":"cas","expected":null,"value":"a""#,
+            r#""op":"cas","value":"a","swapped":true"#,
+            r#""op":"cas","expected":null,"value":"a","swapped":true,"output":null"#,
+            // a put with cas fields
+            r#""op":"put","expected":null,"value":"a","output":null"#,
+            r#""op":"put","value":"a","output":null,"swapped":null"#,
+            // a get without `output`
+            r#""op":"get","value":null"#,
+            // a completed cas must say whether it swapped
+            r#""op":"cas","expected":null,"value":"a","swapped":null"#,
+        ];
+        for fields in bad {
+            let json = format!("[{{{fields},{base}}}]");
+            let err = History::from_json(&json).unwrap_err().to_string();
+            assert!(err.contains("operation 0"), "{json}: {err}");
+        }
     }
 }

@@ -50,7 +50,7 @@
 //! |---|---|
 //! | `client` | the client id (`u64`) |
 //! | `key` | the key (see *bytes* below) |
-//! | `op` | `"put"`, `"get"` or `"delete"` |
+//! | `op` | `"put"`, `"get"`, `"delete"` or `"cas"` |
 //! | `value` | the value a put wrote; `null` for gets and deletes |
 //! | `output` | what a get returned; `null` when the key was missing, and for puts and deletes |
 //! | `ok` | whether the operation completed successfully |

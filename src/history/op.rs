@@ -13,6 +13,9 @@ pub enum OpKind {
     Get,
     /// Remove a key.
     Delete,
+    /// Compare-and-set: replace `expected` (in [`Operation::expected`]) by
+    /// `value`, atomically; [`Operation::swapped`] says whether it did.
+    Cas,
 }
 
 /// One client operation as the global observer saw it.
@@ -24,6 +27,11 @@ pub enum OpKind {
 ///   (for example `Unavailable`): the checker ignores it.
 /// - `return_ns == None`: indeterminate (timed out); a write may have taken
 ///   effect at any point after `call_ns`, or never.
+///
+/// A compare-and-set ([`OpKind::Cas`]) writes `value` (`None`: delete) if
+/// the key held `expected` (`None`: absent); `swapped` is `Some(true)` when
+/// it did, `Some(false)` when the current value differed (both completed,
+/// `ok`), and `None` when its outcome is unknown or it failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Operation {
     /// Who issued it.
@@ -32,8 +40,15 @@ pub struct Operation {
     pub key: Vec<u8>,
     /// What kind of operation.
     pub kind: OpKind,
-    /// The value written (puts only).
+    /// The value written (puts, and the new value of a compare-and-set;
+    /// `None` for a compare-and-set that deletes).
     pub value: Option<Vec<u8>>,
+    /// The value a compare-and-set expected (`None`: absent; `None` for
+    /// every other kind).
+    pub expected: Option<Vec<u8>>,
+    /// Whether a compare-and-set swapped: `None` when unknown (timed out),
+    /// when it failed, and for every other kind.
+    pub swapped: Option<bool>,
     /// The value read (gets only; `None` for a missing key).
     pub output: Option<Vec<u8>>,
     /// Whether it completed successfully.
@@ -52,9 +67,14 @@ impl Operation {
         self.return_ns.is_none()
     }
 
-    /// True for puts and deletes.
+    /// True for puts, deletes, and compare-and-sets that swapped or may
+    /// have (not those that completed without swapping).
     pub fn is_write(&self) -> bool {
-        matches!(self.kind, OpKind::Put | OpKind::Delete)
+        match self.kind {
+            OpKind::Put | OpKind::Delete => true,
+            OpKind::Cas => self.swapped != Some(false),
+            OpKind::Get => false,
+        }
     }
 }
 

@@ -42,6 +42,15 @@ pub(crate) fn action(op: &Operation) -> String {
             Some(v) => format!("get -> {}", bytes(v)),
             None => "get -> missing".to_string(),
         },
+        OpKind::Cas => {
+            let show = |v: &Option<Vec<u8>>| v.as_deref().map_or("missing".to_string(), bytes);
+            let outcome = match op.swapped {
+                Some(true) => " -> swapped",
+                Some(false) => " -> not swapped",
+                None => "",
+            };
+            format!("cas {} => {}{outcome}", show(&op.expected), show(&op.value))
+        }
     }
 }
 

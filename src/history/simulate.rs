@@ -107,8 +107,11 @@ pub fn simulate(plan: &[PlannedOp]) -> History {
             client: ClientId(p.client),
             key: p.key.clone(),
             kind: p.kind,
-            value: (p.kind == OpKind::Put).then(|| format!("v{i}").into_bytes()),
+            value: matches!(p.kind, OpKind::Put | OpKind::Cas)
+                .then(|| format!("v{i}").into_bytes()),
             output: None,
+            expected: None,
+            swapped: None,
             ok: p.fate == Fate::Ok,
             call_ns: call,
             return_ns: matches!(p.fate, Fate::Ok | Fate::Failed).then_some(ret),
@@ -138,6 +141,24 @@ pub fn simulate(plan: &[PlannedOp]) -> History {
                 store.remove(&op.key);
             }
             OpKind::Get => op.output = store.get(&op.key).cloned(),
+            // Two in three expect what the key holds (and swap); the rest
+            // expect a value never written (and do not).
+            OpKind::Cas => {
+                op.expected = match i.is_multiple_of(3) {
+                    false => store.get(&op.key).cloned(),
+                    true => Some(b"never written".to_vec()),
+                };
+                let swapped = op.expected.as_ref() == store.get(&op.key);
+                if swapped {
+                    match op.value.clone() {
+                        Some(v) => store.insert(op.key.clone(), v),
+                        None => store.remove(&op.key),
+                    };
+                }
+                if op.ok {
+                    op.swapped = Some(swapped);
+                }
+            }
         }
     }
     timed.sort_by_key(|(_, i, op)| (op.call_ns, *i));

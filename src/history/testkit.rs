@@ -14,6 +14,8 @@ fn op(client: u64, kind: OpKind, call: u64, ret: u64) -> Operation {
         kind,
         value: None,
         output: None,
+        expected: None,
+        swapped: None,
         ok: true,
         call_ns: call,
         return_ns: Some(ret),
@@ -33,6 +35,8 @@ pub(crate) fn put(client: u64, v: &str, call: u64, ret: u64) -> Operation {
 pub(crate) fn get(client: u64, v: Option<&str>, call: u64, ret: u64) -> Operation {
     Operation {
         output: v.map(|v| v.as_bytes().to_vec()),
+        expected: None,
+        swapped: None,
         ..op(client, OpKind::Get, call, ret)
     }
 }

@@ -23,8 +23,20 @@ fn check(op: &Operation) -> std::result::Result<(), &'static str> {
         OpKind::Get | OpKind::Delete if op.value.is_some() => {
             Err("only a put carries a `value`; gets and deletes have `value: null`")
         }
-        OpKind::Put | OpKind::Delete if op.output.is_some() => {
+        OpKind::Put | OpKind::Delete | OpKind::Cas if op.output.is_some() => {
             Err("only a get has an `output`; puts and deletes have `output: null`")
+        }
+        OpKind::Get | OpKind::Put | OpKind::Delete if op.expected.is_some() => {
+            Err("only a compare-and-set has an `expected` value")
+        }
+        OpKind::Get | OpKind::Put | OpKind::Delete if op.swapped.is_some() => {
+            Err("only a compare-and-set has a `swapped` outcome")
+        }
+        OpKind::Cas if op.ok && op.return_ns.is_some() && op.swapped.is_none() => {
+            Err("a completed compare-and-set (`ok`, returned) says whether it `swapped`")
+        }
+        OpKind::Cas if op.swapped.is_some() && !(op.ok && op.return_ns.is_some()) => {
+            Err("`swapped` is null unless the compare-and-set completed (`ok`, returned)")
         }
         _ => Ok(()),
     }
@@ -35,7 +47,9 @@ impl History {
     ///
     /// - it does not return before it was invoked;
     /// - a put carries a `value`, gets and deletes do not;
-    /// - only a get has an `output`.
+    /// - only a get has an `output`;
+    /// - only a compare-and-set has `expected` and `swapped`, and `swapped`
+    ///   is set exactly when it completed (`ok`, with a return).
     ///
     /// The first offence is reported as [`Error::InvalidHistory`].
     ///
@@ -49,6 +63,8 @@ impl History {
     ///     kind: OpKind::Put,
     ///     value: Some(b"a".to_vec()),
     ///     output: None,
+    ///     expected: None,
+    ///     swapped: None,
     ///     ok: true,
     ///     call_ns: 10,
     ///     return_ns: Some(20),

@@ -12,7 +12,7 @@
 //! and on the simulator it is replayed bit for bit from its seed.
 
 use super::nemesis::{FaultLog, Harm, Nemesis, NemesisKind};
-use super::workload::{KeyChooser, RunOutcome, Workload, draw_op};
+use super::workload::{KeyChooser, RunOutcome, Seen, Workload, draw_op, note_read, read_key};
 use crate::client::{Client, Ticket};
 use crate::cluster::Cluster;
 use crate::error::{Error, Result};
@@ -30,8 +30,10 @@ struct Worker {
     rng: ChaCha8Rng,
     /// Operations started so far.
     seq: u64,
-    /// Whether each operation in flight is a read, for the tally.
-    reads: BTreeMap<Ticket, bool>,
+    /// Each operation in flight: the key when it is a read.
+    reads: BTreeMap<Ticket, Option<Vec<u8>>>,
+    /// What this client last read of each key, for its compare-and-sets.
+    seen: Seen,
     finished: bool,
 }
 
@@ -126,6 +128,7 @@ pub(crate) fn run_simulated(
             ),
             seq: 0,
             reads: BTreeMap::new(),
+            seen: Seen::new(),
             finished: false,
         });
     }
@@ -186,8 +189,9 @@ pub(crate) fn run_simulated(
         let now = world.now_ns();
         for worker in &mut workers {
             for (ticket, result) in worker.client.take_ready() {
-                let read = worker.reads.remove(&ticket).unwrap_or(false);
-                tally.count(read, &result);
+                let key = worker.reads.remove(&ticket).flatten();
+                tally.count(key.is_some(), &result);
+                note_read(&mut worker.seen, key, &result);
             }
         }
         if let Some(s) = &mut schedule
@@ -235,10 +239,18 @@ fn start_next(
             return;
         }
         worker.seq += 1;
-        let (op, read) = draw_op(workload, chooser, &mut worker.rng, worker.index, worker.seq);
+        let (op, read) = draw_op(
+            workload,
+            chooser,
+            &mut worker.rng,
+            worker.index,
+            worker.seq,
+            &worker.seen,
+        );
+        let key = read_key(&op);
         match worker.client.submit(op) {
             Ok(ticket) => {
-                worker.reads.insert(ticket, read);
+                worker.reads.insert(ticket, key);
             }
             Err(e) => tally.count(read, &Err(e)),
         }

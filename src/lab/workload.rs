@@ -23,8 +23,16 @@ pub struct Workload {
     pub duration: Option<Duration>,
     /// Size of the key space (keys are `key-0` … `key-{keys-1}`).
     pub keys: u64,
-    /// Fraction of operations that are reads (0 to 1); the rest are puts.
+    /// Fraction of operations that are reads (0 to 1); the rest are puts
+    /// and compare-and-sets.
     pub read_ratio: f64,
+    /// Fraction of operations that are compare-and-sets (0 to 1, at most
+    /// `1 - read_ratio`; default 0). A client's compare-and-set on a key
+    /// expects the value its last read of that key returned (absent if it
+    /// has not read it) and writes a unique value. Only
+    /// [`Consistency::Consensus`](crate::Consistency::Consensus) offers
+    /// compare-and-set; elsewhere these count as errors.
+    pub cas_ratio: f64,
     /// Zipf exponent for key popularity (`None`: uniform).
     pub zipf: Option<f64>,
     /// Bytes per value (values are unique: client, sequence, then padding).
@@ -45,6 +53,7 @@ impl Default for Workload {
             duration: None,
             keys: 10,
             read_ratio: 0.5,
+            cas_ratio: 0.0,
             zipf: None,
             value_size: 16,
             in_flight: 1,
@@ -69,6 +78,13 @@ impl Workload {
                 self.read_ratio
             ));
         }
+        if !(0.0..=1.0 - self.read_ratio).contains(&self.cas_ratio) {
+            return bad(format!(
+                "compare-and-set ratio must be within 0..={} (1 - read ratio), got {}",
+                1.0 - self.read_ratio,
+                self.cas_ratio
+            ));
+        }
         if let Some(s) = self.zipf
             && !(s.is_finite() && s >= 0.0)
         {
@@ -85,6 +101,20 @@ impl Workload {
             return bad(format!("value size {} is over the limit", self.value_size));
         }
         Ok(())
+    }
+
+    /// Draws the next operation's kind. Draws nothing extra when
+    /// `cas_ratio` is 0, so older seeds replay the same operations.
+    pub(crate) fn draw(&self, rng: &mut ChaCha8Rng) -> Draw {
+        if rng.random_bool(self.read_ratio) {
+            return Draw::Read;
+        }
+        let writes = 1.0 - self.read_ratio;
+        if self.cas_ratio > 0.0 && rng.random_bool((self.cas_ratio / writes).min(1.0)) {
+            Draw::Cas
+        } else {
+            Draw::Put
+        }
     }
 
     /// Total operations when run by count.
@@ -154,20 +184,52 @@ pub struct RunOutcome {
 /// or a write of a value unique to the client and the sequence number.
 /// Both runtimes' workloads draw through here, so a workload means the same
 /// operations on either. Returns the operation and whether it is a read.
+///
+/// A compare-and-set expects what this client last read of the key
+/// (`seen`; absent when it never read it).
 pub(crate) fn draw_op(
     workload: &Workload,
     chooser: &KeyChooser,
     rng: &mut ChaCha8Rng,
     index: usize,
     seq: u64,
+    seen: &Seen,
 ) -> (Op, bool) {
     let key = KeyChooser::key(chooser.next_index(rng)).into_bytes();
-    if rng.random_bool(workload.read_ratio) {
+    let draw = workload.draw(rng);
+    if draw == Draw::Read {
         return (Op::Get { key }, true);
     }
     let mut value = format!("c{index}-{seq}").into_bytes();
     value.resize(workload.value_size.max(value.len()), b'.');
-    (Op::Put { key, value }, false)
+    let op = match draw {
+        Draw::Cas => Op::Cas {
+            expected: seen.get(&key).cloned().flatten(),
+            key,
+            new: Some(value),
+        },
+        _ => Op::Put { key, value },
+    };
+    (op, false)
+}
+
+/// What one client last read of each key.
+pub(crate) type Seen = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// Notes what a finished read returned, for the client's next
+/// compare-and-set of the key.
+pub(crate) fn note_read(seen: &mut Seen, op_key: Option<Vec<u8>>, result: &Result<Option<Vec<u8>>>) {
+    if let (Some(key), Ok(value)) = (op_key, result) {
+        seen.insert(key, value.clone());
+    }
+}
+
+/// The key of a read (`None` for anything else).
+pub(crate) fn read_key(op: &Op) -> Option<Vec<u8>> {
+    match op {
+        Op::Get { key } => Some(key.clone()),
+        _ => None,
+    }
 }
 
 #[derive(Default)]
@@ -194,6 +256,14 @@ impl Tally {
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// What kind of operation a client does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Draw {
+    Read,
+    Put,
+    Cas,
 }
 
 /// Runs `workload` on `cluster` from `clients` threads; `progress` is called
@@ -226,31 +296,36 @@ pub fn run_workload(
                     Some(d) => started.elapsed() < d,
                     None => seq < workload.ops_per_client,
                 };
-                // Whether each operation in flight is a read, for the tally.
+                // Each operation in flight: the key when it is a read.
                 let mut reads = BTreeMap::new();
+                let mut seen = Seen::new();
                 loop {
                     while client.in_flight() < workload.in_flight
                         && more(seq)
                         && !stop.load(Ordering::Relaxed)
                     {
                         seq += 1;
-                        let (op, read) = draw_op(&workload, &chooser, &mut rng, c, seq);
+                        let (op, read) = draw_op(&workload, &chooser, &mut rng, c, seq, &seen);
+                        let key = read_key(&op);
                         if workload.in_flight == 1 {
                             // Blocking, as a plain client call.
-                            tally.count(read, &client.call(op));
+                            let result = client.call(op);
+                            tally.count(read, &result);
+                            note_read(&mut seen, key, &result);
                             continue;
                         }
                         match client.submit(op) {
                             Ok(ticket) => {
-                                reads.insert(ticket, read);
+                                reads.insert(ticket, key);
                             }
                             Err(e) => tally.count::<()>(read, &Err(e)),
                         }
                     }
                     match client.wait_any() {
                         Some((ticket, result)) => {
-                            let read = reads.remove(&ticket).unwrap_or(false);
-                            tally.count(read, &result);
+                            let key = reads.remove(&ticket).flatten();
+                            tally.count(key.is_some(), &result);
+                            note_read(&mut seen, key, &result);
                         }
                         None => break,
                     }

@@ -90,7 +90,7 @@ pub use mixture::{MAX_MIXTURE_PARTS, Mixture};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::ids::{ClientId, Endpoint, NodeId};
-use crate::protocol::{Request, Response};
+use crate::protocol::{Cas, Request, Response};
 use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender};
 use delay::DelayLine;
@@ -135,6 +135,15 @@ pub enum Payload {
         /// The request.
         request: Request,
     },
+    /// A client's compare-and-set (a separate payload from
+    /// [`Payload::Request`] because it is a separate handler,
+    /// [`Protocol::on_cas`](crate::protocol::Protocol::on_cas)).
+    Cas {
+        /// The client's request number.
+        id: u64,
+        /// The compare-and-set.
+        cas: Cas,
+    },
     /// A reply to a client.
     Response {
         /// The request number answered.
@@ -165,6 +174,8 @@ impl Envelope {
         let kind = match &payload {
             Payload::Peer(_) => MessageKind::Other,
             Payload::Request { request, .. } => MessageKind::of_request(request),
+            // A compare-and-set reads and writes: a write request.
+            Payload::Cas { .. } => MessageKind::WriteRequest,
             Payload::Response { response, .. } => MessageKind::of_response(response),
         };
         Envelope {
@@ -181,6 +192,7 @@ impl Envelope {
         match &self.payload {
             Payload::Peer(bytes) => bytes.len(),
             Payload::Request { request, .. } => request.payload_len() + CLIENT_FRAME_BYTES,
+            Payload::Cas { cas, .. } => cas.payload_len() + CLIENT_FRAME_BYTES,
             Payload::Response { response, .. } => response.payload_len() + CLIENT_FRAME_BYTES,
         }
     }

@@ -188,6 +188,19 @@ impl<P: Protocol> Core for NodeCore<P> {
                 let result = self.protocol.on_request(&mut self.ctx, reply_to, request);
                 self.after_handler(result, Some(reply_to), now_ns);
             }
+            (Endpoint::Client(client), Payload::Cas { id, cas }) => {
+                let reply_to = ReplyTo {
+                    client,
+                    request: id,
+                };
+                if !self.requests.admit(reply_to) {
+                    self.count(|c| &c.duplicate_requests);
+                    return;
+                }
+                self.count(|c| &c.requests);
+                let result = self.protocol.on_cas(&mut self.ctx, reply_to, cas);
+                self.after_handler(result, Some(reply_to), now_ns);
+            }
             (Endpoint::Node(from), Payload::Peer(bytes)) => {
                 self.count(|c| &c.peer_messages);
                 let bytes = match &mut self.links {

@@ -46,6 +46,33 @@ impl Request {
     }
 }
 
+/// A compare-and-set: replace the value of `key` with `new` if and only if
+/// it is `expected` now, atomically. `None` means "absent" on either side:
+/// `expected: None` swaps only when the key is missing, `new: None` deletes.
+///
+/// A separate type from [`Request`] (and [`Protocol::on_cas`](super::Protocol::on_cas)
+/// a separate handler with a default answer) so that a protocol written
+/// before compare-and-set existed still compiles and answers
+/// [`Response::Unsupported`] instead of running a silently racy CAS.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cas {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The value the key must hold for the swap (`None`: absent).
+    pub expected: Option<Vec<u8>>,
+    /// The value to store (`None`: delete).
+    pub new: Option<Vec<u8>>,
+}
+
+impl Cas {
+    /// Bytes of payload (key and both values), for the network's byte counters.
+    pub fn payload_len(&self) -> usize {
+        self.key.len()
+            + self.expected.as_ref().map_or(0, Vec::len)
+            + self.new.as_ref().map_or(0, Vec::len)
+    }
+}
+
 /// A coordinator's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
@@ -69,6 +96,12 @@ pub enum Response {
     },
     /// Something else went wrong; the outcome is unknown.
     Failed(String),
+    /// The answer to a [`Cas`]: `true` when the value was replaced, `false`
+    /// when the current value differed (nothing changed).
+    Swapped(bool),
+    /// The mode cannot do this at all (a compare-and-set outside consensus
+    /// mode); nothing changed. The text names the mode and why.
+    Unsupported(String),
 }
 
 impl Response {
@@ -76,7 +109,7 @@ impl Response {
     pub fn payload_len(&self) -> usize {
         match self {
             Response::Value(Some(v)) => v.len(),
-            Response::Unavailable(s) | Response::Failed(s) => s.len(),
+            Response::Unavailable(s) | Response::Failed(s) | Response::Unsupported(s) => s.len(),
             Response::Corrupt { key, reason, .. } => key.len() + reason.len(),
             _ => 0,
         }
@@ -85,7 +118,7 @@ impl Response {
 
 /// Where a reply goes: the client and its request number. Any node may
 /// answer (a coordinator may hand a request on to another node).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ReplyTo {
     /// The client waiting for the answer.
     pub client: ClientId,

@@ -44,9 +44,11 @@
 //!
 //! Built in: [`SingleCopy`], the baseline where each key lives on one node;
 //! [`Strong`], linearizable majority quorums (ABD, [`strong`]); and
-//! [`Eventual`], Dynamo-style eventual consistency ([`eventual`]).
+//! [`Eventual`], Dynamo-style eventual consistency ([`eventual`]); and
+//! [`Consensus`], Raft with a linearizable compare-and-set ([`consensus`]).
 //! [`mutants`] keeps broken variants of them, for tests that must fail.
 
+pub mod consensus;
 mod context;
 mod dedup;
 pub mod eventual;
@@ -57,10 +59,11 @@ pub mod single_copy;
 pub mod strong;
 
 pub use crate::network::MessageKind;
+pub use consensus::{Consensus, ConsensusConfig};
 pub use context::{Context, Effect, TimerId};
 pub use dedup::{REQUEST_WINDOW, RequestFilter};
 pub use eventual::{Eventual, EventualConfig};
-pub use message::{ReplyTo, Request, Response};
+pub use message::{Cas, ReplyTo, Request, Response};
 pub use rebalance::PendingRecord;
 pub use single_copy::SingleCopy;
 pub use strong::{Strong, StrongConfig};
@@ -103,6 +106,48 @@ pub trait Protocol: Send + 'static {
         reply_to: ReplyTo,
         request: Request,
     ) -> Result<()>;
+
+    /// A client's compare-and-set arrived ([`Cas`]); answer it with
+    /// [`Response::Swapped`], now or later.
+    ///
+    /// The default answers [`Response::Unsupported`] naming the protocol:
+    /// a compare-and-set is only worth having when it is atomic, which a
+    /// quorum register or an eventually consistent store cannot promise, so
+    /// a protocol offers it only by overriding this (the built-in
+    /// [`Consensus`] does).
+    ///
+    /// ```
+    /// use replikv::protocol::{Cas, Context, Effect, Protocol, ReplyTo, Response, SingleCopy};
+    /// use replikv::{ClientId, NodeId};
+    /// let mut ctx = Context::<<SingleCopy as Protocol>::Message>::for_test(NodeId(0), 1, 7);
+    /// let to = ReplyTo { client: ClientId(1), request: 1 };
+    /// let cas = Cas { key: b"k".to_vec(), expected: None, new: Some(b"v".to_vec()) };
+    /// SingleCopy::new().on_cas(&mut ctx, to, cas)?;
+    /// assert!(matches!(&ctx.take_effects()[..],
+    ///     [Effect::Reply { response: Response::Unsupported(why), .. }] if why.contains("single-copy")));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    fn on_cas(
+        &mut self,
+        ctx: &mut Context<Self::Message>,
+        reply_to: ReplyTo,
+        cas: Cas,
+    ) -> Result<()> {
+        let _ = cas;
+        ctx.reply(
+            reply_to,
+            Response::Unsupported(cas_unsupported(self.mode_name())),
+        );
+        Ok(())
+    }
+
+    /// The protocol's name in messages such as the refusal of a
+    /// compare-and-set (default: its type name).
+    fn mode_name(&self) -> String {
+        let full = std::any::type_name::<Self>();
+        let base = full.split('<').next().unwrap_or(full);
+        base.rsplit("::").next().unwrap_or(base).to_string()
+    }
 
     /// A message from another node arrived.
     fn on_message(
@@ -194,6 +239,14 @@ pub trait Protocol: Send + 'static {
         let _ = store;
         Ok(Vec::new())
     }
+}
+
+/// The text of [`Response::Unsupported`] for a compare-and-set in `mode`.
+fn cas_unsupported(mode: String) -> String {
+    format!(
+        "compare-and-set is not offered by the {mode} mode: it cannot make a read-modify-write \
+         atomic, and a CAS that is not atomic silently races; use Consistency::Consensus"
+    )
 }
 
 /// What a protocol factory is told about the node it builds a protocol for.

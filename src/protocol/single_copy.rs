@@ -87,6 +87,10 @@ impl SingleCopy {
 impl Protocol for SingleCopy {
     type Message = Forward;
 
+    fn mode_name(&self) -> String {
+        "single-copy".into()
+    }
+
     fn on_request(
         &mut self,
         ctx: &mut Context<Forward>,

@@ -149,7 +149,7 @@ impl Attacker {
         let dialect = match consistency {
             Consistency::Strong => Dialect::Strong,
             Consistency::Eventual { .. } => Dialect::Eventual,
-            Consistency::SingleCopy => Dialect::None,
+            Consistency::SingleCopy | Consistency::Consensus => Dialect::None,
         };
         Ok(Attacker {
             kind,

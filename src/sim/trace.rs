@@ -45,6 +45,7 @@ impl TraceKind {
         let (what, digest) = match &envelope.payload {
             Payload::Peer(bytes) => ("peer", xxhash_rust::xxh3::xxh3_64(bytes)),
             Payload::Request { .. } => ("request", debug_digest(&envelope.payload)),
+            Payload::Cas { .. } => ("cas", debug_digest(&envelope.payload)),
             Payload::Response { .. } => ("response", debug_digest(&envelope.payload)),
         };
         TraceKind::Deliver {

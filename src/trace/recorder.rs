@@ -66,6 +66,12 @@ impl Recorder {
                 op: variant_name(request),
                 key: String::from_utf8_lossy(request.key()).into_owned(),
             },
+            Payload::Cas { id, cas } => MessageKind::Request {
+                client: client_of(envelope.from),
+                request: *id,
+                op: "Cas".into(),
+                key: String::from_utf8_lossy(&cas.key).into_owned(),
+            },
             Payload::Response { id, response } => MessageKind::Response {
                 client: client_of(envelope.to),
                 request: *id,

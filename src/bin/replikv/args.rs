@@ -42,6 +42,7 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Mode {
     Strong,
+    Consensus,
     Eventual,
     Single,
 }
@@ -165,6 +166,9 @@ pub struct WorkloadArgs {
     /// Fraction of reads.
     #[arg(long, default_value_t = 0.5)]
     pub read_ratio: f64,
+    /// Fraction of compare-and-sets (consensus mode only offers them).
+    #[arg(long, default_value_t = 0.0)]
+    pub cas_ratio: f64,
     /// Zipf exponent of key popularity (uniform when absent).
     #[arg(long)]
     pub zipf: Option<f64>,

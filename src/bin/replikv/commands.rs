@@ -48,6 +48,7 @@ fn consistency(mode: Mode, r: Option<usize>, w: Option<usize>) -> Result<Consist
                 .into(),
         )),
         Mode::Strong => Ok(Consistency::Strong),
+        Mode::Consensus => Ok(Consistency::Consensus),
         Mode::Single => Ok(Consistency::SingleCopy),
     }
 }
@@ -100,7 +101,7 @@ pub fn mode_experiment(
     Ok(experiment)
 }
 
-/// `strong`, `single`, `eventual:R:W`.
+/// `strong`, `consensus`, `single`, `eventual:R:W`.
 fn parse_mode(text: &str) -> Result<Consistency> {
     let parts: Vec<&str> = text.split(':').collect();
     let number = |s: &str| {
@@ -109,6 +110,7 @@ fn parse_mode(text: &str) -> Result<Consistency> {
     };
     match parts.as_slice() {
         ["strong"] => Ok(Consistency::Strong),
+        ["consensus"] => Ok(Consistency::Consensus),
         ["single"] => Ok(Consistency::SingleCopy),
         ["eventual"] => Ok(Consistency::Eventual { r: 1, w: 1 }),
         ["eventual", r, w] => Ok(Consistency::Eventual {
@@ -116,7 +118,7 @@ fn parse_mode(text: &str) -> Result<Consistency> {
             w: number(w)?,
         }),
         _ => Err(Error::InvalidConfig(format!(
-            "unknown mode {text:?}: expected strong, single or eventual:R:W"
+            "unknown mode {text:?}: expected strong, consensus, single or eventual:R:W"
         ))),
     }
 }
@@ -206,6 +208,7 @@ pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Exper
             duration: args.duration.as_deref().map(parse_duration).transpose()?,
             keys: args.keys,
             read_ratio: args.read_ratio,
+            cas_ratio: args.cas_ratio,
             zipf: args.zipf,
             value_size: 16,
             in_flight: args.in_flight,

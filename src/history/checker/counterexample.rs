@@ -24,6 +24,8 @@ use std::fmt;
 ///     kind: OpKind::Get,
 ///     value: None,
 ///     output: Some(b"ghost".to_vec()),
+///     expected: None,
+///     swapped: None,
 ///     ok: true,
 ///     call_ns: 1_000,
 ///     return_ns: Some(2_500),

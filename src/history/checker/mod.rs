@@ -51,6 +51,8 @@
 //! - Only single-key operations exist, so there are no multi-key
 //!   (transactional) anomalies to find.
 
+#[cfg(test)]
+mod cas_tests;
 mod counterexample;
 mod memo;
 mod model;
@@ -235,6 +237,8 @@ impl Checker {
     ///     kind,
     ///     value: (kind == OpKind::Put).then(|| v.as_bytes().to_vec()),
     ///     output: (kind == OpKind::Get).then(|| v.as_bytes().to_vec()),
+    ///     expected: None,
+    ///     swapped: None,
     ///     ok: true,
     ///     call_ns,
     ///     return_ns: Some(return_ns),

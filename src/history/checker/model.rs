@@ -1,8 +1,11 @@
 //! The sequential specification, and the history cut into per-key inputs.
 //!
 //! The model of one key is a register holding `Option<Vec<u8>>`, initially
-//! `None`: a put of `v` makes it `Some(v)`, a delete makes it `None`, and a
-//! get must return exactly what it holds (`None` = missing). The search
+//! `None`: a put of `v` makes it `Some(v)`, a delete makes it `None`, a get
+//! must return exactly what it holds (`None` = missing), and a
+//! compare-and-set of `e` to `n` that swapped must find `e` and leaves `n`,
+//! while one that did not swap must find anything but `e` and changes
+//! nothing. The search
 //! copies and compares states millions of times, so values are *interned*:
 //! each distinct value on a key becomes a small integer, with `0` standing
 //! for "missing". Comparing two `u32`s is all the model then ever does.
@@ -15,6 +18,8 @@
 //! | not `ok`, returned | failed without effect: left out |
 //! | no return (timed out), get | its answer was never seen: left out |
 //! | no return (timed out), put or delete | took effect at some instant after its call, or never |
+//! | no return (timed out), compare-and-set | swapped at some instant after its call when it found `expected`, or never |
+//! | `ok`, returned, compare-and-set | swapped: needs `expected`; not swapped: needs anything else |
 
 use crate::history::op::{History, OpKind, Operation};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -26,12 +31,23 @@ pub(super) type State = u32;
 pub(super) const ABSENT: State = 0;
 
 /// What an operation does to the register.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Action {
     /// A put (of a value id) or, with [`ABSENT`], a delete.
     Write(State),
     /// A get that returned this state.
     Read(State),
+    /// A compare-and-set that swapped (or, timed out, may have): it found
+    /// `expected` and left `new`.
+    Cas {
+        /// The state it needs.
+        expected: State,
+        /// The state it leaves.
+        new: State,
+    },
+    /// A compare-and-set that completed without swapping: it found
+    /// anything but this state, and changed nothing.
+    CasFailed(State),
 }
 
 impl Action {
@@ -41,7 +57,38 @@ impl Action {
         match self {
             Action::Write(v) => Some(v),
             Action::Read(v) => (v == state).then_some(state),
+            Action::Cas { expected, new } => (expected == state).then_some(new),
+            Action::CasFailed(v) => (v != state).then_some(state),
         }
+    }
+
+    /// The state it leaves, for operations that change the state.
+    pub(super) fn writes(self) -> Option<State> {
+        match self {
+            Action::Write(v) | Action::Cas { new: v, .. } => Some(v),
+            Action::Read(_) | Action::CasFailed(_) => None,
+        }
+    }
+
+    /// The one state it needs, for operations that need exactly one.
+    pub(super) fn reads(self) -> Option<State> {
+        match self {
+            Action::Read(v) | Action::Cas { expected: v, .. } => Some(v),
+            Action::Write(_) | Action::CasFailed(_) => None,
+        }
+    }
+
+    /// Every state it names (for sizing tables).
+    pub(super) fn max_state(self) -> State {
+        match self {
+            Action::Write(v) | Action::Read(v) | Action::CasFailed(v) => v,
+            Action::Cas { expected, new } => expected.max(new),
+        }
+    }
+
+    /// True for the compare-and-set actions.
+    pub(super) fn is_cas(self) -> bool {
+        matches!(self, Action::Cas { .. } | Action::CasFailed(_))
     }
 }
 
@@ -85,12 +132,27 @@ pub(super) fn key_ops<'h>(history: &'h History, indices: &[usize]) -> Vec<KeyOp>
             // writing the empty value rather than panicking.
             OpKind::Put => Action::Write(intern(Some(op.value.as_deref().unwrap_or_default()))),
             OpKind::Delete => Action::Write(ABSENT),
+            OpKind::Cas => {
+                let expected = intern(op.expected.as_deref());
+                match op.swapped {
+                    Some(false) => Action::CasFailed(expected),
+                    // Swapped, or unknown (timed out; `ok` without
+                    // `swapped` is invalid and read as unknown too).
+                    _ => Action::Cas {
+                        expected,
+                        new: intern(op.value.as_deref()),
+                    },
+                }
+            }
         };
+        // A compare-and-set whose outcome is unknown may have swapped at
+        // any instant after its call, like a timed-out write.
+        let unknown = op.kind == OpKind::Cas && op.swapped.is_none();
         ops.push(KeyOp {
             index,
             call: op.call_ns,
             // An invalid return before the call is read as "at the call".
-            ret: op.return_ns.map(|r| r.max(op.call_ns)),
+            ret: op.return_ns.filter(|_| !unknown).map(|r| r.max(op.call_ns)),
             action,
         });
     }
@@ -104,15 +166,14 @@ pub(super) fn key_ops<'h>(history: &'h History, indices: &[usize]) -> Vec<KeyOp>
 /// pass, whereas the search would first have to exhaust every order of the
 /// operations before it.
 pub(super) fn unwritten_read(ops: &[KeyOp]) -> Option<&KeyOp> {
-    let written: HashSet<State> = (ops.iter())
-        .filter_map(|o| match o.action {
-            Action::Write(v) => Some(v),
-            Action::Read(_) => None,
-        })
-        .collect();
-    ops.iter().find(|o| match o.action {
-        Action::Read(v) => v != ABSENT && !written.contains(&v),
-        Action::Write(_) => false,
+    let written: HashSet<State> = ops.iter().filter_map(|o| o.action.writes()).collect();
+    // A returned read, or a returned compare-and-set that swapped: both saw
+    // their value. (A timed-out compare-and-set may simply never have run.)
+    ops.iter().find(|o| {
+        o.ret.is_some()
+            && o.action
+                .reads()
+                .is_some_and(|v| v != ABSENT && !written.contains(&v))
     })
 }
 
@@ -149,6 +210,8 @@ mod tests {
             output: value
                 .filter(|_| kind == OpKind::Get)
                 .map(|v| v.as_bytes().to_vec()),
+            expected: None,
+            swapped: None,
             ok,
             call_ns: 1,
             return_ns: ret,

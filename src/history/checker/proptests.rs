@@ -69,6 +69,8 @@ fn arbitrary_op() -> impl Strategy<Value = Operation> {
                     None
                 },
                 output: if kind == OpKind::Get { value } else { None },
+                expected: None,
+                swapped: None,
                 ok: outcome > 1,
                 call_ns,
                 return_ns: (!timed_out).then_some(call_ns + len),
@@ -142,6 +144,14 @@ fn legal(ops: &[&Operation], order: &[usize]) -> bool {
                 true
             }
             OpKind::Get => ops[i].output.as_ref() == state,
+            OpKind::Cas => match ops[i].swapped {
+                Some(false) => ops[i].expected.as_ref() != state,
+                _ if ops[i].expected.as_ref() == state => {
+                    state = ops[i].value.as_ref();
+                    true
+                }
+                _ => false,
+            },
         })
 }
 

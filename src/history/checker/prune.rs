@@ -7,6 +7,9 @@
 //! cut that down without losing any linearization; each replaces an order
 //! that uses the write "wastefully" by one that does not:
 //!
+//! (With compare-and-set, "a get of its value" below means any *reader*
+//! of it: a get, or a compare-and-set expecting it; see [`Prune`].)
+//!
 //! 1. **Someone must read it, next.** Right after the write, only gets of
 //!    its value can be placed until the state changes again, and the first
 //!    of them must be invoked before the return that stopped the walk
@@ -26,23 +29,40 @@
 //!    turns `2^k` choices into `k + 1`.
 
 use super::model::{Action, KeyOp, State};
+use std::collections::HashMap;
 
 /// The bookkeeping for the rules, updated as the search places operations.
+///
+/// A *reader* of a state is an operation that needs exactly that state: a
+/// get of it, or a compare-and-set expecting it. A compare-and-set that did
+/// not swap needs anything *but* its expected state, so it can follow almost
+/// any write: all of them share one extra reader list (slot `states`), and
+/// rule 1 counts them as readers of every value, which is conservative.
 #[derive(Debug)]
 pub(super) struct Prune {
-    /// Per state: the gets that returned it, as `(call, op)` by call.
-    gets: Vec<Vec<(u64, usize)>>,
-    /// Per state: index in `gets` of the earliest unplaced get; all before
-    /// it are placed.
+    /// Per state (and the extra slot): its readers, as `(call, op)` by call.
+    readers: Vec<Vec<(u64, usize)>>,
+    /// Per list: index of the earliest unplaced reader; all before are placed.
     first_unplaced: Vec<usize>,
-    /// Per operation: whether it is a placed get.
-    get_placed: Vec<bool>,
-    /// `(state, previous first_unplaced)` for each placed get, to undo.
-    undo: Vec<(State, usize)>,
-    /// Per operation: its rank among the timed-out writes of its value.
-    twin_rank: Vec<u32>,
-    /// Per state: timed-out writes of that value placed so far.
+    /// Per operation: whether it is a placed reader.
+    reader_placed: Vec<bool>,
+    /// `(list, previous first_unplaced)` for each placed reader, to undo.
+    undo: Vec<(usize, usize)>,
+    /// Per operation: its twin group (timed-out operations with the same
+    /// action) and its rank in it.
+    twin: Vec<(usize, u32)>,
+    /// Per twin group: members placed so far.
     twins_placed: Vec<u32>,
+    /// The slot of the compare-and-sets that did not swap.
+    failed_slot: usize,
+}
+
+/// Which reader list an action is in, if any.
+fn reader_list(action: Action, failed_slot: usize) -> Option<usize> {
+    match action {
+        Action::CasFailed(_) => Some(failed_slot),
+        other => other.reads().map(|v| v as usize),
+    }
 }
 
 impl Prune {
@@ -50,58 +70,74 @@ impl Prune {
     /// up the bookkeeping for them. `ops` is in invocation order.
     pub(super) fn new(ops: &[KeyOp]) -> (Vec<KeyOp>, Prune) {
         let states = (ops.iter())
-            .map(|o| match o.action {
-                Action::Read(v) | Action::Write(v) => v as usize + 1,
-            })
+            .map(|o| o.action.max_state() as usize + 1)
             .max()
             .unwrap_or(1);
+        let failed_slot = states;
         let mut read = vec![false; states];
+        let mut any_failed = false;
         for op in ops {
-            if let Action::Read(v) = op.action {
-                read[v as usize] = true;
+            match op.action {
+                Action::CasFailed(_) => any_failed = true,
+                other => {
+                    if let Some(v) = other.reads() {
+                        read[v as usize] = true;
+                    }
+                }
             }
         }
         let kept: Vec<KeyOp> = (ops.iter())
-            .filter(|o| match (o.ret, o.action) {
-                (None, Action::Write(v)) => read[v as usize],
+            .filter(|o| match (o.ret, o.action.writes()) {
+                (None, Some(v)) => read[v as usize] || any_failed,
                 _ => true,
             })
             .copied()
             .collect();
-        let mut gets = vec![Vec::new(); states];
-        let mut twins = vec![0u32; states];
-        let mut twin_rank = vec![0; kept.len()];
+        let mut readers = vec![Vec::new(); states + 1];
+        let mut groups: HashMap<Action, usize> = HashMap::new();
+        let mut twin = vec![(0, 0); kept.len()];
+        let mut sizes: Vec<u32> = Vec::new();
         for (i, o) in kept.iter().enumerate() {
-            match (o.ret, o.action) {
-                (_, Action::Read(v)) => gets[v as usize].push((o.call, i)),
-                (None, Action::Write(v)) => {
-                    twin_rank[i] = twins[v as usize];
-                    twins[v as usize] += 1;
+            if let Some(list) = reader_list(o.action, failed_slot) {
+                readers[list].push((o.call, i));
+            }
+            if o.ret.is_none() {
+                let next = groups.len();
+                let group = *groups.entry(o.action).or_insert(next);
+                if group == sizes.len() {
+                    sizes.push(0);
                 }
-                (Some(_), Action::Write(_)) => {}
+                twin[i] = (group, sizes[group]);
+                sizes[group] += 1;
             }
         }
         let prune = Prune {
-            gets,
-            first_unplaced: vec![0; states],
-            get_placed: vec![false; kept.len()],
+            readers,
+            first_unplaced: vec![0; states + 1],
+            reader_placed: vec![false; kept.len()],
             undo: Vec::new(),
-            twin_rank,
-            twins_placed: vec![0; states],
+            twin,
+            twins_placed: vec![0; sizes.len()],
+            failed_slot,
         };
         (kept, prune)
+    }
+
+    /// True when the earliest unplaced reader on `list` was invoked by `limit`.
+    fn reader_by(&self, list: usize, limit: u64) -> bool {
+        let next = self.readers[list].get(self.first_unplaced[list]);
+        next.is_some_and(|&(call, _)| call <= limit)
     }
 
     /// Whether the search should try placing `op` (number `i`) in `state`,
     /// the walk having stopped at a return at time `limit`.
     pub(super) fn worth_trying(&self, i: usize, op: &KeyOp, state: State, limit: u64) -> bool {
-        match (op.ret, op.action) {
-            (None, Action::Write(v)) => {
-                let v = v as usize;
-                let next_get = self.gets[v].get(self.first_unplaced[v]);
-                next_get.is_some_and(|&(call, _)| call <= limit)
-                    && v != state as usize
-                    && self.twins_placed[v] == self.twin_rank[i]
+        match (op.ret, op.action.writes()) {
+            (None, Some(v)) => {
+                let (group, rank) = self.twin[i];
+                (self.reader_by(v as usize, limit) || self.reader_by(self.failed_slot, limit))
+                    && v != state
+                    && self.twins_placed[group] == rank
             }
             _ => true,
         }
@@ -109,32 +145,33 @@ impl Prune {
 
     /// Records that `op` (number `i`) was placed.
     pub(super) fn place(&mut self, i: usize, op: &KeyOp) {
-        match (op.ret, op.action) {
-            (_, Action::Read(v)) => {
-                let (v, list) = (v as usize, &self.gets[v as usize]);
-                self.undo.push((v as State, self.first_unplaced[v]));
-                self.get_placed[i] = true;
-                let first = &mut self.first_unplaced[v];
-                while list.get(*first).is_some_and(|&(_, g)| self.get_placed[g]) {
-                    *first += 1;
-                }
+        if let Some(list) = reader_list(op.action, self.failed_slot) {
+            self.undo.push((list, self.first_unplaced[list]));
+            self.reader_placed[i] = true;
+            let readers = &self.readers[list];
+            let first = &mut self.first_unplaced[list];
+            while readers
+                .get(*first)
+                .is_some_and(|&(_, g)| self.reader_placed[g])
+            {
+                *first += 1;
             }
-            (None, Action::Write(v)) => self.twins_placed[v as usize] += 1,
-            (Some(_), Action::Write(_)) => {}
+        }
+        if op.ret.is_none() {
+            self.twins_placed[self.twin[i].0] += 1;
         }
     }
 
     /// Records that `op` (number `i`), the last one placed, was taken back.
     pub(super) fn unplace(&mut self, i: usize, op: &KeyOp) {
-        match (op.ret, op.action) {
-            (_, Action::Read(_)) => {
-                self.get_placed[i] = false;
-                if let Some((v, first)) = self.undo.pop() {
-                    self.first_unplaced[v as usize] = first;
-                }
+        if op.ret.is_none() {
+            self.twins_placed[self.twin[i].0] -= 1;
+        }
+        if reader_list(op.action, self.failed_slot).is_some() {
+            self.reader_placed[i] = false;
+            if let Some((list, first)) = self.undo.pop() {
+                self.first_unplaced[list] = first;
             }
-            (None, Action::Write(v)) => self.twins_placed[v as usize] -= 1,
-            (Some(_), Action::Write(_)) => {}
         }
     }
 }

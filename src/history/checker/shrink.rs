@@ -8,7 +8,11 @@
 //! cannot turn a linearizable history into a non-linearizable one, so "what
 //! is left is not linearizable" still proves "the whole history is not":
 //!
-//! - **Drop a get.** A get constrains nothing else.
+//! - **Drop a get.** A get constrains nothing else; nor does a
+//!   compare-and-set that did not swap. (When a key has compare-and-sets,
+//!   these are the only removals besides cutting the future: a write can
+//!   then enable or disable what follows it, so the rules for writes below
+//!   do not hold.)
 //! - **Drop a write nobody read.** If no remaining get returned a write's
 //!   value, then in any linearization no remaining get sits between that
 //!   write and the next one, so deleting it breaks nothing.
@@ -62,13 +66,14 @@ fn prefix(ops: &[KeyOp], t: u64) -> Vec<KeyOp> {
         .filter(|o| done(o))
         .filter_map(|o| match o.action {
             Action::Read(v) => Some(v),
-            Action::Write(_) => None,
+            _ => None,
         })
         .collect();
     (ops.iter())
         .filter_map(|o| match o.action {
             _ if done(o) => Some(*o),
-            Action::Write(_) if o.call <= t => Some(KeyOp { ret: None, ..*o }),
+            // Still running at `t`: it may or may not have taken effect.
+            Action::Write(_) | Action::Cas { .. } if o.call <= t => Some(KeyOp { ret: None, ..*o }),
             Action::Write(v) if v != ABSENT && read.contains(&v) => Some(*o),
             _ => None,
         })
@@ -95,7 +100,7 @@ fn without(ops: &[KeyOp], range: std::ops::Range<usize>) -> Vec<KeyOp> {
     // return among each one and those invoked after it.
     let mut stay: Vec<(u64, u64)> = (outside())
         .filter_map(|o| match (o.action, o.ret) {
-            (Action::Write(_), Some(ret)) => Some((o.call, ret)),
+            (Action::Write(_) | Action::Cas { .. }, Some(ret)) => Some((o.call, ret)),
             _ => None,
         })
         .collect();
@@ -105,12 +110,7 @@ fn without(ops: &[KeyOp], range: std::ops::Range<usize>) -> Vec<KeyOp> {
         earliest_return[k - 1] = earliest_return[k - 1].min(earliest_return[k]);
     }
     // States that a staying write writes, so that gets of them keep a source.
-    let written: HashSet<State> = (outside())
-        .filter_map(|o| match o.action {
-            Action::Write(v) => Some(v),
-            Action::Read(_) => None,
-        })
-        .collect();
+    let written: HashSet<State> = outside().filter_map(|o| o.action.writes()).collect();
     let removable_write = |o: &KeyOp, v: State| {
         let Some(&first) = first_read.get(&v) else {
             return true;
@@ -123,11 +123,16 @@ fn without(ops: &[KeyOp], range: std::ops::Range<usize>) -> Vec<KeyOp> {
                 earliest_return.get(after).is_some_and(|&r| r < first)
             })
     };
+    // With compare-and-sets, a write can enable or disable what follows
+    // it, so the write rules above do not hold: only reads go.
+    let has_cas = ops.iter().any(|o| o.action.is_cas());
     ops.iter()
         .enumerate()
         .filter(|(i, o)| match o.action {
             _ if !range.contains(i) => true,
-            Action::Read(_) => false,
+            Action::Read(_) | Action::CasFailed(_) => false,
+            Action::Cas { .. } => true,
+            Action::Write(_) if has_cas => true,
             Action::Write(v) => !removable_write(o, v),
         })
         .map(|(_, o)| *o)

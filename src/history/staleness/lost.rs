@@ -53,6 +53,8 @@ pub struct LostWrite {
 ///     kind: OpKind::Put,
 ///     value: Some(v.as_bytes().to_vec()),
 ///     output: None,
+///     expected: None,
+///     swapped: None,
 ///     ok: true,
 ///     call_ns,
 ///     return_ns: Some(return_ns),

@@ -57,6 +57,8 @@ impl ReadStaleness {
 ///     kind,
 ///     value: (kind == OpKind::Put).then(|| v.as_bytes().to_vec()),
 ///     output: (kind == OpKind::Get).then(|| v.as_bytes().to_vec()),
+///     expected: None,
+///     swapped: None,
 ///     ok: true,
 ///     call_ns,
 ///     return_ns: Some(return_ns),

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 /// // With no writes at all, a read of a missing key read the initial state.
 /// # use replikv::{ClientId, history::{OpKind, Operation}};
 /// # let get = Operation { client: ClientId(1), key: b"x".to_vec(), kind: OpKind::Get,
-/// #     value: None, output: None, ok: true, call_ns: 0, return_ns: Some(1), cached: false };
+/// #     value: None, output: None, expected: None, swapped: None, ok: true, call_ns: 0, return_ns: Some(1), cached: false };
 /// let report = StalenessReport::from_history(&History::new(vec![get]));
 /// assert_eq!(report.entries[0].read_from, ValueOrigin::Initial);
 /// ```
@@ -81,10 +81,12 @@ pub(super) fn index(history: &History) -> HashMap<&[u8], KeyWrites> {
     keys
 }
 
-/// The value an operation leaves behind: a put's value, `None` for a delete.
+/// The value an operation leaves behind: a put's value, `None` for a
+/// delete, a compare-and-set's new value (`None` when it deletes).
 fn written(op: &Operation) -> Option<&[u8]> {
     match op.kind {
         OpKind::Put => Some(op.value.as_deref().unwrap_or_default()),
+        OpKind::Cas => op.value.as_deref(),
         _ => None,
     }
 }

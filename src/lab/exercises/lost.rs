@@ -198,6 +198,8 @@ fn overlapping() -> (History, Finals) {
         kind: OpKind::Put,
         value: Some(v.as_bytes().to_vec()),
         output: None,
+        expected: None,
+        swapped: None,
         ok: true,
         call_ns,
         return_ns: Some(return_ns),

@@ -343,6 +343,10 @@ impl Protocol for Eventual {
         }
     }
 
+    fn mode_name(&self) -> String {
+        "eventual".into()
+    }
+
     fn on_start(&mut self, ctx: &mut Context<EventualMessage>) -> Result<()> {
         self.replica = Replica::load(ctx)?;
         let restart_above = if self.config.hybrid_clock {

@@ -257,6 +257,10 @@ impl Protocol for Strong {
         }
     }
 
+    fn mode_name(&self) -> String {
+        "strong (ABD)".into()
+    }
+
     fn on_request(
         &mut self,
         ctx: &mut Context<StrongMessage>,

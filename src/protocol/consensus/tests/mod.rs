@@ -1,0 +1,9 @@
+//! Scenario tests: nodes driven by hand, every message delivered, dropped
+//! or held as the scenario says (toydb's goldenscripts, in Rust).
+//!
+//! `harness.rs` is the little network; `safety.rs` holds the scenarios the
+//! paper warns about, each run once as written and once with the
+//! deliberate bug it exposes, which the scenario must catch.
+
+mod harness;
+mod safety;
