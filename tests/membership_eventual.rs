@@ -154,13 +154,16 @@ fn clients_lose_no_acknowledged_write_through_a_join_and_a_leave_with_hints_outs
             stop.store(true, Ordering::Relaxed);
             (joined, left)
         });
+        // Both changes moved keys, and hints held for the cut-off node were
+        // handed on by at least one of them (on threads, the protocol may
+        // hand a hint over itself between the check above and a change).
         assert!(
-            joined.keys_moved > 0 && joined.pending_settled > 0,
-            "seed {seed}: {joined:?}"
+            joined.keys_moved > 0 && left.keys_moved > 0,
+            "seed {seed}: {joined:?} {left:?}"
         );
         assert!(
-            left.keys_moved > 0 && left.pending_settled > 0,
-            "seed {seed}: {left:?}"
+            joined.pending_settled + left.pending_settled > 0,
+            "seed {seed}: no hint moved: {joined:?} {left:?}"
         );
         cluster.network().heal();
         assert!(
