@@ -218,7 +218,11 @@ pub(crate) type Seen = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// Notes what a finished read returned, for the client's next
 /// compare-and-set of the key.
-pub(crate) fn note_read(seen: &mut Seen, op_key: Option<Vec<u8>>, result: &Result<Option<Vec<u8>>>) {
+pub(crate) fn note_read(
+    seen: &mut Seen,
+    op_key: Option<Vec<u8>>,
+    result: &Result<Option<Vec<u8>>>,
+) {
     if let (Some(key), Ok(value)) = (op_key, result) {
         seen.insert(key, value.clone());
     }
