@@ -53,11 +53,11 @@ impl Network {
     /// let net = Network::new(2, 1, Arc::new(replikv::Clock::new(2)))?;
     /// let inbox = net.attach_node(NodeId(1))?;
     /// net.set_adversary(Arc::new(Rewrite));
-    /// net.send(Envelope {
-    ///     from: Endpoint::Node(NodeId(0)),
-    ///     to: Endpoint::Node(NodeId(1)),
-    ///     payload: Payload::Peer(b"hello".to_vec()),
-    /// });
+    /// net.send(Envelope::new(
+    ///     Endpoint::Node(NodeId(0)),
+    ///     Endpoint::Node(NodeId(1)),
+    ///     Payload::Peer(b"hello".to_vec()),
+    /// ));
     /// assert!(matches!(inbox.try_recv().map(|e| e.payload), Ok(Payload::Peer(b)) if b == b"owned"));
     /// net.shutdown();
     /// # Ok::<(), replikv::Error>(())

@@ -539,11 +539,11 @@ impl Network {
     /// net.set_connections_survive_restart(true);
     /// net.set_latency(Latency::Fixed(Duration::from_millis(20)))?;
     /// let _first = net.attach_node(NodeId(1))?;
-    /// net.send(Envelope {
-    ///     from: Endpoint::Node(NodeId(0)),
-    ///     to: Endpoint::Node(NodeId(1)),
-    ///     payload: Payload::Peer(b"old".to_vec()),
-    /// });
+    /// net.send(Envelope::new(
+    ///     Endpoint::Node(NodeId(0)),
+    ///     Endpoint::Node(NodeId(1)),
+    ///     Payload::Peer(b"old".to_vec()),
+    /// ));
     /// net.detach_node(NodeId(1))?; // crash
     /// let second = net.attach_node(NodeId(1))?; // restart
     /// // The copy sent to the first incarnation reaches the second.
