@@ -91,7 +91,8 @@ fn first_difference<T: PartialEq>(
 /// use replikv::ClientId;
 /// let op = |value: &str| Operation {
 ///     client: ClientId(1), key: b"k".to_vec(), kind: OpKind::Put,
-///     value: Some(value.as_bytes().to_vec()), output: None, ok: true,
+///     value: Some(value.as_bytes().to_vec()), output: None,
+///     expected: None, swapped: None, ok: true,
 ///     call_ns: 10, return_ns: Some(20), cached: false,
 /// };
 /// let a = History::new(vec![op("a"), op("b")]);
