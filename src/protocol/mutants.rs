@@ -31,6 +31,52 @@ use super::{Context, NodeSetup, Protocol, ReplyTo, Request, SingleCopy, Strong, 
 use crate::error::Result;
 use crate::ids::NodeId;
 
+/// A mutant is its inner protocol with one rule broken inside it: every
+/// handler, and the label of each message (so per-kind latencies treat the
+/// mutant exactly as the protocol it imitates), goes to the inner one.
+macro_rules! delegate_protocol {
+    ($mutant:ty, $message:ty, $inner:ty) => {
+        impl Protocol for $mutant {
+            type Message = $message;
+
+            fn on_start(&mut self, ctx: &mut Context<$message>) -> Result<()> {
+                self.0.on_start(ctx)
+            }
+
+            fn on_request(
+                &mut self,
+                ctx: &mut Context<$message>,
+                reply_to: ReplyTo,
+                request: Request,
+            ) -> Result<()> {
+                self.0.on_request(ctx, reply_to, request)
+            }
+
+            fn on_message(
+                &mut self,
+                ctx: &mut Context<$message>,
+                from: NodeId,
+                message: $message,
+            ) -> Result<()> {
+                self.0.on_message(ctx, from, message)
+            }
+
+            fn on_timer(
+                &mut self,
+                ctx: &mut Context<$message>,
+                timer: TimerId,
+                token: u64,
+            ) -> Result<()> {
+                self.0.on_timer(ctx, timer, token)
+            }
+
+            fn message_kind(message: &$message) -> crate::network::MessageKind {
+                <$inner as Protocol>::message_kind(message)
+            }
+        }
+    };
+}
+
 /// ABD whose reads skip phase 2: a read answers the newest record its query
 /// majority returned without first writing it back to a majority.
 ///
@@ -68,36 +114,7 @@ impl AbdWithoutWriteBack {
     }
 }
 
-impl Protocol for AbdWithoutWriteBack {
-    type Message = StrongMessage;
-
-    fn on_request(
-        &mut self,
-        ctx: &mut Context<StrongMessage>,
-        reply_to: ReplyTo,
-        request: Request,
-    ) -> Result<()> {
-        self.0.on_request(ctx, reply_to, request)
-    }
-
-    fn on_message(
-        &mut self,
-        ctx: &mut Context<StrongMessage>,
-        from: NodeId,
-        message: StrongMessage,
-    ) -> Result<()> {
-        self.0.on_message(ctx, from, message)
-    }
-
-    fn on_timer(
-        &mut self,
-        ctx: &mut Context<StrongMessage>,
-        timer: TimerId,
-        token: u64,
-    ) -> Result<()> {
-        self.0.on_timer(ctx, timer, token)
-    }
-}
+delegate_protocol!(AbdWithoutWriteBack, StrongMessage, Strong);
 
 /// Single-copy whose key owners run every forwarded request they receive,
 /// with no [`RequestFilter`](super::RequestFilter).
@@ -140,24 +157,4 @@ impl Default for SingleCopyUnfilteredForwards {
     }
 }
 
-impl Protocol for SingleCopyUnfilteredForwards {
-    type Message = Forward;
-
-    fn on_request(
-        &mut self,
-        ctx: &mut Context<Forward>,
-        reply_to: ReplyTo,
-        request: Request,
-    ) -> Result<()> {
-        self.0.on_request(ctx, reply_to, request)
-    }
-
-    fn on_message(
-        &mut self,
-        ctx: &mut Context<Forward>,
-        from: NodeId,
-        message: Forward,
-    ) -> Result<()> {
-        self.0.on_message(ctx, from, message)
-    }
-}
+delegate_protocol!(SingleCopyUnfilteredForwards, Forward, SingleCopy);
