@@ -653,3 +653,93 @@ fn lesson_quotes_what_each_starter_prints_exactly() {
         }
     }
 }
+
+/// A failed exercise can be looked at instead of read (LESSON.md, Exercise
+/// 3): the frozen starter's grade carries the graded run's history, and
+/// its timeline outlines exactly the operations of the checker's
+/// counterexample, with the checker's explanation beside them.
+#[test]
+fn exercise_03_failure_draws_as_a_timeline_with_its_counterexample() {
+    let grade = grade_linearizable(ex03::answer);
+    assert!(!grade.passed, "{grade}");
+    let history = grade.history.as_ref().expect("the grader recorded its run");
+    let verdict = replikv::history::Checker::new().check(history);
+    let cx = verdict
+        .counterexample()
+        .expect("the starter's history is not linearizable");
+    let dir = tempfile::tempdir().expect("scratch directory");
+    let path = dir.path().join("fail.html");
+    grade
+        .write_timeline(&path)
+        .expect("the timeline is written");
+    let page = std::fs::read_to_string(&path).expect("the page");
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&page, options)
+        .expect("the page is well-formed XHTML");
+    let marked: Vec<usize> = doc
+        .descendants()
+        .filter(|n| {
+            n.attribute("class")
+                .is_some_and(|c| c.split(' ').any(|c| c == "cx-op"))
+        })
+        .map(|n| {
+            n.attribute("data-index")
+                .expect("an index")
+                .parse()
+                .expect("a number")
+        })
+        .collect();
+    let expected: Vec<usize> = cx.ops.iter().map(|(i, _)| *i).collect();
+    assert_eq!(
+        marked, expected,
+        "the counterexample's operations are outlined"
+    );
+    // What LESSON.md tells the reader to see when zooming in: c3's get
+    // starts after c3's own put of "after-restart-key-0" ended, and
+    // returns the older "c1-16".
+    let shown = cx.to_string();
+    for quote in [r#"c3  put "after-restart-key-0""#, r#"c3  get -> "c1-16""#] {
+        assert!(
+            shown.contains(quote),
+            "LESSON.md quotes {quote:?}:\n{shown}"
+        );
+    }
+    let put =
+        cx.ops.iter().map(|(i, _)| &history.ops[*i]).find(|op| {
+            op.client.0 == 3 && op.value.as_deref() == Some(&b"after-restart-key-0"[..])
+        });
+    let get = cx
+        .ops
+        .iter()
+        .map(|(i, _)| &history.ops[*i])
+        .find(|op| op.client.0 == 3 && op.output.as_deref() == Some(&b"c1-16"[..]));
+    let (Some(put), Some(get)) = (put, get) else {
+        panic!("the counterexample has c3's put and get:\n{shown}")
+    };
+    assert!(
+        put.return_ns.is_some_and(|done| done < get.call_ns),
+        "the get starts after the put ended:\n{shown}"
+    );
+    let explanation = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("explanation"))
+        .and_then(|n| n.text())
+        .expect("the checker's explanation beside the timeline");
+    assert_eq!(explanation, cx.to_string());
+}
+
+/// A grader that judged no cluster run has no picture to draw, and says so.
+#[test]
+fn a_grade_without_a_run_has_no_timeline() {
+    let grade = grade_partitioning(ex02::answer());
+    assert!(grade.history.is_none());
+    assert_eq!(grade.timeline().expect("no error"), None);
+    let dir = tempfile::tempdir().expect("scratch directory");
+    let err = grade
+        .write_timeline(&dir.path().join("none.html"))
+        .expect_err("nothing to draw");
+    assert!(err.to_string().contains("no timeline"), "{err}");
+}

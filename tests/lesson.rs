@@ -11,8 +11,8 @@
 //!     here as `env!("CARGO_BIN_EXE_replikv")`.
 //! - A command must exit successfully, unless its line ends with the comment
 //!   `# expect: fail`, which marks an *exercise*: `cargo run --release
-//!   --example exercise_…`, whose grader prints FAIL and exits non-zero until
-//!   the reader has solved it. An exercise runs the reader's own answer — they
+//!   --example exercise_…` (with at most `-- --seed N --html FILE`), whose
+//!   grader prints FAIL and exits non-zero until the reader has solved it. An exercise runs the reader's own answer — they
 //!   solve it in place, in `examples/` — so this test does not run it: a
 //!   solved exercise (or a wrong answer) must not turn `cargo test` red. It
 //!   checks instead that the command names an exercise with a frozen copy of
@@ -553,10 +553,16 @@ fn every_exercise_command_has_a_frozen_starter() {
             );
         };
         assert!(
-            name.starts_with("exercise_") && command.args.is_empty(),
-            "LESSON.md:{}: only an exercise (`--example exercise_…`, no arguments) may be marked `# {EXPECT_FAIL}`",
+            name.starts_with("exercise_"),
+            "LESSON.md:{}: only an exercise (`--example exercise_…`) may be marked `# {EXPECT_FAIL}`",
             command.line_no
         );
+        if let Err(e) = replikv::lab::exercises::ExerciseArgs::parse(command.args.clone()) {
+            panic!(
+                "LESSON.md:{}: `{}`: the exercise would refuse its arguments: {e}",
+                command.line_no, command.line
+            );
+        }
         let starter = starters.join(format!("{name}.rs"));
         assert!(
             starter.is_file(),

@@ -920,6 +920,36 @@ fn maglev_refuses_bad_tables() {
     assert!(small.with_node(Member::new(NodeId(13))).is_err());
 }
 
+/// Maglev's disruption grows as its table gets coarse (src/partition/maglev.rs
+/// module docs): at 1,000 nodes the default table (65 entries per node)
+/// moves several times the ideal share when a node joins, and a table of
+/// 1,000,003 entries (1,000 per node) moves clearly less — though still
+/// above the ideal, as the paper's Fig. 11 also shows for its sizes.
+#[test]
+fn maglev_disrupts_less_with_a_finer_table_at_a_thousand_nodes() {
+    use replikv::partition::analysis::{Candidate, ScalingConfig, scaling_table};
+    let config = ScalingConfig {
+        node_counts: vec![1000],
+        keys: 100_000,
+        ..ScalingConfig::default()
+    };
+    let ratio = |table_size| {
+        let rows = scaling_table(
+            &[Candidate::Strategy(Strategy::Maglev { table_size })],
+            &config,
+        )
+        .expect("builds");
+        rows[0].add_over_ideal
+    };
+    let coarse = ratio(replikv::partition::DEFAULT_MAGLEV_TABLE);
+    let fine = ratio(1_000_003);
+    assert!(coarse > 4.0, "65,537 entries at 1,000 nodes: {coarse:.2} × ideal");
+    assert!(
+        fine < coarse * 0.7 && fine > 1.5,
+        "1,000,003 entries: {fine:.2} × ideal, against {coarse:.2} with 65,537"
+    );
+}
+
 /// Maglev is balanced to about one entry of its table and — its documented
 /// trade — moves a little more than the minimum when a node joins or
 /// leaves: some entries pass between surviving nodes.

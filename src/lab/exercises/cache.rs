@@ -129,6 +129,7 @@ fn run(choice: CacheChoice, seed: u64) -> Result<Grade> {
     };
     let grade = Grade {
         replay: Some(super::replay_command("exercise_06_caching", seed)),
+        history: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [simulated, seed {seed}]"),
@@ -142,5 +143,7 @@ fn run(choice: CacheChoice, seed: u64) -> Result<Grade> {
         }
         .into(),
     };
-    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
+    Ok(grade
+        .with_history(cluster.history())
+        .unless_panicked(&cluster.metrics().node_panics()))
 }

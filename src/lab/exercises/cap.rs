@@ -160,6 +160,7 @@ fn run(consistency: Consistency, seed: u64) -> Result<Grade> {
     };
     let grade = Grade {
         replay: Some(super::replay_command("exercise_08_cap", seed)),
+        history: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [simulated, seed {seed}]"),
@@ -177,5 +178,7 @@ fn run(consistency: Consistency, seed: u64) -> Result<Grade> {
         }
         .into(),
     };
-    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
+    Ok(grade
+        .with_history(cluster.history())
+        .unless_panicked(&cluster.metrics().node_panics()))
 }

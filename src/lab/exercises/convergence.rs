@@ -354,11 +354,14 @@ where
     };
     let grade = Grade {
         replay: Some(super::replay_command("exercise_04_convergence", seed)),
+        history: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [simulated, seed {seed}]"),
         explanation: explanation.into(),
         hint,
     };
-    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
+    Ok(grade
+        .with_history(cluster.history())
+        .unless_panicked(&cluster.metrics().node_panics()))
 }

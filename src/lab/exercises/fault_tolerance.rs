@@ -197,6 +197,7 @@ fn run(choice: ReplicationChoice, seed: u64) -> Result<Grade> {
     };
     let grade = Grade {
         replay: Some(super::replay_command("exercise_07_fault_tolerance", seed)),
+        history: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [simulated, seed {seed}]"),
@@ -219,5 +220,7 @@ fn run(choice: ReplicationChoice, seed: u64) -> Result<Grade> {
                 .into()
         },
     };
-    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
+    Ok(grade
+        .with_history(cluster.history())
+        .unless_panicked(&cluster.metrics().node_panics()))
 }

@@ -515,11 +515,14 @@ where
     };
     let grade = Grade {
         replay: Some(super::replay_command("exercise_03_linearizable", seed)),
+        history: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [simulated, seed {seed}]"),
         explanation,
         hint: hints.join("; and "),
     };
-    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
+    Ok(grade
+        .with_history(cluster.history())
+        .unless_panicked(&cluster.metrics().node_panics()))
 }

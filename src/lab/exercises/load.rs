@@ -106,6 +106,7 @@ fn run(policy: CoordinatorPolicy, seed: u64) -> Result<Grade> {
     };
     let grade = Grade {
         replay: Some(super::replay_command("exercise_05_load_balancing", seed)),
+        history: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{measured} [simulated, seed {seed}]"),
@@ -113,5 +114,7 @@ fn run(policy: CoordinatorPolicy, seed: u64) -> Result<Grade> {
         hint: "any replica of a key can coordinate a request for it: let more than one do it"
             .into(),
     };
-    Ok(grade.unless_panicked(&cluster.metrics().node_panics()))
+    Ok(grade
+        .with_history(cluster.history())
+        .unless_panicked(&cluster.metrics().node_panics()))
 }

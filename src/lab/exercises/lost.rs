@@ -119,6 +119,7 @@ where
     };
     let grade = Grade {
         replay: Some(super::replay_command("exercise_09_lost_writes", seed)),
+        history: None,
         exercise: EXERCISE,
         passed,
         measured: format!("{} [simulated, seed {seed}]", lines.join("; ")),

@@ -122,9 +122,12 @@ pub use quorums::{QUORUM_REPLICAS, grade_quorums, grade_quorums_with_seed};
 
 use crate::cluster::Cluster;
 use crate::error::Error;
+use crate::history::{Checker, History, html};
 use crate::ids::{Endpoint, NodeId};
 use crate::network::Latency;
 use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// A grader's verdict on one answer.
@@ -153,6 +156,10 @@ pub struct Grade {
     /// replays exactly. `None` for graders that need no cluster or run on
     /// threads, and for answers the grader could not run.
     pub replay: Option<String>,
+    /// The history of the run the grader judged, when it recorded one, so
+    /// the run can be looked at instead of read: [`Grade::timeline`] draws
+    /// it, and an exercise run with `-- --html fail.html` writes that page.
+    pub history: Option<History>,
 }
 
 impl Grade {
@@ -167,7 +174,58 @@ impl Grade {
             explanation: "an answer must at least be a valid configuration".into(),
             hint: hint.into(),
             replay: None,
+            history: None,
         }
+    }
+
+    /// This grade, carrying the `history` of the run it judged.
+    pub(crate) fn with_history(self, history: History) -> Grade {
+        Grade {
+            history: Some(history),
+            ..self
+        }
+    }
+
+    /// The graded run's history as an HTML timeline (see
+    /// [`history::html::timeline`](crate::history::html::timeline)): a lane
+    /// per client, a bar per operation, and — when the history is not
+    /// linearizable — the checker's counterexample outlined, with its
+    /// explanation beside it. `None` when the grader recorded no history
+    /// (it judged no cluster run, or could not run the answer).
+    ///
+    /// ```
+    /// use replikv::lab::exercises::grade_linearizable;
+    /// use replikv::protocol::SingleCopy;
+    /// // One copy of each key, no replication: linearizable (it fails the
+    /// // exercise because it loses writes with the crashed node).
+    /// let grade = grade_linearizable(|_| SingleCopy::new());
+    /// let page = grade.timeline().unwrap().expect("the grader recorded a history");
+    /// assert!(page.starts_with("<!DOCTYPE html>"));
+    /// ```
+    pub fn timeline(&self) -> crate::Result<Option<String>> {
+        let Some(history) = &self.history else {
+            return Ok(None);
+        };
+        let verdict = Checker::new().check(history);
+        html::timeline(history, &verdict).map(Some)
+    }
+
+    /// Writes [`Grade::timeline`] to `path`. Fails with
+    /// [`Error::InvalidConfig`] when the grader recorded no history, and
+    /// with [`Error::Io`] when the file cannot be written.
+    pub fn write_timeline(&self, path: &Path) -> crate::Result<()> {
+        let page = self.timeline()?.ok_or_else(|| {
+            Error::InvalidConfig(format!(
+                "{} judged no recorded run, so there is no timeline to draw",
+                self.exercise
+            ))
+        })?;
+        fs::write(path, page).map_err(|e| {
+            Error::Io(std::io::Error::new(
+                e.kind(),
+                format!("cannot write {}: {e}", path.display()),
+            ))
+        })
     }
 
     /// This grade, unless a node panicked during the run (`panics` is
@@ -197,9 +255,20 @@ impl Grade {
     }
 
     /// Prints the grade and turns it into the process exit code: success on
-    /// PASS, failure on FAIL — what an exercise's `main` returns.
+    /// PASS, failure on FAIL — what an exercise's `main` returns. When the
+    /// exercise was run with `--html FILE` ([`ExerciseArgs`]), it also
+    /// writes the graded run's timeline there ([`Grade::write_timeline`]).
     pub fn report(&self) -> ExitCode {
         println!("{self}");
+        if let Ok(ExerciseArgs {
+            html: Some(path), ..
+        }) = ExerciseArgs::parse(std::env::args().skip(1))
+        {
+            match self.write_timeline(&path) {
+                Ok(()) => println!("  picture:  {} (open it in a browser)", path.display()),
+                Err(e) => eprintln!("no picture: {e}"),
+            }
+        }
         if self.passed {
             ExitCode::SUCCESS
         } else {
@@ -235,45 +304,83 @@ fn replay_command(example: &str, seed: u64) -> String {
     )
 }
 
+/// What an exercise's command line may say: `--seed N` (or `--seed=N`) to
+/// replay a schedule, and `--html FILE` (or `--html=FILE`) to draw the
+/// graded run as a timeline ([`Grade::write_timeline`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExerciseArgs {
+    /// The seed to grade with; `None` uses the exercise's own.
+    pub seed: Option<u64>,
+    /// Where to write the graded run's HTML timeline, if anywhere.
+    pub html: Option<PathBuf>,
+}
+
+impl ExerciseArgs {
+    /// Parses `args` (the program name left out). Anything but `--seed N`
+    /// and `--html FILE` is an [`Error::InvalidConfig`] saying what is wrong.
+    ///
+    /// ```
+    /// use replikv::lab::exercises::ExerciseArgs;
+    /// let args = ExerciseArgs::parse(["--seed", "3", "--html", "fail.html"].map(String::from))?;
+    /// assert_eq!(args.seed, Some(3));
+    /// assert!(ExerciseArgs::parse(["--fast".to_string()]).is_err());
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn parse(args: impl IntoIterator<Item = String>) -> crate::Result<ExerciseArgs> {
+        let mut parsed = ExerciseArgs::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((flag, value)) => (flag.to_string(), Some(value.to_string())),
+                None => (arg.clone(), None),
+            };
+            let mut value = |example: &str| {
+                inline.clone().or_else(|| args.next()).ok_or_else(|| {
+                    Error::InvalidConfig(format!("{flag} needs a value: {flag} {example}"))
+                })
+            };
+            match flag.as_str() {
+                "--seed" => {
+                    let value = value("3")?;
+                    parsed.seed = Some(value.parse::<u64>().map_err(|_| {
+                        Error::InvalidConfig(format!(
+                            "--seed needs a whole number ≥ 0, got {value:?}"
+                        ))
+                    })?);
+                }
+                "--html" => parsed.html = Some(PathBuf::from(value("fail.html")?)),
+                _ => {
+                    return Err(Error::InvalidConfig(format!(
+                        "unexpected argument {arg:?}: an exercise takes only --seed N and --html FILE"
+                    )));
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
+
 /// The seed given on an exercise's command line as `--seed N` (or
 /// `--seed=N`), or `None` when there is none — then the grader uses the
 /// exercise's own seed. Every exercise's `main` passes it on, so the
 /// command a failed grade prints (`cargo run --release --example
-/// exercise_03_linearizable -- --seed 3`) replays the failure.
+/// exercise_03_linearizable -- --seed 3`) replays the failure. The command
+/// line may also say `--html FILE` ([`ExerciseArgs`]), which
+/// [`Grade::report`] acts on.
 ///
 /// Meant for an example's `main`, like a command-line parser: on anything
 /// else on the command line, or a seed that is not a number, it prints
 /// what is wrong and exits with status 2.
 pub fn seed_from_args() -> Option<u64> {
-    match parse_seed(std::env::args().skip(1)) {
-        Ok(seed) => seed,
+    match ExerciseArgs::parse(std::env::args().skip(1)) {
+        Ok(args) => args.seed,
         Err(e) => {
-            eprintln!("{e}\nusage: cargo run --release --example exercise_NN_name [-- --seed N]");
+            eprintln!(
+                "{e}\nusage: cargo run --release --example exercise_NN_name [-- --seed N] [--html FILE]"
+            );
             std::process::exit(2);
         }
     }
-}
-
-/// [`seed_from_args`] on `args` (the program name left out).
-fn parse_seed(mut args: impl Iterator<Item = String>) -> crate::Result<Option<u64>> {
-    let mut seed = None;
-    while let Some(arg) = args.next() {
-        let value = match arg.strip_prefix("--seed=") {
-            Some(value) => value.to_string(),
-            None if arg == "--seed" => args
-                .next()
-                .ok_or_else(|| Error::InvalidConfig("--seed needs a number: --seed 3".into()))?,
-            None => {
-                return Err(Error::InvalidConfig(format!(
-                    "unexpected argument {arg:?}: an exercise takes only --seed N"
-                )));
-            }
-        };
-        seed = Some(value.parse::<u64>().map_err(|_| {
-            Error::InvalidConfig(format!("--seed needs a whole number ≥ 0, got {value:?}"))
-        })?);
-    }
-    Ok(seed)
 }
 
 /// Sets `latency` on every node → node link (clients still reach nodes at
@@ -320,11 +427,12 @@ mod tests {
             explanation: "it works".into(),
             hint: String::new(),
             replay: None,
+            history: None,
         }
     }
 
     fn args(args: &[&str]) -> crate::Result<Option<u64>> {
-        parse_seed(args.iter().map(|a| a.to_string()))
+        ExerciseArgs::parse(args.iter().map(|a| a.to_string())).map(|a| a.seed)
     }
 
     #[test]
@@ -337,6 +445,8 @@ mod tests {
             &["--seed", "x"],
             &["--seed=-1"],
             &["--fast"],
+            &["--html"],
+            &["--seed", "1", "extra"],
         ] {
             assert!(
                 matches!(args(bad), Err(Error::InvalidConfig(_))),

@@ -72,6 +72,8 @@ struct Measured {
     write_ms: f64,
     /// [`crate::metrics::Report::node_panics`].
     panics: Vec<String>,
+    /// The run's history.
+    history: crate::history::History,
 }
 
 fn measure(r: usize, w: usize, seed: u64) -> Result<Measured> {
@@ -103,9 +105,11 @@ fn measure(r: usize, w: usize, seed: u64) -> Result<Measured> {
             cluster.run_for(GAP);
         }
     }
-    let staleness = StalenessReport::from_history(&cluster.history());
+    let history = cluster.history();
+    let staleness = StalenessReport::from_history(&history);
     let metrics = cluster.metrics();
     Ok(Measured {
+        history,
         reads: staleness.reads,
         stale: staleness.stale_reads,
         k_max: staleness.k_max,
@@ -181,6 +185,7 @@ fn run(r: usize, w: usize, seed: u64) -> Result<Grade> {
         explanation,
         hint: hint.into(),
         replay: Some(super::replay_command("exercise_01_quorums", seed)),
+        history: None,
     };
-    Ok(grade.unless_panicked(&m.panics))
+    Ok(grade.with_history(m.history).unless_panicked(&m.panics))
 }
