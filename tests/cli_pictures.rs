@@ -139,3 +139,70 @@ fn bad_input_to_the_pictures_is_refused_clearly() {
     let err = fails(d, &["run", "--ops", "1", "--html", "no/such/dir/h.html"]);
     assert!(err.contains("--html"), "{err}");
 }
+
+/// The value of the report row whose name starts with `measure`.
+fn report_row(out: &str, measure: &str) -> String {
+    out.lines()
+        .find(|l| l.trim_start_matches('│').trim_start().starts_with(measure))
+        .and_then(|l| l.split('┆').nth(1))
+        .map(|v| {
+            v.trim_matches(|c: char| c == '│' || c.is_whitespace())
+                .to_string()
+        })
+        .unwrap_or_else(|| panic!("no row {measure:?} in:\n{out}"))
+}
+
+/// LESSON.md (Coordination) draws what a partition does to each mode, on the
+/// simulator: strong waits out timeouts and stays linearizable, eventual
+/// never times out and is not linearizable — and both plots shade the
+/// partitions.
+#[test]
+fn the_lessons_partition_plots_show_strong_waiting_and_eventual_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |consistency: &str, svg: &str| {
+        ok(
+            dir.path(),
+            &[
+                "run",
+                "--runtime",
+                "sim",
+                "--latency",
+                "exp:1ms",
+                "--consistency",
+                consistency,
+                "--nemesis",
+                "partition",
+                "--nemesis-interval",
+                "100ms",
+                "--coordinator",
+                "random",
+                "--timeout",
+                "50ms",
+                "--ops",
+                "300",
+                "--plot",
+                svg,
+            ],
+        )
+    };
+    let strong = run("strong", "strong.svg");
+    let eventual = run("eventual", "eventual.svg");
+    let timeouts = |out: &str| -> u64 {
+        let row = report_row(out, "timeouts / unavailable / other");
+        row.split('/').next().unwrap().trim().parse().unwrap()
+    };
+    assert!(
+        timeouts(&strong) > 0,
+        "strong waits out timeouts:\n{strong}"
+    );
+    assert_eq!(report_row(&strong, "linearizable"), "yes", "{strong}");
+    assert_eq!(timeouts(&eventual), 0, "eventual answers:\n{eventual}");
+    assert_eq!(report_row(&eventual, "linearizable"), "NO", "{eventual}");
+    for svg in ["strong.svg", "eventual.svg"] {
+        let text = well_formed(&dir.path().join(svg));
+        assert!(
+            text.contains("partition (nemesis)"),
+            "{svg} shades the partitions"
+        );
+    }
+}

@@ -943,7 +943,10 @@ fn maglev_disrupts_less_with_a_finer_table_at_a_thousand_nodes() {
     };
     let coarse = ratio(replikv::partition::DEFAULT_MAGLEV_TABLE);
     let fine = ratio(1_000_003);
-    assert!(coarse > 4.0, "65,537 entries at 1,000 nodes: {coarse:.2} × ideal");
+    assert!(
+        coarse > 4.0,
+        "65,537 entries at 1,000 nodes: {coarse:.2} × ideal"
+    );
     assert!(
         fine < coarse * 0.7 && fine > 1.5,
         "1,000,003 entries: {fine:.2} × ideal, against {coarse:.2} with 65,537"
