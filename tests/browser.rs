@@ -202,3 +202,41 @@ fn the_sequence_diagram_renders_in_a_browser() {
         "no response arrows drawn"
     );
 }
+
+/// The promise for big histories: a page of 10,000 operations opens
+/// and renders within a couple of seconds. Timed as the whole screenshot —
+/// browser start included — against a 100-operation page screenshotted in
+/// the same run, so the page's own cost is the difference.
+#[test]
+#[ignore = "needs chromium: cargo test --test browser -- --ignored"]
+fn ten_thousand_operations_render_within_a_couple_of_seconds() {
+    use replikv::history::{random_plan, simulate};
+    let dir = tempfile::tempdir().unwrap();
+    let mut took = Vec::new();
+    for ops in [100, 10_000] {
+        let history = simulate(&random_plan(3, ops, 8, 10));
+        let (verdict, points) = Checker::new().check_with_points(&history);
+        let page = dir.path().join(format!("timeline-{ops}.html"));
+        let html = html::timeline_with_points(&history, &verdict, &points).unwrap();
+        std::fs::write(&page, html).unwrap();
+        let png = dir.path().join(format!("timeline-{ops}.png"));
+        let started = Instant::now();
+        if !screenshot(&page, &png) {
+            return;
+        }
+        took.push(started.elapsed());
+        let (width, px) = pixels(&png);
+        not_blank(&px);
+        let canvas = region(width, &px, 110, 800);
+        assert!(
+            near(&canvas, [0x3b, 0x7d, 0xd8]) > 300,
+            "{ops}: no put bars drawn"
+        );
+    }
+    let extra = took[1].saturating_sub(took[0]);
+    eprintln!("100 operations: {:?}; 10,000: {:?}", took[0], took[1]);
+    assert!(
+        extra < Duration::from_secs(2),
+        "10,000 operations took {extra:?} more than 100 to open and render"
+    );
+}

@@ -343,7 +343,7 @@ fn partitions_shows_weighted_shares_for_vertical_scaling() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(shares.len(), 2, "{row}");
+    assert_eq!(shares.len(), 4, "ring, rendezvous, maglev, bounded: {row}");
     assert!(
         shares.iter().all(|s| (44.0..56.0).contains(s)),
         "the weight-2 node holds about half: {row}"
@@ -793,4 +793,31 @@ fn check_reads_compare_and_set_histories() {
     let out = replikv(&["check", path.to_str().unwrap()]);
     assert_ne!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("cas"), "{}", stdout(&out));
+}
+
+/// LESSON.md (Part 5, vertical scaling) shows the weights table of its
+/// `partitions --weights` command exactly: placement is arithmetic, so the
+/// command prints that table on every machine.
+#[test]
+fn lesson_shows_the_weights_table_exactly() {
+    let text = replikv_ok(&[
+        "partitions",
+        "--nodes",
+        "4",
+        "--keys",
+        "20000",
+        "--weights",
+        "1,1,1,3",
+    ]);
+    let printed = &text[text.find("with weights").expect("a weights table")..];
+    let lesson = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/LESSON.md"))
+        .expect("LESSON.md");
+    let shown = lesson
+        .split("--weights 1,1,1,3\n```")
+        .nth(1)
+        .and_then(|rest| rest.split("```text\n").nth(1))
+        .and_then(|block| block.split("```").next())
+        .expect("LESSON.md shows the weights table after the command");
+    let trim = |t: &str| t.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+    assert_eq!(trim(shown).trim(), trim(printed).trim());
 }

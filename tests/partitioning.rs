@@ -1195,3 +1195,54 @@ proptest! {
         }
     }
 }
+
+/// The scaling chart draws every value of every strategy but modulo's
+/// movement inside its axes (the review found Maglev's 5.9 × at 1,000 nodes
+/// drawn at 4 and multi-probe's 0.81 × drawn at 0.9), and names modulo as
+/// off the chart.
+#[test]
+fn the_scaling_chart_axes_hold_every_value_but_modulos_movement() {
+    use replikv::partition::analysis::{
+        Candidate, ScalingConfig, ScalingRow, axis_range, scaling_table,
+    };
+    let config = ScalingConfig {
+        node_counts: vec![10, 300],
+        keys: 20_000,
+        ..ScalingConfig::default()
+    };
+    let rows = scaling_table(&Candidate::all(), &config).expect("every candidate builds");
+    let metrics: [fn(&ScalingRow) -> f64; 2] = [|r| r.key_max_over_mean, |r| r.add_over_ideal];
+    for metric in metrics {
+        let (lo, hi) = axis_range(&rows, metric);
+        for r in rows.iter().filter(|r| r.candidate != "modulo") {
+            assert!(
+                (lo..=hi).contains(&metric(r)),
+                "{} at {} nodes: {} outside [{lo}, {hi}]",
+                r.candidate,
+                r.nodes,
+                metric(r)
+            );
+        }
+    }
+    // Bounded loads over a Zipf key set moves more than the ideal but stays
+    // under 3 × (src/partition/bounded_load.rs module docs).
+    for r in rows.iter().filter(|r| r.candidate == "bounded:0.25/keys") {
+        assert!(
+            (1.0..3.0).contains(&r.add_over_ideal),
+            "bounded over keys at {} nodes: {:.2} × ideal",
+            r.nodes,
+            r.add_over_ideal
+        );
+    }
+    // The movement axis grows past the ideal to hold the strategies above it.
+    let (_, hi) = axis_range(&rows, |r| r.add_over_ideal);
+    assert!(hi > 1.5, "{hi}");
+    #[cfg(feature = "plot")]
+    {
+        let svg = replikv::partition::analysis::scaling_svg(&rows).expect("draws");
+        assert!(
+            svg.contains("modulo (off the chart, up to"),
+            "modulo's legend says so"
+        );
+    }
+}

@@ -110,7 +110,7 @@ fn the_timeline_marks_the_counterexample_and_holds_every_operation() {
     assert_eq!(data["keys"], serde_json::json!(["x", "y"]));
     assert_eq!(data["cx_key"], 0);
     // No network: nothing is loaded from elsewhere.
-    assert!(!page.contains("http://") || !page.contains("src=\"http"));
+    assert!(!page.contains("src=\"http") && !page.contains("href=\"http"));
     assert!(!page.contains("<script src") && !page.contains("<link"));
 }
 

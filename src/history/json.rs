@@ -250,11 +250,23 @@ impl History {
     ///
     /// // A missing field is an error, not a silent default.
     /// assert!(History::from_json(r#"[{"client":7}]"#).is_err());
+    /// // A message trace is not a history, and the error says where it goes.
+    /// let trace = r#"{"version":1,"exact":true,"events":[]}"#;
+    /// let err = History::from_json(trace).unwrap_err().to_string();
+    /// assert!(err.contains("replikv diagram"), "{err}");
     /// # Ok::<(), replikv::Error>(())
     /// ```
     pub fn from_json(json: &str) -> Result<History> {
-        let raw: Vec<JsonOp> = serde_json::from_str(json)
-            .map_err(|e| Error::InvalidHistory(format!("not a history JSON array: {e}")))?;
+        let raw: Vec<JsonOp> = serde_json::from_str(json).map_err(|e| {
+            let trace = serde_json::from_str::<serde_json::Value>(json)
+                .is_ok_and(|v| v.get("events").is_some() && v.get("version").is_some());
+            let hint = if trace {
+                " (this is a message trace: it goes to `replikv diagram`, not `replikv check`)"
+            } else {
+                ""
+            };
+            Error::InvalidHistory(format!("not a history JSON array: {e}{hint}"))
+        })?;
         let ops = raw
             .into_iter()
             .enumerate()

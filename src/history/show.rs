@@ -30,7 +30,8 @@ pub(crate) fn micros(ns: u64) -> String {
 }
 
 /// What an operation did, in one short phrase: `put "a"`, `get -> missing`,
-/// `delete`.
+/// `delete`. A get that timed out or failed returned nothing to show: it says
+/// so (`get -> ? (timed out)`, `get -> failed`) rather than `missing`.
 pub(crate) fn action(op: &Operation) -> String {
     match op.kind {
         OpKind::Put => match &op.value {
@@ -38,6 +39,8 @@ pub(crate) fn action(op: &Operation) -> String {
             None => "put (no value)".to_string(),
         },
         OpKind::Delete => "delete".to_string(),
+        OpKind::Get if op.return_ns.is_none() => "get -> ? (timed out)".to_string(),
+        OpKind::Get if !op.ok => "get -> failed".to_string(),
         OpKind::Get => match &op.output {
             Some(v) => format!("get -> {}", bytes(v)),
             None => "get -> missing".to_string(),

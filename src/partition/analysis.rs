@@ -35,7 +35,7 @@ pub use load::{Candidate, Load, SkewPoint, load, skew_sweep, zipf_loads};
 pub use movement::{Change, Movement, expected_list_changed, expected_owner_moved, movement};
 #[cfg(feature = "plot")]
 pub use scaling::scaling_svg;
-pub use scaling::{ScalingConfig, ScalingRow, scaling_table};
+pub use scaling::{Metric, ScalingConfig, ScalingRow, axis_range, scaling_table};
 
 /// The keys `key-0`, `key-1`, …, `key-{count−1}`: a deterministic key set.
 ///

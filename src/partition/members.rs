@@ -40,8 +40,8 @@ pub(crate) fn require_unit_weights(strategy: &str, members: &[Member]) -> Result
     match members.iter().find(|m| m.weight != 1.0) {
         Some(m) => Err(Error::InvalidConfig(format!(
             "node {} has weight {}, but the {strategy} strategy cannot weight nodes \
-             (every node gets an equal share); use weight 1.0, or the ring or \
-             rendezvous strategy for weighted placement",
+             (every node gets an equal share); use weight 1.0, or the ring, \
+             rendezvous, maglev or bounded strategy for weighted placement",
             m.node, m.weight
         ))),
         None => Ok(()),

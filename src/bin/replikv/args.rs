@@ -370,7 +370,7 @@ pub struct CompareArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// History JSON file (the format of DESIGN.md).
+    /// History JSON file (the format in the `replikv::history` module docs, as `run --history` writes it).
     pub file: PathBuf,
     /// Give up after this long (verdict "unknown").
     #[arg(long, default_value = "60s")]
@@ -512,7 +512,7 @@ pub struct BalanceArgs {
     /// Latency of the ordinary links: zero, fixed:1ms, exp:1ms, ...
     #[arg(long, default_value = "exp:1ms")]
     pub latency: String,
-    /// Delay of every message to the slow node (e.g. 20ms).
+    /// Delay of every message to the slow node (e.g. 20ms; at most 10s).
     #[arg(long, default_value = "20ms")]
     pub slow: String,
     /// Seed (the run is on the deterministic simulator: same seed, same table).

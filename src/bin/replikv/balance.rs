@@ -9,12 +9,18 @@ use replikv::lab::balancing::{POLICIES, SlowNode, compare_policies};
 use replikv::network::{Latency, parse_duration};
 use replikv::{NodeId, Result};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Most nodes `balance` simulates: the table has a column per node.
 const MAX_BALANCE_NODES: usize = 64;
 /// Most operations per client (16 clients × 100,000 operations take about
 /// a minute per policy in a debug build).
 const MAX_BALANCE_OPS: u64 = 100_000;
+
+/// The slowest slow node: every operation that reaches it waits this long
+/// in virtual time, and the simulator still handles every timer in between,
+/// so the wall time of a run grows with it (`--slow 1000s` ran for minutes).
+const MAX_SLOW: Duration = Duration::from_secs(10);
 
 fn trial(args: &BalanceArgs) -> Result<SlowNode> {
     if !(2..=MAX_BALANCE_NODES).contains(&args.nodes) {
@@ -30,6 +36,14 @@ fn trial(args: &BalanceArgs) -> Result<SlowNode> {
     at_most("--ops", args.ops, MAX_BALANCE_OPS)?;
     at_least_one("--keys", args.keys)?;
     let latency: Latency = args.latency.parse()?;
+    let slow_latency = parse_duration(&args.slow)?;
+    if slow_latency > MAX_SLOW {
+        return Err(invalid(
+            "--slow",
+            &args.slow,
+            &format!("at most {MAX_SLOW:?} (a slower node only makes the run longer)"),
+        ));
+    }
     let trial = SlowNode {
         nodes: args.nodes,
         replicas: args.replicas,
@@ -39,7 +53,7 @@ fn trial(args: &BalanceArgs) -> Result<SlowNode> {
         zipf: args.zipf,
         latency,
         slow_node: NodeId(0),
-        slow_latency: parse_duration(&args.slow)?,
+        slow_latency,
         seed: args.seed,
         ..SlowNode::default()
     };

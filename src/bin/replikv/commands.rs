@@ -185,6 +185,9 @@ fn parse_latency(option: &str, text: &str) -> Result<Latency> {
 pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Experiment> {
     at_most("--nodes", args.nodes, limits::MAX_NODES)?;
     at_most("--clients", args.clients, limits::MAX_CLIENTS)?;
+    if args.duration.is_none() {
+        at_least_one("--ops", args.ops)?;
+    }
     let mut partitioning: Strategy = args.partitioning.parse()?;
     if let (Some(vnodes), Strategy::Ring { .. }) = (args.vnodes, partitioning) {
         partitioning = Strategy::Ring { vnodes };

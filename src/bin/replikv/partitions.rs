@@ -75,10 +75,10 @@ fn check_partitions(args: &PartitionsArgs) -> Result<()> {
             "the exponent must be from 0 to 5",
         ));
     }
-    if args.svg.is_some() && !args.scaling {
+    if let (Some(svg), false) = (&args.svg, args.scaling) {
         return Err(invalid(
             "--svg",
-            "",
+            svg.display(),
             "the chart is of the --scaling table: add --scaling",
         ));
     }
@@ -282,12 +282,17 @@ fn print_weighted_shares(args: &PartitionsArgs, weights: &[f64], out: &mut Stdou
     let mut table = Table::new();
     table.load_style(UTF8_FULL);
     let mut header = vec!["node".to_string(), "weight".into(), "fair share".into()];
-    let strategies = [
-        Strategy::Ring {
-            vnodes: args.vnodes,
-        },
-        Strategy::Rendezvous,
-    ];
+    // Every strategy that honours weights (the others refuse them).
+    let strategies: Vec<Strategy> = Strategy::ALL
+        .into_iter()
+        .map(|s| match s {
+            Strategy::Ring { .. } => Strategy::Ring {
+                vnodes: args.vnodes,
+            },
+            other => other,
+        })
+        .filter(|s| s.build(&members).is_ok())
+        .collect();
     header.extend(strategies.iter().map(|s| format!("{s} share")));
     table.set_header(header);
     let shares = strategies

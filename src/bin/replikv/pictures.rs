@@ -4,7 +4,7 @@
 
 use crate::args::{DiagramArgs, RunPictureArgs};
 use crate::commands::{progress_bar, run_one};
-use crate::limits::{at_most, create_output};
+use crate::limits::{at_least_one, at_most, create_output, invalid};
 use crate::output::Stdout;
 use replikv::history::{Checker, History, LinearizationPoint, html};
 use replikv::lab::{Experiment, ExperimentReport, RunSeries};
@@ -87,17 +87,26 @@ impl<'a> RunPictures<'a> {
             write_timeline(history, &verdict, &points, path, file)?;
         }
         if let (Some(mut file), Some(path)) = (self.plot, &self.args.plot) {
-            let series = RunSeries::from_history(history, &report.nemesis_faults, PLOT_SLICES)?;
             let title = format!(
                 "{}, nemesis {}: latency and throughput over time",
                 report.mode_label(),
                 report.config.nemesis
             );
-            file.write_all(series.to_svg(&title)?.as_bytes())?;
+            let svg = RunSeries::from_history(history, &report.nemesis_faults, PLOT_SLICES)
+                .and_then(|series| series.to_svg(&title))
+                .inspect_err(|_| remove_unwritten(path))?;
+            file.write_all(svg.as_bytes())?;
             eprintln!("plot written to {}", path.display());
         }
         Ok(())
     }
+}
+
+/// Removes the empty file created early for `path` (so that an unwritable
+/// path is reported before the work) when there turned out to be nothing to
+/// write: an error leaves no empty picture behind.
+fn remove_unwritten(path: &Path) {
+    let _ = std::fs::remove_file(path);
 }
 
 /// Writes the HTML timeline of `history` to `file` (created from `path`).
@@ -108,7 +117,8 @@ pub fn write_timeline(
     path: &Path,
     mut file: File,
 ) -> Result<()> {
-    let page = html::timeline_with_points(history, verdict, points)?;
+    let page = html::timeline_with_points(history, verdict, points)
+        .inspect_err(|_| remove_unwritten(path))?;
     file.write_all(page.as_bytes())?;
     eprintln!("timeline written to {}", path.display());
     Ok(())
@@ -116,13 +126,17 @@ pub fn write_timeline(
 
 /// `replikv diagram`.
 pub fn diagram(args: DiagramArgs, out: &mut Stdout) -> Result<ExitCode> {
+    at_least_one("--max-messages", args.max_messages as u64)?;
     at_most("--max-messages", args.max_messages, MAX_DIAGRAM_MESSAGES)?;
     let ns = |option: &str, text: &Option<String>| -> Result<Option<u64>> {
         text.as_deref()
             .map(|t| {
                 parse_duration(t)
                     .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-                    .map_err(|e| Error::InvalidConfig(format!("{option} {t}: {e}")))
+                    .map_err(|e| match e {
+                        Error::InvalidConfig(why) => invalid(option, t, &why),
+                        other => other,
+                    })
             })
             .transpose()
     };

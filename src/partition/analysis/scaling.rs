@@ -184,10 +184,39 @@ fn time_per_key(keys: &[Vec<u8>], mut f: impl FnMut(&[u8])) -> f64 {
     started.elapsed().as_nanos() as f64 / keys.len().max(1) as f64
 }
 
+/// One figure of a [`ScalingRow`], as drawn by [`scaling_svg`].
+pub type Metric = fn(&ScalingRow) -> f64;
+
+/// The y range [`scaling_svg`] draws `metric` over: from a little below the
+/// smallest value (and at most 0.9) to a little above the largest — leaving
+/// out modulo, whose movement (about `n` × the ideal) would flatten every
+/// other line; its legend says it is off the chart.
+///
+/// ```
+/// use replikv::partition::analysis::{Candidate, ScalingConfig, axis_range, scaling_table};
+/// use replikv::partition::Strategy;
+/// let config = ScalingConfig { node_counts: vec![5, 20], keys: 2_000, ..ScalingConfig::default() };
+/// let rows = scaling_table(&[Candidate::Strategy(Strategy::Ring { vnodes: 4 })], &config)?;
+/// let (lo, hi) = axis_range(&rows, |r| r.add_over_ideal);
+/// assert!(rows.iter().all(|r| (lo..=hi).contains(&r.add_over_ideal)));
+/// # Ok::<(), replikv::Error>(())
+/// ```
+pub fn axis_range(rows: &[ScalingRow], metric: Metric) -> (f64, f64) {
+    let drawn = rows
+        .iter()
+        .filter(|r| r.candidate != "modulo")
+        .map(metric)
+        .filter(|v| v.is_finite());
+    let (lo, hi) = drawn.fold((0.9f64, 1.1f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+}
+
 /// Draws key balance (max/mean) and owners moved on add (÷ ideal) against
 /// the node count, one line per candidate, as an SVG document (feature
-/// `plot`). Modulo's movement (about `n` × the ideal) is drawn off the
-/// chart's top so the others stay readable; the table has it.
+/// `plot`). Each panel's axis covers every value ([`axis_range`]) except
+/// modulo's movement (about `n` × the ideal), which would flatten the
+/// others: it is drawn off the chart's top, and its legend entry says so
+/// and gives its largest value; the table has them all.
 ///
 /// ```
 /// use replikv::partition::analysis::{Candidate, ScalingConfig, scaling_svg, scaling_table};
@@ -229,28 +258,22 @@ fn draw(
     let root = SVGBackend::with_string(out, (1100, 500)).into_drawing_area();
     root.fill(&WHITE)?;
     let panels = root.split_evenly((1, 2));
-    type Metric = fn(&ScalingRow) -> f64;
-    let specs: [(&str, &str, Metric, f64); 2] = [
-        (
-            "key balance",
-            "max/mean keys per node",
-            |r| r.key_max_over_mean,
-            rows.iter().map(|r| r.key_max_over_mean).fold(1.0, f64::max) * 1.05,
-        ),
-        (
-            "movement on add",
-            "owners moved ÷ ideal 1/(n+1)",
-            |r| r.add_over_ideal,
-            4.0,
-        ),
+    let specs: [(&str, &str, Metric); 2] = [
+        ("key balance", "max/mean keys per node", |r| {
+            r.key_max_over_mean
+        }),
+        ("movement on add", "owners moved ÷ ideal 1/(n+1)", |r| {
+            r.add_over_ideal
+        }),
     ];
-    for (panel, (title, y_desc, metric, y_max)) in panels.iter().zip(specs) {
+    for (panel, (title, y_desc, metric)) in panels.iter().zip(specs) {
+        let (y_min, y_max) = axis_range(rows, metric);
         let mut chart = ChartBuilder::on(panel)
             .caption(title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(55)
-            .build_cartesian_2d(x_min..x_max, 0.9..y_max.max(1.1))?;
+            .build_cartesian_2d(x_min..x_max, y_min..y_max)?;
         chart
             .configure_mesh()
             .x_desc("nodes (log scale)")
@@ -264,9 +287,15 @@ fn draw(
                 .filter(|r| r.candidate == *name)
                 .map(|r| (x(r.nodes), metric(r)))
                 .collect();
+            let highest = points.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+            let label = if highest > y_max {
+                format!("{name} (off the chart, up to {highest:.1})")
+            } else {
+                name.to_string()
+            };
             chart
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-                .label(*name)
+                .label(label)
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                 });
