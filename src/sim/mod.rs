@@ -78,9 +78,11 @@
 //! iteration order reaches its effects (a `HashMap`'s order differs between
 //! runs; a `BTreeMap`'s does not).
 
+mod harness;
 pub(crate) mod trace;
 mod world;
 
+pub use harness::{Harness, Held, MessageId};
 pub(crate) use world::World;
 
 use std::fmt;
