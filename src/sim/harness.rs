@@ -489,3 +489,7 @@ impl<P: Protocol> Harness<P> {
             .sum()
     }
 }
+
+#[cfg(test)]
+#[path = "harness_tests.rs"]
+mod tests;
