@@ -271,22 +271,22 @@ impl<P: Protocol> Harness<P> {
 
     /// The peer messages held, oldest first.
     pub fn in_flight(&self) -> Vec<Held<P::Message>> {
-        (self.in_flight.iter())
-            .filter_map(|m| {
-                let (Endpoint::Node(from), Endpoint::Node(to), Payload::Peer(bytes)) =
-                    (m.envelope.from, m.envelope.to, &m.envelope.payload)
-                else {
-                    return None;
-                };
-                let message = codec::decode(bytes).ok()?;
-                Some(Held {
-                    id: m.id,
-                    from,
-                    to,
-                    message,
-                })
-            })
-            .collect()
+        self.in_flight.iter().filter_map(Self::held).collect()
+    }
+
+    /// A message in flight, decoded.
+    fn held(m: &InFlight) -> Option<Held<P::Message>> {
+        let (Endpoint::Node(from), Endpoint::Node(to), Payload::Peer(bytes)) =
+            (m.envelope.from, m.envelope.to, &m.envelope.payload)
+        else {
+            return None;
+        };
+        Some(Held {
+            id: m.id,
+            from,
+            to,
+            message: codec::decode(bytes).ok()?,
+        })
     }
 
     fn take(&mut self, id: MessageId) -> Result<InFlight> {
@@ -379,12 +379,11 @@ impl<P: Protocol> Harness<P> {
     ) -> Result<usize> {
         let mut delivered = 0;
         for _ in 0..self.budget {
-            let Some(next) = self.in_flight.first().map(|m| m.id) else {
+            if self.in_flight.is_empty() {
                 return Ok(delivered);
-            };
-            let held = self.in_flight().into_iter().find(|m| m.id == next);
-            let message = self.take(next)?;
-            if held.as_ref().is_some_and(&allow) && self.arrive(message) {
+            }
+            let message = self.in_flight.remove(0);
+            if Self::held(&message).is_some_and(|held| allow(&held)) && self.arrive(message) {
                 delivered += 1;
             }
         }
