@@ -27,41 +27,10 @@
 
 mod sim_support;
 
-use replikv::lab::{Experiment, ExperimentReport, Nemesis, NemesisKind, Workload};
-use replikv::network::Latency;
-use replikv::{Consistency, CoordinatorPolicy, Runtime, StorageKind};
-use sim_support::{replay_line, seeds};
+use replikv::Consistency;
+use replikv::lab::{Experiment, ExperimentReport};
+use sim_support::{Fault, ms, replay_line, seeds};
 use std::time::Duration;
-
-/// One kind of fault, applied for a whole schedule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
-    /// 15 % of messages lost.
-    Drop,
-    /// Exponential delays, mean 2 ms.
-    DelayExp,
-    /// Uniform delays, 0–5 ms.
-    DelayUniform,
-    /// 20 % of messages delivered twice, 0–2 ms apart.
-    Duplicate,
-    /// Heavy-tailed (Pareto) delays, which reorder messages.
-    Reorder,
-    /// A minority node cut off, then healed: both sides keep accepting
-    /// writes (sloppy quorum, hints).
-    Partition,
-    /// A node crashed, then restarted.
-    Crash,
-    /// A node stalled, then woken.
-    Pause,
-    /// The nemesis' partition, crash and skew in turn, with loss,
-    /// duplication and delays.
-    All,
-    /// Heavy-tailed latency, half of all messages duplicated, and crashes.
-    LateDuplicatesAndCrashes,
-    /// One node's clock set up to ±5 s off, then back: last-writer-wins
-    /// may lose writes, which is measured.
-    Skew,
-}
 
 /// The faults under which no acknowledged write may be lost.
 const NO_SKEW: [Fault; 8] = [
@@ -75,97 +44,26 @@ const NO_SKEW: [Fault; 8] = [
     Fault::Pause,
 ];
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
 /// The quorum and clock that `seed` runs with.
 fn quorum(seed: u64) -> (usize, usize, bool) {
     let (r, w) = [(1, 1), (2, 2), (1, 3), (3, 1)][(seed % 4) as usize];
     (r, w, seed % 8 >= 4)
 }
 
-/// The experiment that schedule `seed` of `fault` runs.
+/// The experiment that schedule `seed` of `fault` runs, on five nodes.
+/// Partitions outlast the hint delay (40 ms) and the operation deadline
+/// (300 ms): writes on the cut-off side go to hints.
 fn experiment(fault: Fault, seed: u64) -> Experiment {
-    let nemesis = |kind, interval| Nemesis {
-        kind,
-        interval,
-        seed,
-    };
     let (r, w, hybrid_clock) = quorum(seed);
-    let mut e = Experiment {
-        nodes: 5,
-        replicas: 3,
-        consistency: Consistency::Eventual { r, w },
+    let e = sim_support::experiment(Consistency::Eventual { r, w }, 5, fault, seed, ms(400));
+    Experiment {
         hybrid_clock,
-        runtime: Runtime::Simulated,
-        storage: StorageKind::Memory,
-        workload: Workload {
-            clients: 4,
-            ops_per_client: 25,
-            keys: 3,
-            read_ratio: 0.5,
-            seed,
-            ..Workload::default()
-        },
-        coordinator: CoordinatorPolicy::Random,
         // Above the protocol's 300 ms operation deadline.
         client_timeout: ms(500),
         check_linearizability: false,
         convergence_deadline: Duration::from_secs(30),
-        latency: Latency::Uniform {
-            min: Duration::ZERO,
-            max: ms(1),
-        },
-        seed,
-        ..Experiment::default()
-    };
-    match fault {
-        Fault::Drop => e.drop = 0.15,
-        Fault::DelayExp => e.latency = Latency::Exponential { mean: ms(2) },
-        Fault::DelayUniform => {
-            e.latency = Latency::Uniform {
-                min: Duration::ZERO,
-                max: ms(5),
-            }
-        }
-        Fault::Duplicate => {
-            e.duplicate = 0.2;
-            e.latency = Latency::Uniform {
-                min: Duration::ZERO,
-                max: ms(2),
-            };
-        }
-        Fault::Reorder => {
-            e.latency = Latency::Pareto {
-                scale: Duration::from_micros(200),
-                shape: 1.2,
-            }
-        }
-        // Partitions outlast the hint delay (40 ms) and the operation
-        // deadline (300 ms): writes on the cut-off side go to hints.
-        Fault::Partition => e.nemesis = nemesis(NemesisKind::Partition, ms(400)),
-        Fault::Crash => e.nemesis = nemesis(NemesisKind::Crash, ms(30)),
-        Fault::Pause => e.nemesis = nemesis(NemesisKind::Pause, ms(30)),
-        Fault::Skew => e.nemesis = nemesis(NemesisKind::Skew, ms(30)),
-        Fault::All => {
-            e.nemesis = nemesis(NemesisKind::All, ms(30));
-            e.drop = 0.05;
-            e.duplicate = 0.05;
-            e.latency = Latency::Exponential {
-                mean: Duration::from_micros(700),
-            };
-        }
-        Fault::LateDuplicatesAndCrashes => {
-            e.nemesis = nemesis(NemesisKind::Crash, ms(30));
-            e.duplicate = 0.5;
-            e.latency = Latency::Pareto {
-                scale: ms(1),
-                shape: 1.1,
-            };
-        }
+        ..e
     }
-    e
 }
 
 /// The name of the test that runs `fault` by default, for replay lines.

@@ -29,41 +29,10 @@
 
 mod sim_support;
 
-use replikv::lab::{Experiment, Nemesis, NemesisKind, Workload};
-use replikv::network::Latency;
-use replikv::{Consistency, CoordinatorPolicy, Runtime, StorageKind};
-use sim_support::{replay_line, seeds};
+use replikv::Consistency;
+use replikv::lab::Experiment;
+use sim_support::{Fault, ms, replay_line, seeds};
 use std::time::Duration;
-
-/// One kind of fault, applied for a whole schedule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
-    /// 15 % of messages lost.
-    Drop,
-    /// Exponential delays, mean 2 ms.
-    DelayExp,
-    /// Uniform delays, 0–5 ms.
-    DelayUniform,
-    /// 20 % of messages delivered twice, 0–2 ms apart.
-    Duplicate,
-    /// Heavy-tailed (Pareto) delays: most messages quick, a few very late,
-    /// overtaken by many others.
-    Reorder,
-    /// A minority node cut off, then healed, over and over.
-    Partition,
-    /// A minority node crashed, then restarted, over and over.
-    Crash,
-    /// A minority node stalled, then woken, over and over.
-    Pause,
-    /// The nemesis' partition, crash and skew in turn, with loss,
-    /// duplication and delays at once (milder rates).
-    All,
-    /// Heavy-tailed latency, half of all messages duplicated, and crashes:
-    /// a copy of a client request can arrive after its coordinator
-    /// restarted (the combination that once broke strong mode, and that no
-    /// fault alone finds).
-    LateDuplicatesAndCrashes,
-}
 
 const FAULTS: [Fault; 10] = [
     Fault::Drop,
@@ -78,89 +47,16 @@ const FAULTS: [Fault; 10] = [
     Fault::LateDuplicatesAndCrashes,
 ];
 
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// The experiment that schedule `seed` of `fault` runs.
+/// The experiment that schedule `seed` of `fault` runs. Partitions outlast
+/// the protocol's 500 ms deadline, so the cut-off side also answers
+/// `Unavailable`.
 fn experiment(fault: Fault, seed: u64) -> Experiment {
-    let nemesis = |kind, interval| Nemesis {
-        kind,
-        interval,
-        seed,
-    };
-    let mut e = Experiment {
-        nodes: 3,
-        replicas: 3,
-        consistency: Consistency::Strong,
-        runtime: Runtime::Simulated,
-        storage: StorageKind::Memory,
-        workload: Workload {
-            clients: 4,
-            ops_per_client: 25,
-            keys: 3,
-            read_ratio: 0.5,
-            seed,
-            ..Workload::default()
-        },
-        coordinator: CoordinatorPolicy::Random,
+    let e = sim_support::experiment(Consistency::Strong, 3, fault, seed, ms(700));
+    Experiment {
         client_timeout: ms(1000),
         checker_budget: Duration::from_secs(60),
-        // A little latency keeps operations in flight while the nemesis
-        // strikes.
-        latency: Latency::Uniform {
-            min: Duration::ZERO,
-            max: ms(1),
-        },
-        seed,
-        ..Experiment::default()
-    };
-    match fault {
-        Fault::Drop => e.drop = 0.15,
-        Fault::DelayExp => e.latency = Latency::Exponential { mean: ms(2) },
-        Fault::DelayUniform => {
-            e.latency = Latency::Uniform {
-                min: Duration::ZERO,
-                max: ms(5),
-            }
-        }
-        Fault::Duplicate => {
-            e.duplicate = 0.2;
-            e.latency = Latency::Uniform {
-                min: Duration::ZERO,
-                max: ms(2),
-            };
-        }
-        Fault::Reorder => {
-            e.latency = Latency::Pareto {
-                scale: Duration::from_micros(200),
-                shape: 1.2,
-            }
-        }
-        // Partitions outlast the protocol's 500 ms deadline, so the cut-off
-        // side also answers `Unavailable`; crashes and pauses come every
-        // 30 ms, several times per schedule. Virtual time costs nothing.
-        Fault::Partition => e.nemesis = nemesis(NemesisKind::Partition, ms(700)),
-        Fault::Crash => e.nemesis = nemesis(NemesisKind::Crash, ms(30)),
-        Fault::Pause => e.nemesis = nemesis(NemesisKind::Pause, ms(30)),
-        Fault::All => {
-            e.nemesis = nemesis(NemesisKind::All, ms(30));
-            e.drop = 0.05;
-            e.duplicate = 0.05;
-            e.latency = Latency::Exponential {
-                mean: Duration::from_micros(700),
-            };
-        }
-        Fault::LateDuplicatesAndCrashes => {
-            e.nemesis = nemesis(NemesisKind::Crash, ms(30));
-            e.duplicate = 0.5;
-            e.latency = Latency::Pareto {
-                scale: ms(1),
-                shape: 1.1,
-            };
-        }
+        ..e
     }
-    e
 }
 
 /// The name of the test that runs `fault` by default, for replay lines.
@@ -178,6 +74,7 @@ fn test_name(fault: Fault) -> &'static str {
         Fault::LateDuplicatesAndCrashes => {
             "linearizable_with_late_duplicates_across_coordinator_restarts"
         }
+        Fault::Skew => unreachable!("strong mode runs no skew-only schedule"),
     }
 }
 

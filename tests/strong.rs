@@ -1,25 +1,31 @@
-//! Strong (ABD) mode: the state machine driven by hand (no threads), then
-//! whole clusters with crashes and partitions.
+//! Strong (ABD) mode: the state machine stepped message by message on the
+//! harness ([`replikv::sim::Harness`]: real nodes, every message held until
+//! the test delivers, drops or duplicates it), then whole clusters with
+//! crashes and partitions.
 //!
 //! Run with `cargo test --test strong`. Fault-injected linearizability runs
-//! are in `tests/strong_faults.rs`.
+//! are in `tests/strong_faults.rs` and `tests/sim_strong_faults.rs`.
 
-use replikv::partition::{Member, Rendezvous};
 use replikv::protocol::strong::{OpId, Strong, StrongConfig, StrongMessage};
-use replikv::protocol::{Context, Effect, Protocol, ReplyTo, Request, Response, TimerId};
+use replikv::protocol::{Request, Response};
+use replikv::sim::{Harness, Held, MessageId};
 use replikv::storage::{Record, Version};
-use replikv::{
-    ClientId, Clock, Cluster, Consistency, CoordinatorPolicy, Error, NodeId, Placement, StorageKind,
-};
-use std::sync::Arc;
+use replikv::{Cluster, Consistency, CoordinatorPolicy, Error, NodeId, StorageKind};
 use std::time::{Duration, Instant};
 
-type Ctx = Context<StrongMessage>;
+type H = Harness<Strong>;
+type Msg = StrongMessage;
 
-const TO: ReplyTo = ReplyTo {
-    client: ClientId(9),
-    request: 1,
-};
+/// `nodes` nodes running strong mode with `replication` copies of a key.
+fn harness(nodes: u32, replication: usize, config: StrongConfig) -> replikv::Result<H> {
+    Harness::new(nodes, replication, move |setup| {
+        Strong::with_config(setup.incarnation, config)
+    })
+}
+
+fn three() -> replikv::Result<H> {
+    harness(3, 3, StrongConfig::default())
+}
 
 fn put(value: &str) -> Request {
     Request::Put {
@@ -32,34 +38,6 @@ fn get() -> Request {
     Request::Get { key: b"k".to_vec() }
 }
 
-/// Effects split into sends, replies and the tokens of timers set.
-#[derive(Debug, Default)]
-struct Out {
-    sends: Vec<(NodeId, StrongMessage)>,
-    replies: Vec<(ReplyTo, Response)>,
-    timers: Vec<u64>,
-}
-
-fn out(ctx: &mut Ctx) -> Out {
-    let mut out = Out::default();
-    for effect in ctx.take_effects() {
-        match effect {
-            Effect::Send { to, message } => out.sends.push((to, message)),
-            Effect::Reply { to, response } => out.replies.push((to, response)),
-            Effect::SetTimer { token, .. } => out.timers.push(token),
-            Effect::CancelTimer(_) => {}
-        }
-    }
-    out
-}
-
-fn query_op(sends: &[(NodeId, StrongMessage)]) -> OpId {
-    match sends.first() {
-        Some((_, StrongMessage::Query { op, .. })) => *op,
-        other => panic!("expected queries, got {other:?}"),
-    }
-}
-
 fn record(counter: u64, node: u32, value: &str) -> Record {
     Record::value(
         Version::new(counter, NodeId(node)),
@@ -67,199 +45,259 @@ fn record(counter: u64, node: u32, value: &str) -> Record {
     )
 }
 
-fn qr(op: OpId, record: Option<Record>) -> StrongMessage {
+fn qr(op: OpId, record: Option<Record>) -> Msg {
     StrongMessage::QueryReply { op, record }
 }
 
-fn ack(op: OpId) -> StrongMessage {
+fn ack(op: OpId) -> Msg {
     StrongMessage::StoreAck { op }
 }
 
-/// Delivers `message` from node `from` and returns the effects.
-fn deliver(
-    strong: &mut Strong,
-    ctx: &mut Ctx,
-    from: u32,
-    message: StrongMessage,
-) -> replikv::Result<Out> {
-    strong.on_message(ctx, NodeId(from), message)?;
-    Ok(out(ctx))
+/// The operation of the newest query held.
+fn query_op(held: &[Held<Msg>]) -> OpId {
+    match held
+        .iter()
+        .rev()
+        .find(|m| matches!(m.message, Msg::Query { .. }))
+    {
+        Some(Held {
+            message: Msg::Query { op, .. },
+            ..
+        }) => *op,
+        other => panic!("expected queries, got {other:?}"),
+    }
 }
 
-fn stored_records(sends: &[(NodeId, StrongMessage)]) -> Vec<Record> {
-    sends
-        .iter()
-        .filter_map(|(_, m)| match m {
+/// The held message of operation `op` that `pick` matches, to `to`.
+fn find(h: &H, to: NodeId, op: OpId, pick: fn(&Msg) -> Option<OpId>) -> MessageId {
+    match (h.in_flight().into_iter()).find(|m| m.to == to && pick(&m.message) == Some(op)) {
+        Some(m) => m.id,
+        None => panic!("no such message to {to} of {op:?}: {:?}", h.in_flight()),
+    }
+}
+
+fn query(m: &Msg) -> Option<OpId> {
+    match m {
+        Msg::Query { op, .. } => Some(*op),
+        _ => None,
+    }
+}
+
+fn store(m: &Msg) -> Option<OpId> {
+    match m {
+        Msg::Store { op, .. } => Some(*op),
+        _ => None,
+    }
+}
+
+/// Delivers the held message `id`; what its receiver sent in answer.
+fn deliver_one(h: &mut H, id: MessageId) -> replikv::Result<Vec<Held<Msg>>> {
+    let before = h.in_flight().iter().map(|m| m.id).max();
+    assert!(h.deliver(id)?, "message {id:?} reached its node");
+    Ok((h.in_flight().into_iter())
+        .filter(|m| Some(m.id) > before)
+        .collect())
+}
+
+/// Delivers the held message `id` and then whatever its receiver sent in
+/// answer; returns what the answers caused.
+fn exchange(h: &mut H, id: MessageId) -> replikv::Result<Vec<Held<Msg>>> {
+    let mut caused = Vec::new();
+    for answer in deliver_one(h, id)? {
+        caused.extend(deliver_one(h, answer.id)?);
+    }
+    Ok(caused)
+}
+
+/// Delivers `op`'s query to `to` and the reply; what the reply caused.
+fn query_round(h: &mut H, op: OpId, to: u32) -> replikv::Result<Vec<Held<Msg>>> {
+    exchange(h, find(h, NodeId(to), op, query))
+}
+
+/// Delivers `op`'s store to `to` and the acknowledgement.
+fn store_round(h: &mut H, op: OpId, to: u32) -> replikv::Result<Vec<Held<Msg>>> {
+    exchange(h, find(h, NodeId(to), op, store))
+}
+
+/// Injects `message` from `from` to `to` and delivers it; what it caused.
+fn inject(h: &mut H, from: u32, to: u32, message: Msg) -> replikv::Result<Vec<Held<Msg>>> {
+    let id = h.inject(NodeId(from), NodeId(to), &message)?;
+    deliver_one(h, id)
+}
+
+fn stored_records(held: &[Held<Msg>]) -> Vec<Record> {
+    held.iter()
+        .filter_map(|m| match &m.message {
             StrongMessage::Store { record, .. } => Some(record.clone()),
             _ => None,
         })
         .collect()
 }
 
-fn targets(sends: &[(NodeId, StrongMessage)]) -> Vec<NodeId> {
-    let mut to: Vec<NodeId> = sends.iter().map(|(to, _)| *to).collect();
+fn targets(held: &[Held<Msg>]) -> Vec<NodeId> {
+    let mut to: Vec<NodeId> = held.iter().map(|m| m.to).collect();
     to.sort();
     to
+}
+
+/// Puts `record` under "k" on each of `nodes`.
+fn holding(h: &H, nodes: &[u32], record: &Record) -> replikv::Result<()> {
+    for &node in nodes {
+        h.store(NodeId(node))?.put_record(b"k", record)?;
+    }
+    Ok(())
+}
+
+/// The tokens of `node`'s live timers.
+fn timer_tokens(h: &H, node: u32) -> replikv::Result<Vec<u64>> {
+    Ok(h.timers(NodeId(node))?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect())
 }
 
 // ---------------------------------------------------------------- state machine
 
 #[test]
 fn a_write_queries_every_replica_then_stores_max_plus_one() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 1);
-    let mut strong = Strong::new(0);
-    strong.on_request(&mut ctx, TO, put("new"))?;
-    let first = out(&mut ctx);
-    assert_eq!(targets(&first.sends), vec![NodeId(0), NodeId(1), NodeId(2)]);
-    assert_eq!(first.timers.len(), 1, "one tick timer while busy");
-    let op = query_op(&first.sends);
+    let mut h = three()?;
+    holding(&h, &[1], &record(5, 2, "old"))?;
+    let to = h.request(NodeId(0), put("new"))?;
+    let first = h.in_flight();
+    assert_eq!(targets(&first), vec![NodeId(0), NodeId(1), NodeId(2)]);
+    assert_eq!(timer_tokens(&h, 0)?.len(), 1, "one tick timer while busy");
+    let op = query_op(&first);
 
-    let one = deliver(&mut strong, &mut ctx, 1, qr(op, Some(record(5, 2, "old"))))?;
-    assert!(one.sends.is_empty(), "one reply is not a majority of 3");
-    let two = deliver(&mut strong, &mut ctx, 2, qr(op, None))?;
-    let stores = stored_records(&two.sends);
+    let one = query_round(&mut h, op, 1)?;
+    assert!(one.is_empty(), "one reply is not a majority of 3");
+    let two = query_round(&mut h, op, 2)?;
+    let stores = stored_records(&two);
     assert_eq!(stores.len(), 3, "phase 2 goes to every replica");
     assert!(
         stores.iter().all(|r| *r == record(6, 0, "new")),
         "{stores:?}"
     );
 
-    assert!(
-        deliver(&mut strong, &mut ctx, 2, ack(op))?
-            .replies
-            .is_empty()
-    );
-    let done = deliver(&mut strong, &mut ctx, 0, ack(op))?;
-    assert_eq!(done.replies, vec![(TO, Response::Done)]);
-    assert_eq!(strong.in_flight(), 0);
+    store_round(&mut h, op, 2)?;
+    assert!(h.responses().is_empty());
+    store_round(&mut h, op, 0)?;
+    assert_eq!(h.responses(), &[(to, Response::Done)]);
+    assert_eq!(h.protocol(NodeId(0)).map(Strong::in_flight), Some(0));
+    // The third store is still held: n1 has not got it yet.
+    assert_eq!(h.record(NodeId(1), b"k")?, Some(record(5, 2, "old")));
+    assert_eq!(h.handler_errors(), 0);
     Ok(())
 }
 
 #[test]
 fn duplicate_late_and_foreign_replies_are_ignored() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 2);
-    let mut strong = Strong::new(4);
-    strong.on_request(&mut ctx, TO, put("v"))?;
-    let op = query_op(&out(&mut ctx).sends);
+    let mut h = three()?;
+    h.restart(NodeId(0))?; // incarnation 1: incarnation 0 is the past
+    let to = h.request(NodeId(0), put("v"))?;
+    let op = query_op(&h.in_flight());
 
     // The same replica twice is still one reply.
-    assert!(
-        deliver(&mut strong, &mut ctx, 1, qr(op, None))?
-            .sends
-            .is_empty()
-    );
-    assert!(
-        deliver(&mut strong, &mut ctx, 1, qr(op, None))?
-            .sends
-            .is_empty()
-    );
+    let query = find(&h, NodeId(1), op, query);
+    let copy = h.duplicate(query)?;
+    assert!(exchange(&mut h, query)?.is_empty());
+    assert!(exchange(&mut h, copy)?.is_empty());
     // A reply to this operation's number from an earlier incarnation.
     let stale = OpId {
-        incarnation: 3,
+        incarnation: op.incarnation - 1,
         ..op
     };
-    assert!(
-        deliver(&mut strong, &mut ctx, 2, qr(stale, None))?
-            .sends
-            .is_empty()
-    );
+    assert!(inject(&mut h, 2, 0, qr(stale, None))?.is_empty());
     // An acknowledgement before any store was sent.
-    assert!(
-        deliver(&mut strong, &mut ctx, 2, ack(op))?
-            .replies
-            .is_empty()
-    );
+    assert!(inject(&mut h, 2, 0, ack(op))?.is_empty());
+    assert!(h.responses().is_empty());
 
-    let stores = deliver(&mut strong, &mut ctx, 2, qr(op, None))?;
-    assert_eq!(stored_records(&stores.sends).len(), 3);
-    // A late phase 1 reply changes nothing now.
-    let late = deliver(&mut strong, &mut ctx, 0, qr(op, Some(record(99, 1, "x"))))?;
-    assert!(late.sends.is_empty() && late.replies.is_empty());
+    let stores = query_round(&mut h, op, 2)?;
+    assert_eq!(stored_records(&stores).len(), 3);
+    // A late phase 1 reply changes nothing now: n0's own, and a forged one
+    // carrying a newer record.
+    assert!(query_round(&mut h, op, 0)?.is_empty());
+    assert!(inject(&mut h, 0, 0, qr(op, Some(record(99, 1, "x"))))?.is_empty());
+    assert!(h.responses().is_empty());
     // Duplicate acknowledgements from one replica are one ack.
-    assert!(
-        deliver(&mut strong, &mut ctx, 1, ack(op))?
-            .replies
-            .is_empty()
-    );
-    assert!(
-        deliver(&mut strong, &mut ctx, 1, ack(op))?
-            .replies
-            .is_empty()
-    );
-    let done = deliver(&mut strong, &mut ctx, 0, ack(op))?;
-    assert_eq!(done.replies, vec![(TO, Response::Done)]);
+    let store = find(&h, NodeId(1), op, store);
+    h.duplicate(store)?;
+    store_round(&mut h, op, 1)?;
+    store_round(&mut h, op, 1)?;
+    assert!(h.responses().is_empty());
+    store_round(&mut h, op, 0)?;
+    assert_eq!(h.responses(), &[(to, Response::Done)]);
     // After the answer, more acks bring no second answer.
-    assert!(
-        deliver(&mut strong, &mut ctx, 2, ack(op))?
-            .replies
-            .is_empty()
-    );
+    store_round(&mut h, op, 2)?;
+    assert_eq!(h.responses().len(), 1);
+    assert_eq!(h.handler_errors(), 0);
     Ok(())
 }
 
 #[test]
 fn a_read_writes_back_the_newest_record_when_the_majority_disagrees() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 3);
-    let mut strong = Strong::new(0);
-    strong.on_request(&mut ctx, TO, get())?;
-    let op = query_op(&out(&mut ctx).sends);
+    let mut h = three()?;
     let newest = record(3, 1, "in-progress");
-    deliver(&mut strong, &mut ctx, 2, qr(op, Some(record(2, 2, "old"))))?;
-    let phase2 = deliver(&mut strong, &mut ctx, 1, qr(op, Some(newest.clone())))?;
+    holding(&h, &[2], &record(2, 2, "old"))?;
+    holding(&h, &[1], &newest)?;
+    let to = h.request(NodeId(0), get())?;
+    let op = query_op(&h.in_flight());
+    query_round(&mut h, op, 2)?;
+    let phase2 = query_round(&mut h, op, 1)?;
     assert!(
-        phase2.replies.is_empty(),
+        h.responses().is_empty(),
         "must not answer before the write-back"
     );
-    assert_eq!(stored_records(&phase2.sends), vec![newest.clone(); 3]);
-    deliver(&mut strong, &mut ctx, 1, ack(op))?;
-    let done = deliver(&mut strong, &mut ctx, 2, ack(op))?;
-    assert_eq!(done.replies, vec![(TO, Response::Value(newest.value))]);
+    assert_eq!(stored_records(&phase2), vec![newest.clone(); 3]);
+    store_round(&mut h, op, 1)?;
+    assert!(h.responses().is_empty());
+    store_round(&mut h, op, 2)?;
+    assert_eq!(
+        h.responses(),
+        &[(to, Response::Value(newest.value.clone()))]
+    );
+    // The write-back reached n2.
+    assert_eq!(h.record(NodeId(2), b"k")?, Some(newest));
     Ok(())
 }
 
 #[test]
 fn a_read_answers_in_one_round_trip_when_the_majority_agrees() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 4);
-    let mut strong = Strong::new(0);
-    strong.on_request(&mut ctx, TO, get())?;
-    let op = query_op(&out(&mut ctx).sends);
-    deliver(&mut strong, &mut ctx, 0, qr(op, Some(record(7, 2, "v"))))?;
-    let done = deliver(&mut strong, &mut ctx, 2, qr(op, Some(record(7, 2, "v"))))?;
-    assert!(done.sends.is_empty());
+    let mut h = three()?;
+    holding(&h, &[0, 2], &record(7, 2, "v"))?;
+    let to = h.request(NodeId(0), get())?;
+    let op = query_op(&h.in_flight());
+    query_round(&mut h, op, 0)?;
+    let done = query_round(&mut h, op, 2)?;
+    assert!(done.is_empty(), "no write-back: {done:?}");
     assert_eq!(
-        done.replies,
-        vec![(TO, Response::Value(Some(b"v".to_vec())))]
+        h.take_responses(),
+        vec![(to, Response::Value(Some(b"v".to_vec())))]
     );
 
     // A missing key agreed on by a majority reads as None, also at once.
-    strong.on_request(
-        &mut ctx,
-        ReplyTo { request: 2, ..TO },
+    let to = h.request(
+        NodeId(0),
         Request::Get {
             key: b"new".to_vec(),
         },
     )?;
-    let op = query_op(&out(&mut ctx).sends);
-    deliver(&mut strong, &mut ctx, 0, qr(op, None))?;
-    let done = deliver(&mut strong, &mut ctx, 1, qr(op, None))?;
-    assert_eq!(
-        done.replies,
-        vec![(ReplyTo { request: 2, ..TO }, Response::Value(None))]
-    );
+    let op = query_op(&h.in_flight());
+    query_round(&mut h, op, 0)?;
+    assert!(query_round(&mut h, op, 1)?.is_empty());
+    assert_eq!(h.responses(), &[(to, Response::Value(None))]);
     Ok(())
 }
 
 #[test]
 fn a_delete_stores_a_tombstone() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(1), 3, 5);
-    let mut strong = Strong::new(0);
-    strong.on_request(&mut ctx, TO, Request::Delete { key: b"k".to_vec() })?;
-    let op = query_op(&out(&mut ctx).sends);
-    deliver(&mut strong, &mut ctx, 0, qr(op, Some(record(4, 0, "x"))))?;
-    let phase2 = deliver(&mut strong, &mut ctx, 2, qr(op, None))?;
-    let stores = stored_records(&phase2.sends);
+    let mut h = three()?;
+    holding(&h, &[0], &record(4, 0, "x"))?;
+    h.request(NodeId(1), Request::Delete { key: b"k".to_vec() })?;
+    let op = query_op(&h.in_flight());
+    query_round(&mut h, op, 0)?;
+    let phase2 = query_round(&mut h, op, 2)?;
     assert_eq!(
-        stores,
+        stored_records(&phase2),
         vec![Record::tombstone(Version::new(5, NodeId(1))); 3]
     );
     Ok(())
@@ -267,18 +305,18 @@ fn a_delete_stores_a_tombstone() -> replikv::Result<()> {
 
 #[test]
 fn concurrent_writes_through_one_coordinator_get_distinct_versions() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 6);
-    let mut strong = Strong::new(0);
-    strong.on_request(&mut ctx, TO, put("a"))?;
-    let a = query_op(&out(&mut ctx).sends);
-    strong.on_request(&mut ctx, ReplyTo { request: 2, ..TO }, put("b"))?;
-    let b = query_op(&out(&mut ctx).sends);
+    let mut h = three()?;
+    holding(&h, &[1], &record(3, 1, "x"))?;
+    h.request(NodeId(0), put("a"))?;
+    let a = query_op(&h.in_flight());
+    h.request(NodeId(0), put("b"))?;
+    let b = query_op(&h.in_flight());
     let mut versions = Vec::new();
     for op in [a, b] {
         // Both queries see the same maximum…
-        deliver(&mut strong, &mut ctx, 1, qr(op, Some(record(3, 1, "x"))))?;
-        let p2 = deliver(&mut strong, &mut ctx, 2, qr(op, None))?;
-        versions.push(stored_records(&p2.sends)[0].version);
+        query_round(&mut h, op, 1)?;
+        let p2 = query_round(&mut h, op, 2)?;
+        versions.push(stored_records(&p2)[0].version);
     }
     // …yet the two values never share a version.
     assert_ne!(versions[0], versions[1]);
@@ -288,16 +326,18 @@ fn concurrent_writes_through_one_coordinator_get_distinct_versions() -> replikv:
 
 #[test]
 fn a_restarted_coordinator_never_reuses_a_version() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 7);
+    let mut h = three()?;
     let mut versions = Vec::new();
-    for incarnation in 0..3 {
-        // Same storage, fresh protocol: what a restart does.
-        let mut strong = Strong::new(incarnation);
-        strong.on_request(&mut ctx, TO, put("v"))?;
-        let op = query_op(&out(&mut ctx).sends);
-        deliver(&mut strong, &mut ctx, 1, qr(op, None))?;
-        let p2 = deliver(&mut strong, &mut ctx, 2, qr(op, None))?;
-        versions.push(stored_records(&p2.sends)[0].version);
+    for _ in 0..3 {
+        h.request(NodeId(0), put("v"))?;
+        let op = query_op(&h.in_flight());
+        query_round(&mut h, op, 1)?;
+        let p2 = query_round(&mut h, op, 2)?;
+        versions.push(stored_records(&p2)[0].version);
+        // Every store is lost, then the coordinator restarts: same
+        // storage, fresh protocol.
+        h.deliver_all_where(|_| false)?;
+        h.restart(NodeId(0))?;
     }
     versions.dedup();
     assert_eq!(
@@ -310,127 +350,120 @@ fn a_restarted_coordinator_never_reuses_a_version() -> replikv::Result<()> {
 
 #[test]
 fn unanswered_replicas_get_the_request_again_on_the_tick() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 8);
-    let mut strong = Strong::new(0);
-    strong.on_request(&mut ctx, TO, put("v"))?;
-    let first = out(&mut ctx);
-    let (op, tick) = (query_op(&first.sends), first.timers[0]);
-    deliver(&mut strong, &mut ctx, 1, qr(op, None))?;
+    let mut h = three()?;
+    h.request(NodeId(0), put("v"))?;
+    let op = query_op(&h.in_flight());
+    let tick = timer_tokens(&h, 0)?[0];
+    query_round(&mut h, op, 1)?;
+    h.deliver_all_where(|_| false)?; // the other two queries are lost
 
-    strong.on_timer(&mut ctx, TimerId(1), tick)?;
-    let one = out(&mut ctx);
+    assert!(h.fire_timer(NodeId(0), tick)?);
     assert!(
-        one.sends.is_empty(),
+        h.in_flight().is_empty(),
         "too early: the requests may still be in flight"
     );
-    assert_eq!(one.timers, vec![tick], "re-armed while busy");
-    strong.on_timer(&mut ctx, TimerId(2), tick)?;
-    let again = out(&mut ctx);
+    assert_eq!(timer_tokens(&h, 0)?, vec![tick], "re-armed while busy");
+    assert!(h.fire_timer(NodeId(0), tick)?);
     assert_eq!(
-        targets(&again.sends),
+        targets(&h.in_flight()),
         vec![NodeId(0), NodeId(2)],
         "only the silent replicas"
     );
     Ok(())
 }
 
-fn run_ticks(strong: &mut Strong, ctx: &mut Ctx, tick: u64, n: u64) -> replikv::Result<Out> {
-    let mut all = Out::default();
-    for i in 0..n {
-        strong.on_timer(ctx, TimerId(100 + i), tick)?;
-        let o = out(ctx);
-        all.sends.extend(o.sends);
-        all.replies.extend(o.replies);
-        all.timers = o.timers;
+/// Fires `node`'s tick `n` times, losing every message it sends.
+fn silent_ticks(h: &mut H, tick: u64, n: u64) -> replikv::Result<()> {
+    for _ in 0..n {
+        assert!(h.fire_timer(NodeId(0), tick)?, "the tick is armed");
+        h.deliver_all_where(|_| false)?;
     }
-    Ok(all)
+    Ok(())
+}
+
+fn short_deadline() -> replikv::Result<StrongConfig> {
+    StrongConfig::new(Duration::from_millis(10), Duration::from_millis(50))
 }
 
 #[test]
 fn past_the_deadline_phase_one_answers_unavailable() -> replikv::Result<()> {
-    let config = StrongConfig::new(Duration::from_millis(10), Duration::from_millis(50))?;
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 9);
-    let mut strong = Strong::with_config(0, config);
-    strong.on_request(&mut ctx, TO, put("v"))?;
-    let tick = out(&mut ctx).timers[0];
-    let o = run_ticks(&mut strong, &mut ctx, tick, config.deadline_ticks())?;
-    assert!(o.replies.is_empty(), "not before the deadline");
-    let o = run_ticks(&mut strong, &mut ctx, tick, 1)?;
+    let config = short_deadline()?;
+    let mut h = harness(3, 3, config)?;
+    let to = h.request(NodeId(0), put("v"))?;
+    h.deliver_all_where(|_| false)?;
+    let tick = timer_tokens(&h, 0)?[0];
+    silent_ticks(&mut h, tick, config.deadline_ticks())?;
+    assert!(h.responses().is_empty(), "not before the deadline");
+    silent_ticks(&mut h, tick, 1)?;
     assert!(
-        matches!(o.replies.as_slice(), [(TO, Response::Unavailable(_))]),
-        "{o:?}"
+        matches!(h.responses(), [(t, Response::Unavailable(_))] if *t == to),
+        "{:?}",
+        h.responses()
     );
-    assert!(o.timers.is_empty(), "idle: the tick stops");
-    assert_eq!(strong.in_flight(), 0);
+    assert!(timer_tokens(&h, 0)?.is_empty(), "idle: the tick stops");
+    assert_eq!(h.protocol(NodeId(0)).map(Strong::in_flight), Some(0));
     Ok(())
 }
 
 #[test]
 fn past_the_deadline_a_write_in_phase_two_stays_silent_but_a_read_does_not() -> replikv::Result<()>
 {
-    let config = StrongConfig::new(Duration::from_millis(10), Duration::from_millis(50))?;
-    let mut ctx = Ctx::for_test(NodeId(0), 3, 10);
-    let mut strong = Strong::with_config(0, config);
-    let read_to = ReplyTo { request: 2, ..TO };
-    strong.on_request(&mut ctx, TO, put("v"))?;
-    let w = out(&mut ctx);
-    let (wop, tick) = (query_op(&w.sends), w.timers[0]);
-    strong.on_request(&mut ctx, read_to, get())?;
-    let rop = query_op(&out(&mut ctx).sends);
-    for (from, rec) in [(1, Some(record(2, 1, "a"))), (2, None)] {
-        deliver(&mut strong, &mut ctx, from, qr(wop, rec.clone()))?;
-        deliver(&mut strong, &mut ctx, from, qr(rop, rec))?;
+    let config = short_deadline()?;
+    let mut h = harness(3, 3, config)?;
+    holding(&h, &[1], &record(2, 1, "a"))?;
+    h.request(NodeId(0), put("v"))?;
+    let wop = query_op(&h.in_flight());
+    let tick = timer_tokens(&h, 0)?[0];
+    let read_to = h.request(NodeId(0), get())?;
+    let rop = query_op(&h.in_flight());
+    for from in [1, 2] {
+        query_round(&mut h, wop, from)?;
+        query_round(&mut h, rop, from)?;
     }
     // Both are in phase 2 now; one store lands, then silence.
-    deliver(&mut strong, &mut ctx, 1, ack(wop))?;
-    let o = run_ticks(&mut strong, &mut ctx, tick, config.deadline_ticks() + 1)?;
-    assert_eq!(strong.in_flight(), 0);
-    assert_eq!(o.replies.len(), 1, "only the read answers: {o:?}");
-    assert!(matches!(o.replies[0], (to, Response::Unavailable(_)) if to == read_to));
+    store_round(&mut h, wop, 1)?;
+    h.deliver_all_where(|_| false)?;
+    silent_ticks(&mut h, tick, config.deadline_ticks() + 1)?;
+    assert_eq!(h.protocol(NodeId(0)).map(Strong::in_flight), Some(0));
+    assert_eq!(
+        h.responses().len(),
+        1,
+        "only the read answers: {:?}",
+        h.responses()
+    );
+    assert!(matches!(h.responses()[0], (to, Response::Unavailable(_)) if to == read_to));
     Ok(())
 }
 
 #[test]
 fn a_coordinator_that_is_not_a_replica_only_messages_the_replicas() -> replikv::Result<()> {
     // Four nodes, N = 3: one node holds no copy of "k".
-    let members: Vec<Member> = (0..4).map(|i| Member::new(NodeId(i))).collect();
-    let placement = Arc::new(Placement::new(Box::new(Rendezvous::new(&members)?), 3));
-    let replicas = placement.replicas(b"k");
+    let mut h = harness(4, 3, StrongConfig::default())?;
+    let replicas = h.placement().replicas(b"k");
     let Some(outsider) = (0..4).map(NodeId).find(|n| !replicas.contains(n)) else {
         panic!("4 nodes and 3 replicas leave one outsider");
     };
-    let store = replikv::storage::NodeStore::new(
-        outsider,
-        Arc::new(replikv::storage::MemoryStorage::new()),
-        replikv::storage::Durability::Periodic,
-    );
-    let mut ctx = Ctx::new(outsider, store, placement, Arc::new(Clock::new(4)), 11);
-    let mut strong = Strong::new(0);
-    strong.on_request(&mut ctx, TO, put("v"))?;
-    let first = out(&mut ctx);
+    let to = h.request(outsider, put("v"))?;
+    let first = h.in_flight();
     let mut expected = replicas.clone();
     expected.sort();
-    assert_eq!(targets(&first.sends), expected);
-    let op = query_op(&first.sends);
+    assert_eq!(targets(&first), expected);
+    let op = query_op(&first);
     // A reply from the outsider itself does not count: it is no replica.
-    assert!(
-        deliver(&mut strong, &mut ctx, outsider.0, qr(op, None))?
-            .sends
-            .is_empty()
-    );
-    deliver(&mut strong, &mut ctx, replicas[0].0, qr(op, None))?;
-    let p2 = deliver(&mut strong, &mut ctx, replicas[1].0, qr(op, None))?;
-    assert_eq!(targets(&p2.sends), expected);
-    deliver(&mut strong, &mut ctx, replicas[1].0, ack(op))?;
-    let done = deliver(&mut strong, &mut ctx, replicas[2].0, ack(op))?;
-    assert_eq!(done.replies, vec![(TO, Response::Done)]);
+    assert!(inject(&mut h, outsider.0, outsider.0, qr(op, None))?.is_empty());
+    query_round(&mut h, op, replicas[0].0)?;
+    let p2 = query_round(&mut h, op, replicas[1].0)?;
+    assert_eq!(targets(&p2), expected);
+    store_round(&mut h, op, replicas[1].0)?;
+    assert!(h.responses().is_empty());
+    store_round(&mut h, op, replicas[2].0)?;
+    assert_eq!(h.responses(), &[(to, Response::Done)]);
     Ok(())
 }
 
 #[test]
 fn a_replica_answers_queries_and_keeps_only_newer_records() -> replikv::Result<()> {
-    let mut ctx = Ctx::for_test(NodeId(1), 3, 12);
-    let mut strong = Strong::new(0);
+    let mut h = three()?;
     let op = OpId {
         incarnation: 0,
         seq: 0,
@@ -444,24 +477,41 @@ fn a_replica_answers_queries_and_keeps_only_newer_records() -> replikv::Result<(
         op,
         key: b"k".to_vec(),
     };
+    let answer = |held: Vec<Held<Msg>>| -> Vec<(NodeId, NodeId, Msg)> {
+        held.into_iter()
+            .map(|m| (m.from, m.to, m.message))
+            .collect()
+    };
 
-    let o = deliver(&mut strong, &mut ctx, 0, query.clone())?;
-    assert_eq!(o.sends, vec![(NodeId(0), qr(op, None))]);
-    for (sent, kept) in [
-        (record(2, 0, "two"), record(2, 0, "two")),
-        (record(2, 0, "two"), record(2, 0, "two")), // duplicate: acked again
-        (record(1, 2, "one"), record(2, 0, "two")), // older: acked, not kept
-        (record(2, 2, "tie"), record(2, 2, "tie")), // same counter, higher node wins
-    ] {
-        let o = deliver(&mut strong, &mut ctx, 0, store(sent))?;
-        assert_eq!(o.sends, vec![(NodeId(0), ack(op))]);
-        assert_eq!(ctx.store().get_record(b"k")?, Some(kept));
+    let o = inject(&mut h, 0, 1, query.clone())?;
+    assert_eq!(answer(o), vec![(NodeId(1), NodeId(0), qr(op, None))]);
+    let two = h.inject(NodeId(0), NodeId(1), &store(record(2, 0, "two")))?;
+    let sent = [
+        (two, record(2, 0, "two")),
+        // The network's duplicate: acked again.
+        (h.duplicate(two)?, record(2, 0, "two")),
+        // Older: acked, not kept.
+        (
+            h.inject(NodeId(0), NodeId(1), &store(record(1, 2, "one")))?,
+            record(2, 0, "two"),
+        ),
+        // Same counter, higher node wins.
+        (
+            h.inject(NodeId(0), NodeId(1), &store(record(2, 2, "tie")))?,
+            record(2, 2, "tie"),
+        ),
+    ];
+    for (id, kept) in sent {
+        let o = deliver_one(&mut h, id)?;
+        assert_eq!(answer(o), vec![(NodeId(1), NodeId(0), ack(op))]);
+        assert_eq!(h.record(NodeId(1), b"k")?, Some(kept));
     }
-    let o = deliver(&mut strong, &mut ctx, 2, query)?;
+    let o = inject(&mut h, 2, 1, query)?;
     assert_eq!(
-        o.sends,
-        vec![(NodeId(2), qr(op, Some(record(2, 2, "tie"))))]
+        answer(o),
+        vec![(NodeId(1), NodeId(2), qr(op, Some(record(2, 2, "tie"))))]
     );
+    assert_eq!(h.handler_errors(), 0);
     Ok(())
 }
 

@@ -102,6 +102,41 @@ impl<P: Protocol> NodeCore<P> {
         }
     }
 
+    /// The protocol, for a test to look at (the harness, [`crate::sim::Harness`]).
+    pub(crate) fn protocol(&self) -> &P {
+        &self.protocol
+    }
+
+    /// Runs `call` on the protocol and its context as if it were a handler:
+    /// its effects are carried out, an error counted.
+    pub(crate) fn call(
+        &mut self,
+        now_ns: u64,
+        call: impl FnOnce(&mut P, &mut Context<P::Message>) -> crate::Result<()>,
+    ) {
+        let result = call(&mut self.protocol, &mut self.ctx);
+        self.after_handler(result, None, now_ns);
+    }
+
+    /// The live timers as (deadline, token), earliest first.
+    pub(crate) fn timers(&self) -> Vec<(u64, u64)> {
+        self.timers.pending()
+    }
+
+    /// Fires the earliest live timer whose token is `token` at `now_ns`
+    /// (due or not); its deadline, or `None` when there is none. `now_ns`
+    /// gets the deadline and returns the time to fire at.
+    pub(crate) fn fire_timer(
+        &mut self,
+        token: u64,
+        now_ns: impl FnOnce(u64) -> u64,
+    ) -> Option<u64> {
+        let (id, at) = self.timers.take(token)?;
+        let now = now_ns(at);
+        self.call(now, |protocol, ctx| protocol.on_timer(ctx, id, token));
+        Some(at)
+    }
+
     fn count(&self, counter: impl Fn(&NodeCounters) -> &std::sync::atomic::AtomicU64) {
         counter(&self.counters).fetch_add(1, Ordering::Relaxed);
     }

@@ -52,5 +52,5 @@ mod core;
 mod runtime;
 mod timers;
 
-pub(crate) use core::Core;
+pub(crate) use core::{Core, CoreEnv, NodeCore};
 pub(crate) use runtime::{Control, NodeCounters, NodeEnv, Spawner, panic_message, spawner};

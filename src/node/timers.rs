@@ -54,6 +54,27 @@ impl Timers {
         }
         None
     }
+
+    /// The live timers as (deadline, token), earliest first.
+    pub fn pending(&self) -> Vec<(u64, u64)> {
+        let mut live: Vec<(u64, TimerId, u64)> = (self.heap.iter())
+            .map(|Reverse(timer)| *timer)
+            .filter(|(_, id, _)| !self.cancelled.contains(id))
+            .collect();
+        live.sort_unstable();
+        live.into_iter().map(|(at, _, token)| (at, token)).collect()
+    }
+
+    /// Takes the earliest live timer whose token is `token`, whether due or
+    /// not: its id and deadline.
+    pub fn take(&mut self, token: u64) -> Option<(TimerId, u64)> {
+        let (at, id, _) = (self.heap.iter())
+            .map(|Reverse(timer)| *timer)
+            .filter(|(_, id, t)| *t == token && !self.cancelled.contains(id))
+            .min()?;
+        self.heap.retain(|Reverse((_, other, _))| *other != id);
+        Some((id, at))
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +99,23 @@ mod tests {
         assert_eq!(timers.next_deadline(), Some(30));
         assert_eq!(timers.pop_due(u64::MAX), Some((TimerId(1), 10)));
         assert_eq!(timers.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_timer_can_be_taken_by_token_before_it_is_due() {
+        let mut timers = Timers::default();
+        timers.set(TimerId(1), 30, 7);
+        timers.set(TimerId(2), 10, 8);
+        timers.set(TimerId(3), 20, 7);
+        timers.cancel(TimerId(3));
+        assert_eq!(timers.pending(), vec![(10, 8), (30, 7)]);
+        assert_eq!(
+            timers.take(7),
+            Some((TimerId(1), 30)),
+            "not the cancelled one"
+        );
+        assert_eq!(timers.take(7), None);
+        assert_eq!(timers.pending(), vec![(10, 8)]);
     }
 
     #[test]

@@ -8,7 +8,12 @@
 //! channel. That makes a protocol unit-testable without any thread (build a
 //! [`Context`] by hand and inspect [`Context::take_effects`]) and makes the
 //! runtime reusable: the built-in protocols use exactly the public trait a
-//! learner implements.
+//! learner implements. To test several nodes talking, put them on
+//! [`crate::sim::Harness`]: it runs them on the runtime's own node core
+//! (duplicate-request rule, encoding, timers) and holds every message until
+//! the test delivers, drops or duplicates it, fires timers and crashes
+//! nodes when the test says, and shows the answers and what each node
+//! stored.
 //!
 //! Peer messages are the protocol's own serde type; the runtime encodes them
 //! with bincode on the wire so the network can count bytes, and decodes them

@@ -67,6 +67,38 @@
 //! the first event of the world at which the runs part (`replikv run
 //! --runtime sim --check-determinism`).
 //!
+//! # Stepping by hand: the harness
+//!
+//! A protocol's unit tests want to choose the order of events themselves:
+//! which message arrives next, which is lost or delivered twice, when a
+//! timer fires, when a node crashes. [`Harness`] runs a protocol's nodes on
+//! the same node core, but holds every peer message until the test
+//! delivers ([`Harness::deliver`], [`Harness::deliver_all_where`]), drops
+//! ([`Harness::drop_message`]) or duplicates ([`Harness::duplicate`]) it;
+//! it fires a node's timer only when asked ([`Harness::fire_timer`]), and
+//! shows what the clients were answered and what each node stored. The
+//! built-in protocols' state-machine tests use it.
+//!
+//! ```
+//! use replikv::protocol::strong::Strong;
+//! use replikv::protocol::{Request, Response};
+//! use replikv::sim::Harness;
+//! use replikv::NodeId;
+//! let mut h = Harness::new(3, 3, |setup| Strong::new(setup.incarnation))?;
+//! let put = h.request(NodeId(0), Request::Put { key: b"k".to_vec(), value: b"v".to_vec() })?;
+//! // Node 2 hears nothing: every message to or from it is lost.
+//! h.deliver_all_where(|m| m.from != NodeId(2) && m.to != NodeId(2))?;
+//! assert_eq!(h.response(put), Some(&Response::Done), "a majority is enough");
+//! assert_eq!(h.record(NodeId(2), b"k")?, None);
+//! // Node 0 crashes and restarts over its storage; a read through node 1
+//! // still finds the value on the majority.
+//! h.restart(NodeId(0))?;
+//! let get = h.request(NodeId(1), Request::Get { key: b"k".to_vec() })?;
+//! h.deliver_all()?;
+//! assert_eq!(h.response(get), Some(&Response::Value(Some(b"v".to_vec()))));
+//! # Ok::<(), replikv::Error>(())
+//! ```
+//!
 //! # When to use which
 //!
 //! Use the **simulator** to find and replay bugs, to sweep many fault
@@ -78,9 +110,11 @@
 //! iteration order reaches its effects (a `HashMap`'s order differs between
 //! runs; a `BTreeMap`'s does not).
 
+mod harness;
 pub(crate) mod trace;
 mod world;
 
+pub use harness::{Harness, Held, MessageId};
 pub(crate) use world::World;
 
 use std::fmt;

@@ -1,125 +1,51 @@
-//! Unit tests of the eventual state machine: no threads, no channels. A tiny
-//! synchronous "bus" carries `Send` effects between protocol instances, and
-//! ticks are fired by hand.
+//! Unit tests of the eventual state machine on the stepping harness
+//! ([`crate::sim::Harness`]): no threads, no event queue. Every message
+//! waits until the test delivers, drops or duplicates it, and ticks fire
+//! only when the test fires them.
 
 use super::*;
-use crate::clock::Clock;
-use crate::ids::ClientId;
-use crate::partition::{Member, Partitioner, Rendezvous};
-use crate::placement::Placement;
-use crate::protocol::{Effect, Response, TimerId};
-use crate::storage::{Durability, MemoryStorage, NodeStore, Record, Version};
-use std::sync::Arc;
+use crate::protocol::Response;
+use crate::sim::{Harness, Held};
+use crate::storage::{Record, Version};
+use std::cell::RefCell;
+use std::time::Duration;
 
 type Msg = EventualMessage;
+type H = Harness<Eventual>;
 
-/// `nodes` protocol instances sharing one placement with replication `n`.
-struct Bus {
-    nodes: Vec<(Eventual, Context<Msg>)>,
-    replies: Vec<(ReplyTo, Response)>,
-    /// Messages in flight: (from, to, message).
-    queue: Vec<(NodeId, NodeId, Msg)>,
-    /// Nodes whose incoming and outgoing messages are lost.
-    down: Vec<NodeId>,
-    clock: Arc<Clock>,
+/// `nodes` nodes with replication `n`, each running `config`.
+fn harness(nodes: u32, n: usize, config: EventualConfig) -> H {
+    match Harness::new(nodes, n, move |_| Eventual::with_config(config.clone())) {
+        Ok(h) => h,
+        Err(e) => panic!("a harness of {nodes} nodes: {e}"),
+    }
 }
 
-impl Bus {
-    fn new(nodes: u32, n: usize, config: EventualConfig) -> Bus {
-        let members: Vec<Member> = (0..nodes).map(|i| Member::new(NodeId(i))).collect();
-        let partitioner: Box<dyn Partitioner> = Box::new(Rendezvous::new(&members).unwrap());
-        let placement = Arc::new(Placement::new(partitioner, n));
-        let clock = Arc::new(Clock::new(nodes as usize));
-        let mut bus = Bus {
-            nodes: Vec::new(),
-            replies: Vec::new(),
-            queue: Vec::new(),
-            down: Vec::new(),
-            clock: clock.clone(),
-        };
-        for i in 0..nodes {
-            let store = NodeStore::new(
-                NodeId(i),
-                Arc::new(MemoryStorage::new()),
-                Durability::Periodic,
-            );
-            let mut ctx = Context::new(
-                NodeId(i),
-                store,
-                placement.clone(),
-                clock.clone(),
-                u64::from(i),
-            );
-            let mut proto = Eventual::with_config(config.clone());
-            proto.on_start(&mut ctx).unwrap();
-            bus.nodes.push((proto, ctx));
-        }
-        bus.collect_all();
-        bus
-    }
+fn replicas(h: &H, key: &[u8]) -> Vec<NodeId> {
+    h.placement().replicas(key)
+}
 
-    fn collect(&mut self, node: NodeId) {
-        let effects = self.nodes[node.index()].1.take_effects();
-        for effect in effects {
-            match effect {
-                Effect::Send { to, message } => self.queue.push((node, to, message)),
-                Effect::Reply { to, response } => self.replies.push((to, response)),
-                Effect::SetTimer { .. } | Effect::CancelTimer(_) => {}
-            }
-        }
-    }
+fn record(h: &H, node: NodeId, key: &[u8]) -> Option<Record> {
+    h.record(node, key).unwrap()
+}
 
-    fn collect_all(&mut self) {
-        for i in 0..self.nodes.len() {
-            self.collect(NodeId(i as u32));
-        }
-    }
+fn proto(h: &H, node: NodeId) -> &Eventual {
+    h.protocol(node).expect("the node runs")
+}
 
-    fn request(&mut self, at: NodeId, id: u64, request: Request) -> ReplyTo {
-        let to = ReplyTo {
-            client: ClientId(9),
-            request: id,
-        };
-        let (proto, ctx) = &mut self.nodes[at.index()];
-        proto.on_request(ctx, to, request).unwrap();
-        self.collect(at);
-        to
-    }
+/// Fires `node`'s periodic tick.
+fn tick(h: &mut H, node: NodeId) {
+    assert!(h.fire_timer(node, TICK).unwrap(), "{node} has a tick armed");
+}
 
-    /// Delivers queued messages (and what they cause) until quiet.
-    fn deliver(&mut self) {
-        while !self.queue.is_empty() {
-            for (from, to, message) in std::mem::take(&mut self.queue) {
-                if self.down.contains(&from) || self.down.contains(&to) {
-                    continue;
-                }
-                let (proto, ctx) = &mut self.nodes[to.index()];
-                proto.on_message(ctx, from, message).unwrap();
-                self.collect(to);
-            }
-        }
-    }
+/// Messages between nodes that are not in `down` (the others are lost).
+fn reachable(down: &[NodeId]) -> impl Fn(&Held<Msg>) -> bool + '_ {
+    move |m| !down.contains(&m.from) && !down.contains(&m.to)
+}
 
-    fn tick(&mut self, node: NodeId) {
-        let (proto, ctx) = &mut self.nodes[node.index()];
-        proto.on_timer(ctx, TimerId(0), TICK).unwrap();
-        self.collect(node);
-    }
-
-    fn reply_to(&self, to: ReplyTo) -> Option<&Response> {
-        self.replies
-            .iter()
-            .find(|(r, _)| *r == to)
-            .map(|(_, resp)| resp)
-    }
-
-    fn record(&self, node: NodeId, key: &[u8]) -> Option<Record> {
-        self.nodes[node.index()].1.store().get_record(key).unwrap()
-    }
-
-    fn replicas(&self, key: &[u8]) -> Vec<NodeId> {
-        self.nodes[0].1.replicas(key)
-    }
+/// No handler returned an error all along.
+fn no_handler_errors(h: &H) {
+    assert_eq!(h.handler_errors(), 0, "a handler failed");
 }
 
 fn put(key: &str, value: &str) -> Request {
@@ -142,243 +68,297 @@ fn quiet(r: usize, w: usize) -> EventualConfig {
 
 #[test]
 fn write_waits_for_w_acks() {
-    let mut bus = Bus::new(3, 3, quiet(1, 2));
-    let primary = bus.replicas(b"k")[0];
-    let to = bus.request(primary, 1, put("k", "v"));
-    // Stored locally (1 of 2), nothing answered yet.
-    assert_eq!(bus.reply_to(to), None);
-    assert!(bus.record(primary, b"k").is_some());
-    bus.deliver();
-    assert_eq!(bus.reply_to(to), Some(&Response::Done));
-    for node in bus.replicas(b"k") {
-        assert_eq!(bus.record(node, b"k").unwrap().value, Some(b"v".to_vec()));
+    let mut h = harness(3, 3, quiet(1, 2));
+    let replicas = replicas(&h, b"k");
+    let primary = replicas[0];
+    let to = h.request(primary, put("k", "v")).unwrap();
+    // Stored locally (1 of 2), nothing answered yet: a Store waits for
+    // each other replica.
+    assert_eq!(h.response(to), None);
+    assert!(record(&h, primary, b"k").is_some());
+    let stores = h.in_flight();
+    let mut targets: Vec<NodeId> = stores.iter().map(|m| m.to).collect();
+    targets.sort();
+    let mut others = replicas[1..].to_vec();
+    others.sort();
+    assert_eq!(targets, others);
+    // One store and its ack make W = 2; the other store is still held.
+    assert!(h.deliver(stores[0].id).unwrap());
+    assert_eq!(h.response(to), None, "the ack is still on its way");
+    let ack = h.in_flight().into_iter().last().unwrap();
+    assert_eq!(
+        ack.message,
+        Msg::StoreAck {
+            op: ack_op(&stores[0])
+        }
+    );
+    assert!(h.deliver(ack.id).unwrap());
+    assert_eq!(h.response(to), Some(&Response::Done));
+    assert_eq!(record(&h, stores[1].to, b"k"), None, "not there yet");
+    h.deliver_all().unwrap();
+    for node in replicas {
+        assert_eq!(record(&h, node, b"k").unwrap().value, Some(b"v".to_vec()));
     }
-    // Every replica acked: nothing left pending.
-    assert_eq!(bus.nodes[primary.index()].0.pending_operations(), (0, 0));
+    // Every replica acked: nothing left pending, and one answer only.
+    assert_eq!(proto(&h, primary).pending_operations(), (0, 0));
+    assert_eq!(h.responses().len(), 1);
+    no_handler_errors(&h);
+}
+
+/// The operation number of a held Store.
+fn ack_op(store: &Held<Msg>) -> u64 {
+    match &store.message {
+        Msg::Store { op, .. } => *op,
+        other => panic!("expected a store, got {other:?}"),
+    }
 }
 
 #[test]
 fn read_returns_newest_and_repairs() {
-    let mut bus = Bus::new(3, 3, quiet(3, 1));
-    let replicas = bus.replicas(b"k");
+    let mut h = harness(3, 3, quiet(3, 1));
+    let replicas = replicas(&h, b"k");
     let old = Record::value(Version::new(10, NodeId(0)), b"old".to_vec());
     let new = Record::value(Version::new(20, NodeId(1)), b"new".to_vec());
-    bus.nodes[replicas[0].index()]
-        .1
-        .store()
+    h.store(replicas[0])
+        .unwrap()
         .put_record(b"k", &old)
         .unwrap();
-    bus.nodes[replicas[1].index()]
-        .1
-        .store()
+    h.store(replicas[1])
+        .unwrap()
         .put_record(b"k", &new)
         .unwrap();
-    // Reload the indexes as a restart would.
-    for (proto, ctx) in &mut bus.nodes {
-        proto.on_start(ctx).unwrap();
+    // Reload the indexes: a restart.
+    for node in 0..3 {
+        h.restart(NodeId(node)).unwrap();
     }
-    bus.collect_all();
-    let to = bus.request(replicas[0], 1, get("k"));
-    bus.deliver();
+    let to = h.request(replicas[0], get("k")).unwrap();
+    h.deliver_all().unwrap();
     assert_eq!(
-        bus.reply_to(to),
+        h.response(to),
         Some(&Response::Value(Some(b"new".to_vec())))
     );
     // Read repair: the coordinator's own old copy and the empty third replica.
     for node in replicas {
-        assert_eq!(bus.record(node, b"k"), Some(new.clone()), "{node}");
+        assert_eq!(record(&h, node, b"k"), Some(new.clone()), "{node}");
     }
+    no_handler_errors(&h);
 }
 
 #[test]
 fn tombstone_reads_as_missing() {
-    let mut bus = Bus::new(3, 3, quiet(2, 2));
-    let primary = bus.replicas(b"k")[0];
-    bus.request(primary, 1, put("k", "v"));
-    bus.deliver();
-    let del = bus.request(primary, 2, Request::Delete { key: b"k".to_vec() });
-    bus.deliver();
-    assert_eq!(bus.reply_to(del), Some(&Response::Done));
-    assert!(bus.record(primary, b"k").unwrap().is_tombstone());
-    let to = bus.request(primary, 3, get("k"));
-    bus.deliver();
-    assert_eq!(bus.reply_to(to), Some(&Response::Value(None)));
+    let mut h = harness(3, 3, quiet(2, 2));
+    let primary = replicas(&h, b"k")[0];
+    h.request(primary, put("k", "v")).unwrap();
+    h.deliver_all().unwrap();
+    let del = h
+        .request(primary, Request::Delete { key: b"k".to_vec() })
+        .unwrap();
+    h.deliver_all().unwrap();
+    assert_eq!(h.response(del), Some(&Response::Done));
+    assert!(record(&h, primary, b"k").unwrap().is_tombstone());
+    let to = h.request(primary, get("k")).unwrap();
+    h.deliver_all().unwrap();
+    assert_eq!(h.response(to), Some(&Response::Value(None)));
+    no_handler_errors(&h);
 }
 
 #[test]
 fn write_without_quorum_fails_indeterminate_and_read_is_unavailable() {
-    let mut bus = Bus::new(3, 3, quiet(2, 2));
-    let replicas = bus.replicas(b"k");
-    bus.down = replicas[1..].to_vec();
-    let w = bus.request(replicas[0], 1, put("k", "v"));
-    let r = bus.request(replicas[0], 2, get("k"));
-    let deadline = bus.nodes[0].0.deadline_ticks;
-    for _ in 0..deadline {
-        bus.tick(replicas[0]);
-        bus.deliver();
+    let mut h = harness(3, 3, quiet(2, 2));
+    let replicas = replicas(&h, b"k");
+    for &node in &replicas[1..] {
+        h.crash(node).unwrap();
     }
-    assert!(matches!(bus.reply_to(w), Some(Response::Failed(_))));
-    assert!(matches!(bus.reply_to(r), Some(Response::Unavailable(_))));
-    assert_eq!(
-        bus.nodes[replicas[0].index()].0.pending_operations(),
-        (0, 0)
-    );
+    let w = h.request(replicas[0], put("k", "v")).unwrap();
+    let r = h.request(replicas[0], get("k")).unwrap();
+    let deadline = proto(&h, replicas[0]).deadline_ticks;
+    for i in 0..deadline {
+        assert_eq!(h.response(w), None, "answered after {i} ticks");
+        tick(&mut h, replicas[0]);
+        assert_eq!(h.deliver_all().unwrap(), 0, "the other replicas are down");
+    }
+    assert!(matches!(h.response(w), Some(Response::Failed(_))));
+    assert!(matches!(h.response(r), Some(Response::Unavailable(_))));
+    assert_eq!(proto(&h, replicas[0]).pending_operations(), (0, 0));
 }
 
 #[test]
 fn retransmits_after_a_lost_store() {
-    let mut bus = Bus::new(3, 3, quiet(1, 3));
-    let replicas = bus.replicas(b"k");
-    let to = bus.request(replicas[0], 1, put("k", "v"));
-    bus.queue.clear(); // every Store lost
-    bus.tick(replicas[0]);
-    bus.deliver();
-    assert_eq!(bus.reply_to(to), Some(&Response::Done));
+    let mut h = harness(3, 3, quiet(1, 3));
+    let replicas = replicas(&h, b"k");
+    let to = h.request(replicas[0], put("k", "v")).unwrap();
+    for lost in h.in_flight() {
+        h.drop_message(lost.id).unwrap(); // every Store lost
+    }
+    tick(&mut h, replicas[0]);
+    h.deliver_all().unwrap();
+    assert_eq!(h.response(to), Some(&Response::Done));
+    no_handler_errors(&h);
 }
 
 #[test]
 fn duplicate_and_old_stores_are_acked_but_not_applied() {
-    let mut bus = Bus::new(3, 3, quiet(1, 1));
-    let node = bus.replicas(b"k")[1];
+    let mut h = harness(3, 3, quiet(1, 1));
+    let node = replicas(&h, b"k")[1];
     let newer = Record::value(Version::new(50, NodeId(0)), b"new".to_vec());
     let older = Record::value(Version::new(40, NodeId(2)), b"old".to_vec());
-    for (op, record) in [(1, newer.clone()), (2, older), (3, newer.clone())] {
-        let (proto, ctx) = &mut bus.nodes[node.index()];
-        let store = Msg::Store {
-            op,
-            key: b"k".to_vec(),
-            record,
-            hint_for: None,
-        };
-        proto.on_message(ctx, NodeId(0), store).unwrap();
-        let acks = ctx.take_effects();
-        assert_eq!(
-            acks,
-            vec![Effect::Send {
-                to: NodeId(0),
-                message: Msg::StoreAck { op }
-            }]
-        );
+    let store = |op, record| Msg::Store {
+        op,
+        key: b"k".to_vec(),
+        record,
+        hint_for: None,
+    };
+    let first = h.inject(NodeId(0), node, &store(1, newer.clone())).unwrap();
+    let copy = h.duplicate(first).unwrap();
+    let old = h.inject(NodeId(0), node, &store(2, older)).unwrap();
+    for (sent, op) in [(first, 1), (old, 2), (copy, 1)] {
+        assert!(h.deliver(sent).unwrap());
+        // Each store is acked once, whether applied or not.
+        let acks: Vec<Held<Msg>> = (h.in_flight().into_iter())
+            .filter(|m| !matches!(m.message, Msg::Store { .. }))
+            .collect();
+        assert_eq!(acks.len(), 1, "{acks:?}");
+        assert_eq!((acks[0].from, acks[0].to), (node, NodeId(0)));
+        assert_eq!(acks[0].message, Msg::StoreAck { op });
+        h.drop_message(acks[0].id).unwrap();
     }
-    assert_eq!(bus.record(node, b"k"), Some(newer));
+    assert_eq!(record(&h, node, b"k"), Some(newer));
+    no_handler_errors(&h);
 }
 
 #[test]
 fn sloppy_quorum_hints_and_hands_off() {
     // Four nodes, N = 3: one fallback node beyond each key's replicas.
-    let mut bus = Bus::new(4, 3, quiet(1, 3));
-    let preference = bus.nodes[0].1.preference_list(b"k", 4);
+    let mut h = harness(4, 3, quiet(1, 3));
+    let preference = h.placement().preference_list(b"k", 4);
     let (coordinator, absent, holder) = (preference[0], preference[2], preference[3]);
-    bus.down = vec![absent];
-    let to = bus.request(coordinator, 1, put("k", "v"));
-    bus.deliver();
-    assert_eq!(bus.reply_to(to), None, "only 2 of W = 3 so far");
-    for _ in 0..bus.nodes[0].0.hint_after_ticks {
-        bus.tick(coordinator);
-        bus.deliver();
+    let down = [absent];
+    let to = h.request(coordinator, put("k", "v")).unwrap();
+    h.deliver_all_where(reachable(&down)).unwrap();
+    assert_eq!(h.response(to), None, "only 2 of W = 3 so far");
+    for _ in 0..proto(&h, coordinator).hint_after_ticks {
+        tick(&mut h, coordinator);
+        h.deliver_all_where(reachable(&down)).unwrap();
     }
     // The hint holder stood in for the absent replica: W = 3 reached.
-    assert_eq!(bus.reply_to(to), Some(&Response::Done));
-    let hints = hints::pending_hints(bus.nodes[holder.index()].1.store()).unwrap();
+    assert_eq!(h.response(to), Some(&Response::Done));
+    let hints = hints::pending_hints(h.store(holder).unwrap()).unwrap();
     assert_eq!(hints.len(), 1);
     assert_eq!(hints[0].target, absent);
-    assert_eq!(bus.record(holder, b"k"), None, "a hint is not a record");
+    assert_eq!(record(&h, holder, b"k"), None, "a hint is not a record");
     // The absent replica comes back; the holder's handoff round delivers.
-    bus.down.clear();
     for _ in 0..10 {
-        bus.tick(holder);
-        bus.deliver();
+        tick(&mut h, holder);
+        h.deliver_all().unwrap();
     }
-    assert_eq!(bus.record(absent, b"k").unwrap().value, Some(b"v".to_vec()));
+    assert_eq!(record(&h, absent, b"k").unwrap().value, Some(b"v".to_vec()));
     assert!(
-        hints::pending_hints(bus.nodes[holder.index()].1.store())
+        hints::pending_hints(h.store(holder).unwrap())
             .unwrap()
             .is_empty()
     );
+    no_handler_errors(&h);
 }
 
 #[test]
 fn suspected_replica_is_hinted_at_once() {
-    let mut bus = Bus::new(4, 3, quiet(1, 3));
-    let preference = bus.nodes[0].1.preference_list(b"k", 4);
+    let mut h = harness(4, 3, quiet(1, 3));
+    let preference = h.placement().preference_list(b"k", 4);
     let (coordinator, absent) = (preference[0], preference[2]);
-    bus.down = vec![absent];
-    bus.request(coordinator, 1, put("k", "v1"));
-    for _ in 0..bus.nodes[0].0.hint_after_ticks {
-        bus.tick(coordinator);
-        bus.deliver();
+    let down = [absent];
+    h.request(coordinator, put("k", "v1")).unwrap();
+    for _ in 0..proto(&h, coordinator).hint_after_ticks {
+        tick(&mut h, coordinator);
+        h.deliver_all_where(reachable(&down)).unwrap();
     }
     // A second write needs no tick: the absent replica is already suspected.
-    let to = bus.request(coordinator, 2, put("k", "v2"));
-    bus.deliver();
-    assert_eq!(bus.reply_to(to), Some(&Response::Done));
+    let to = h.request(coordinator, put("k", "v2")).unwrap();
+    h.deliver_all_where(reachable(&down)).unwrap();
+    assert_eq!(h.response(to), Some(&Response::Done));
+    no_handler_errors(&h);
 }
 
 #[test]
 fn anti_entropy_copies_newer_records_both_ways() {
-    let config = EventualConfig::new(1, 1);
-    let mut bus = Bus::new(2, 2, config);
+    let mut h = harness(2, 2, EventualConfig::new(1, 1));
     let a = Record::value(Version::new(5, NodeId(0)), b"a".to_vec());
     let b_old = Record::value(Version::new(5, NodeId(0)), b"b-old".to_vec());
     let b_new = Record::value(Version::new(9, NodeId(1)), b"b-new".to_vec());
-    let (p0, c0) = &mut bus.nodes[0];
-    p0.replica.apply(c0, b"a", &a).unwrap();
-    p0.replica.apply(c0, b"b", &b_old).unwrap();
-    let (p1, c1) = &mut bus.nodes[1];
-    p1.replica.apply(c1, b"b", &b_new).unwrap();
-    // Start one round from node 0 by hand.
-    let (p0, c0) = &mut bus.nodes[0];
-    p0.start_anti_entropy(c0);
-    bus.collect(NodeId(0));
-    bus.deliver();
-    for node in [NodeId(0), NodeId(1)] {
-        assert_eq!(bus.record(node, b"a"), Some(a.clone()));
-        assert_eq!(bus.record(node, b"b"), Some(b_new.clone()));
-    }
-    // Converged: digests now match and a new round sends nothing further.
-    assert_eq!(
-        bus.nodes[0].0.replica.summary(NodeId(1)),
-        bus.nodes[1].0.replica.summary(NodeId(0))
+    let (n0, n1) = (NodeId(0), NodeId(1));
+    h.with_protocol(n0, |p, c| {
+        p.replica.apply(c, b"a", &a)?;
+        p.replica.apply(c, b"b", &b_old).map(|_| ())
+    })
+    .unwrap();
+    h.with_protocol(n1, |p, c| p.replica.apply(c, b"b", &b_new).map(|_| ()))
+        .unwrap();
+    // Start one round from node 0 by hand (no tick fires).
+    let round = |h: &mut H| {
+        h.with_protocol(n0, |p, c| {
+            p.start_anti_entropy(c);
+            Ok(())
+        })
+        .unwrap();
+        let sent = RefCell::new(Vec::new());
+        h.deliver_all_where(|m| {
+            sent.borrow_mut().push(m.message.clone());
+            true
+        })
+        .unwrap();
+        sent.into_inner()
+    };
+    let first = round(&mut h);
+    assert!(
+        first.iter().any(|m| matches!(m, Msg::SyncPush { .. })),
+        "{first:?}"
     );
-    let (p0, c0) = &mut bus.nodes[0];
-    p0.start_anti_entropy(c0);
-    bus.collect(NodeId(0));
-    bus.deliver();
-    let sent = bus
-        .nodes
-        .iter_mut()
-        .map(|(_, c)| c.take_effects().len())
-        .sum::<usize>();
-    assert_eq!(sent, 0);
+    for node in [n0, n1] {
+        assert_eq!(record(&h, node, b"a"), Some(a.clone()));
+        assert_eq!(record(&h, node, b"b"), Some(b_new.clone()));
+    }
+    // Converged: digests now match and a new round sends nothing beyond
+    // its digest.
+    assert_eq!(
+        proto(&h, n0).replica.summary(n1),
+        proto(&h, n1).replica.summary(n0)
+    );
+    let second = round(&mut h);
+    assert!(
+        matches!(second.as_slice(), [Msg::SyncDigest { .. }]),
+        "{second:?}"
+    );
+    no_handler_errors(&h);
 }
 
-/// A 3-node bus (N = 3) in which the second replica of key `k` runs its
-/// clock ten seconds behind. Returns the bus, the key's replicas, its
-/// healthy primary and the skewed replica.
-fn bus_with_skewed_replica(config: EventualConfig) -> (Bus, Vec<NodeId>, NodeId, NodeId) {
-    let bus = Bus::new(3, 3, config);
-    let replicas = bus.replicas(b"k");
+/// A 3-node harness (N = 3) in which the second replica of key `k` runs its
+/// clock ten seconds behind, a minute into the run. Returns the harness, the
+/// key's replicas, its healthy primary and the skewed replica.
+fn with_skewed_replica(config: EventualConfig) -> (H, Vec<NodeId>, NodeId, NodeId) {
+    let h = harness(3, 3, config);
+    h.advance(Duration::from_secs(60));
+    let replicas = replicas(&h, b"k");
     let (good, skewed) = (replicas[0], replicas[1]);
-    bus.clock.set_skew(skewed, -10_000_000_000);
-    (bus, replicas, good, skewed)
+    h.clock().set_skew(skewed, -10_000_000_000);
+    (h, replicas, good, skewed)
 }
 
 #[test]
 fn skewed_coordinator_loses_to_an_earlier_write() {
-    let (mut bus, replicas, good, skewed) = bus_with_skewed_replica(quiet(3, 3));
-    bus.request(good, 1, put("k", "first"));
-    bus.deliver();
-    let late = bus.request(skewed, 2, put("k", "second"));
-    bus.deliver();
+    let (mut h, replicas, good, skewed) = with_skewed_replica(quiet(3, 3));
+    h.request(good, put("k", "first")).unwrap();
+    h.deliver_all().unwrap();
+    let late = h.request(skewed, put("k", "second")).unwrap();
+    h.deliver_all().unwrap();
     // Acknowledged...
-    assert_eq!(bus.reply_to(late), Some(&Response::Done));
+    assert_eq!(h.response(late), Some(&Response::Done));
     // ...and lost: every replica keeps the earlier write.
     for node in replicas {
         assert_eq!(
-            bus.record(node, b"k").unwrap().value,
+            record(&h, node, b"k").unwrap().value,
             Some(b"first".to_vec())
         );
     }
+    no_handler_errors(&h);
 }
 
 fn hybrid(r: usize, w: usize) -> EventualConfig {
@@ -390,88 +370,90 @@ fn hybrid(r: usize, w: usize) -> EventualConfig {
 
 #[test]
 fn hybrid_clock_stamps_a_write_above_the_write_its_coordinator_stored() {
-    let (mut bus, replicas, good, skewed) = bus_with_skewed_replica(hybrid(3, 3));
-    bus.request(good, 1, put("k", "first"));
-    bus.deliver();
-    let first = bus.record(skewed, b"k").unwrap().version;
-    let late = bus.request(skewed, 2, put("k", "second"));
-    bus.deliver();
-    assert_eq!(bus.reply_to(late), Some(&Response::Done));
+    let (mut h, replicas, good, skewed) = with_skewed_replica(hybrid(3, 3));
+    h.request(good, put("k", "first")).unwrap();
+    h.deliver_all().unwrap();
+    let first = record(&h, skewed, b"k").unwrap().version;
+    let late = h.request(skewed, put("k", "second")).unwrap();
+    h.deliver_all().unwrap();
+    assert_eq!(h.response(late), Some(&Response::Done));
     // The skewed node had stored "first", so "second" is stamped above it,
     // ten seconds of skew notwithstanding, and wins everywhere.
     for node in replicas {
-        let record = bus.record(node, b"k").unwrap();
+        let record = record(&h, node, b"k").unwrap();
         assert_eq!(record.value, Some(b"second".to_vec()), "{node}");
         assert!(record.version > first, "{node}");
     }
+    no_handler_errors(&h);
 }
 
 #[test]
 fn hybrid_clock_still_loses_a_write_whose_coordinator_had_not_heard_of_the_earlier_one() {
-    let (mut bus, _, good, skewed) = bus_with_skewed_replica(hybrid(1, 1));
+    let (mut h, _, good, skewed) = with_skewed_replica(hybrid(1, 1));
     // "first" never reaches the skewed node.
-    bus.down.push(skewed);
-    bus.request(good, 1, put("k", "first"));
-    bus.deliver();
-    bus.down.clear();
-    assert_eq!(bus.record(skewed, b"k"), None);
-    let late = bus.request(skewed, 2, put("k", "second"));
-    bus.deliver();
-    assert_eq!(bus.reply_to(late), Some(&Response::Done));
+    h.request(good, put("k", "first")).unwrap();
+    h.deliver_all_where(reachable(&[skewed])).unwrap();
+    assert_eq!(record(&h, skewed, b"k"), None);
+    let late = h.request(skewed, put("k", "second")).unwrap();
+    h.deliver_all().unwrap();
+    assert_eq!(h.response(late), Some(&Response::Done));
     // Later in real time, stamped ten seconds earlier: the replicas that
     // hold "first" keep it.
     assert_eq!(
-        bus.record(good, b"k").unwrap().value,
+        record(&h, good, b"k").unwrap().value,
         Some(b"first".to_vec())
     );
-    assert!(bus.record(skewed, b"k").unwrap().version < bus.record(good, b"k").unwrap().version);
+    assert!(record(&h, skewed, b"k").unwrap().version < record(&h, good, b"k").unwrap().version);
+    no_handler_errors(&h);
 }
 
 #[test]
 fn hybrid_clock_restarts_above_every_stored_stamp() {
-    let (mut bus, _, good, skewed) = bus_with_skewed_replica(hybrid(3, 3));
-    bus.request(good, 1, put("k", "first"));
-    bus.deliver();
-    let first = bus.record(skewed, b"k").unwrap().version;
-    // "Crash" the skewed node: a fresh protocol over the same storage.
-    let (proto, ctx) = &mut bus.nodes[skewed.index()];
-    *proto = Eventual::with_config(hybrid(3, 3));
-    proto.on_start(ctx).unwrap();
-    bus.collect(skewed);
-    bus.request(skewed, 2, put("k", "second"));
-    bus.deliver();
-    assert!(bus.record(good, b"k").unwrap().version > first);
+    let (mut h, _, good, skewed) = with_skewed_replica(hybrid(3, 3));
+    h.request(good, put("k", "first")).unwrap();
+    h.deliver_all().unwrap();
+    let first = record(&h, skewed, b"k").unwrap().version;
+    h.restart(skewed).unwrap();
+    h.request(skewed, put("k", "second")).unwrap();
+    h.deliver_all().unwrap();
+    assert!(record(&h, good, b"k").unwrap().version > first);
+    assert_eq!(
+        record(&h, good, b"k").unwrap().value,
+        Some(b"second".to_vec())
+    );
+    no_handler_errors(&h);
 }
 
 #[test]
 fn late_ack_from_a_previous_incarnation_matches_nothing() {
-    let mut bus = Bus::new(3, 3, quiet(1, 2));
-    let replicas = bus.replicas(b"k");
-    let to = bus.request(replicas[0], 1, put("k", "v"));
-    let stale_op = match &bus.queue[0].2 {
-        Msg::Store { op, .. } => *op,
-        other => panic!("expected a store, got {other:?}"),
-    };
-    bus.queue.clear();
-    // "Crash": a fresh protocol over the same storage.
-    let (proto, ctx) = &mut bus.nodes[replicas[0].index()];
-    *proto = Eventual::with_config(quiet(1, 2));
-    proto.on_start(ctx).unwrap();
-    proto
-        .on_message(ctx, replicas[1], Msg::StoreAck { op: stale_op })
+    let mut h = harness(3, 3, quiet(1, 2));
+    let replicas = replicas(&h, b"k");
+    let to = h.request(replicas[0], put("k", "v")).unwrap();
+    let held = h.in_flight();
+    let stale_op = ack_op(&held[0]);
+    for lost in held {
+        h.drop_message(lost.id).unwrap();
+    }
+    // A crash and restart: a fresh protocol over the same storage, which an
+    // acknowledgement meant for its previous incarnation reaches.
+    h.restart(replicas[0]).unwrap();
+    let ack = h
+        .inject(replicas[1], replicas[0], &Msg::StoreAck { op: stale_op })
         .unwrap();
-    bus.collect(replicas[0]);
-    assert_eq!(bus.reply_to(to), None);
+    assert!(h.deliver(ack).unwrap());
+    assert_eq!(h.response(to), None);
+    assert!(h.in_flight().is_empty(), "{:?}", h.in_flight());
     // The record survived the crash and the restarted clock stays ahead of it.
-    let before = bus.record(replicas[0], b"k").unwrap().version;
-    bus.request(replicas[0], 2, put("k", "w"));
-    assert!(bus.record(replicas[0], b"k").unwrap().version > before);
+    let before = record(&h, replicas[0], b"k").unwrap().version;
+    h.request(replicas[0], put("k", "w")).unwrap();
+    assert!(record(&h, replicas[0], b"k").unwrap().version > before);
+    no_handler_errors(&h);
 }
 
 #[test]
 fn garbage_hint_is_reported_as_corrupt() {
-    let bus = Bus::new(1, 1, quiet(1, 1));
-    let store = bus.nodes[0].1.store();
+    let h = harness(1, 1, quiet(1, 1));
+    let store = h.store(NodeId(0)).unwrap();
     store
         .put_meta(b"eventual/hint/\0\0\0\x01k", b"\xff\xff\xff")
         .unwrap();
