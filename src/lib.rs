@@ -146,6 +146,7 @@ mod outstanding;
 pub mod partition;
 mod placement;
 pub mod protocol;
+pub mod queue;
 pub mod security;
 pub mod sim;
 pub mod storage;
