@@ -148,6 +148,7 @@ mod placement;
 pub mod protocol;
 pub mod queue;
 pub mod security;
+pub mod services;
 pub mod sim;
 pub mod storage;
 pub mod trace;
