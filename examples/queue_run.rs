@@ -72,7 +72,11 @@ fn main() -> Result<(), replikv::Error> {
         .map(|d| format!("{}+{}", d.visible, d.in_flight))
         .collect();
     println!("depth (visible+in flight) over time: {}", depth.join(" "));
-    println!("drained: {}, virtual time {:.1} s", report.drained, report.elapsed_ns as f64 / 1e9);
+    println!(
+        "drained: {}, virtual time {:.1} s",
+        report.drained,
+        report.elapsed_ns as f64 / 1e9
+    );
     if !report.lost.is_empty() {
         return Err(replikv::Error::Protocol(format!("lost {:?}", report.lost)));
     }

@@ -8,7 +8,9 @@
 //! cargo run --release --example services -- --seed 3 --no-compensation # charges kept on cancelled orders
 //! ```
 //!
-//! Exits with a failure when the checker finds a violation.
+//! Exits with a failure when the checker finds a violation although both
+//! defences are on; with one switched off, the violations it prints are
+//! the point of the run.
 
 use replikv::services::shop::Shop;
 
@@ -59,7 +61,8 @@ fn main() -> Result<(), replikv::Error> {
     for v in r.violations.iter().take(5) {
         println!("  {v:?}");
     }
-    if r.violations.is_empty() {
+    let defended = shop.defences.idempotency && shop.defences.compensation;
+    if r.violations.is_empty() || !defended {
         Ok(())
     } else {
         Err(replikv::Error::Protocol(format!(

@@ -65,7 +65,10 @@ fn a_redelivered_message_comes_after_later_ones_already_delivered() {
     let c = queue.receive().unwrap().unwrap();
     assert_eq!(c.body, b"c");
     let counts = queue.metrics().counts();
-    assert_eq!((counts.deliveries, counts.redeliveries, counts.stale_acks), (4, 1, 1));
+    assert_eq!(
+        (counts.deliveries, counts.redeliveries, counts.stale_acks),
+        (4, 1, 1)
+    );
 }
 
 #[test]
@@ -78,7 +81,11 @@ fn a_message_never_acked_goes_to_the_dead_letter_queue_after_max_deliveries() {
         assert_eq!((d.id, d.delivery), (id, n));
         cluster.run_for(Duration::from_millis(1500));
     }
-    assert_eq!(queue.receive().unwrap(), None, "dead, not delivered a 4th time");
+    assert_eq!(
+        queue.receive().unwrap(),
+        None,
+        "dead, not delivered a 4th time"
+    );
     assert_eq!(queue.metrics().counts().dead_lettered, 1);
     let mut dead = Queue::open(&cluster, queue.dead_letter_queue(), config(1, 3)).unwrap();
     let d = dead.receive().unwrap().expect("in the dead-letter queue");
@@ -89,7 +96,9 @@ fn a_message_never_acked_goes_to_the_dead_letter_queue_after_max_deliveries() {
 fn acknowledged_messages_survive_the_crash_and_restart_of_every_node() {
     let cluster = raft(4);
     let mut producer = Queue::open(&cluster, "durable", config(5, 3)).unwrap();
-    let ids: Vec<_> = (0..5).map(|i| producer.send(format!("m{i}")).unwrap()).collect();
+    let ids: Vec<_> = (0..5)
+        .map(|i| producer.send(format!("m{i}")).unwrap())
+        .collect();
     for node in cluster.nodes() {
         cluster.crash(node).unwrap();
     }
@@ -131,7 +140,10 @@ fn a_queue_needs_consensus_and_refuses_bad_settings() {
         ("q", config(1, 0)),
     ] {
         assert!(
-            matches!(Queue::open(&cluster, name, cfg), Err(Error::InvalidConfig(_))),
+            matches!(
+                Queue::open(&cluster, name, cfg),
+                Err(Error::InvalidConfig(_))
+            ),
             "{name:?} {cfg:?}"
         );
     }
@@ -147,26 +159,66 @@ fn a_queue_needs_consensus_and_refuses_bad_settings() {
 #[test]
 fn a_crashing_consumer_causes_redeliveries_never_a_loss() {
     for seed in 1..=3 {
-        let report = QueueRun { seed, consumer_crash: 0.3, ..QueueRun::default() }
-            .run()
-            .unwrap();
+        let report = QueueRun {
+            seed,
+            consumer_crash: 0.3,
+            ..QueueRun::default()
+        }
+        .run()
+        .unwrap();
         assert!(report.drained, "seed {seed}: {report:?}");
-        assert!(report.lost.is_empty(), "seed {seed}: lost {:?}", report.lost);
+        assert!(
+            report.lost.is_empty(),
+            "seed {seed}: lost {:?}",
+            report.lost
+        );
         assert_eq!(report.acknowledged_sends, 40, "seed {seed}");
-        assert!(report.counts.redeliveries > 0, "seed {seed}: crashes must cause redeliveries");
+        assert!(
+            report.counts.redeliveries > 0,
+            "seed {seed}: crashes must cause redeliveries"
+        );
         assert_eq!(report.duplicated_effects, 0, "seed {seed}: dedup is on");
+        // Latency is measured send to ack on the cluster clock: a message
+        // redelivered after a crash waited at least its visibility timeout.
+        assert_eq!(report.latency.count, report.counts.acked, "seed {seed}");
+        assert!(
+            report.latency.p50_ns > 0,
+            "seed {seed}: {:?}",
+            report.latency
+        );
+        assert!(
+            report.latency.max_ns >= 2_000_000_000,
+            "seed {seed}: {:?}",
+            report.latency
+        );
+        assert!(
+            report.depth.iter().any(|d| d.in_flight > 0),
+            "seed {seed}: depth sampled"
+        );
     }
 }
 
 #[test]
 fn without_dedup_effects_are_duplicated_and_with_it_they_are_not() {
-    let faulty = QueueRun { seed: 7, consumer_crash: 0.3, ..QueueRun::default() };
-    let naive = QueueRun { dedup: false, ..faulty.clone() }.run().unwrap();
+    let faulty = QueueRun {
+        seed: 7,
+        consumer_crash: 0.3,
+        ..QueueRun::default()
+    };
+    let naive = QueueRun {
+        dedup: false,
+        ..faulty.clone()
+    }
+    .run()
+    .unwrap();
     let deduped = faulty.run().unwrap();
     assert!(naive.lost.is_empty() && deduped.lost.is_empty());
     assert!(naive.duplicated_effects > 0, "{naive:?}");
     assert_eq!(deduped.duplicated_effects, 0, "{deduped:?}");
-    assert_eq!(deduped.effects, deduped.acknowledged_sends, "each applied once");
+    assert_eq!(
+        deduped.effects, deduped.acknowledged_sends,
+        "each applied once"
+    );
 }
 
 #[test]
@@ -184,7 +236,11 @@ fn no_acknowledged_message_is_lost_under_loss_duplication_partitions_and_crashes
         .run()
         .unwrap();
         assert!(report.drained, "seed {seed}: {report:?}");
-        assert!(report.lost.is_empty(), "seed {seed}: lost {:?}", report.lost);
+        assert!(
+            report.lost.is_empty(),
+            "seed {seed}: lost {:?}",
+            report.lost
+        );
         assert_eq!(report.duplicated_effects, 0, "seed {seed}");
     }
 }

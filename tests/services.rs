@@ -7,7 +7,10 @@ fn shop(seed: u64, idempotency: bool, compensation: bool, faults: bool) -> Shop 
     Shop {
         seed,
         orders: 30,
-        defences: Defences { idempotency, compensation },
+        defences: Defences {
+            idempotency,
+            compensation,
+        },
         faults,
     }
 }
@@ -18,8 +21,14 @@ fn with_both_defences_the_invariants_hold_under_crashes_partitions_loss_and_slow
         let r = shop(seed, true, true, true).run().unwrap();
         assert!(r.violations.is_empty(), "seed {seed}: {:?}", r.violations);
         assert_eq!(r.confirmed + r.cancelled, r.accepted, "seed {seed}");
-        assert!(r.timeouts > 0 && r.retries > 0, "seed {seed}: the faults must bite: {r:?}");
-        assert!(r.queue.redeliveries > 0, "seed {seed}: the worker must crash mid-order: {r:?}");
+        assert!(
+            r.timeouts > 0 && r.retries > 0,
+            "seed {seed}: the faults must bite: {r:?}"
+        );
+        assert!(
+            r.queue.redeliveries > 0,
+            "seed {seed}: the worker must crash mid-order: {r:?}"
+        );
         assert!(r.refunds > 0, "seed {seed}: some sagas must compensate");
     }
 }
@@ -28,7 +37,9 @@ fn with_both_defences_the_invariants_hold_under_crashes_partitions_loss_and_slow
 fn without_idempotency_retries_and_redeliveries_charge_orders_twice() {
     let r = shop(1, false, true, true).run().unwrap();
     assert!(
-        r.violations.iter().any(|v| matches!(v, Violation::ChargedTwice { .. })),
+        r.violations
+            .iter()
+            .any(|v| matches!(v, Violation::ChargedTwice { .. })),
         "{r:?}"
     );
 }
@@ -37,7 +48,9 @@ fn without_idempotency_retries_and_redeliveries_charge_orders_twice() {
 fn without_compensation_cancelled_orders_keep_their_charge() {
     let r = shop(1, true, false, true).run().unwrap();
     assert!(
-        r.violations.iter().any(|v| matches!(v, Violation::ChargeWithoutOrder { .. })),
+        r.violations
+            .iter()
+            .any(|v| matches!(v, Violation::ChargeWithoutOrder { .. })),
         "{r:?}"
     );
     assert_eq!(r.refunds, 0);

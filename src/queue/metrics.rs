@@ -112,8 +112,9 @@ impl QueueMetrics {
     pub(crate) fn record_latency(&self, ns: u64) {
         let mut inner = self.inner.lock();
         if inner.latency.is_none() {
-            // Three significant digits is a valid precision: this succeeds.
-            inner.latency = Histogram::new(3).ok();
+            // 1 ns to an hour, three significant digits: valid bounds, so
+            // this succeeds; longer latencies are recorded as an hour.
+            inner.latency = Histogram::new_with_bounds(1, 3_600_000_000_000, 3).ok();
         }
         if let Some(histogram) = &mut inner.latency {
             histogram.saturating_record(ns.max(1));

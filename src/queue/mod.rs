@@ -365,7 +365,8 @@ impl Queue {
                 self.dead_letter(seq, &raw, slot)?;
                 continue; // read the slot again: dead now, or changed
             }
-            let timeout = u64::try_from(self.config.visibility_timeout.as_nanos()).unwrap_or(u64::MAX);
+            let timeout =
+                u64::try_from(self.config.visibility_timeout.as_nanos()).unwrap_or(u64::MAX);
             let taken = Slot {
                 deliveries: slot.deliveries + 1,
                 hidden_until_ns: now.saturating_add(timeout),
@@ -373,7 +374,10 @@ impl Queue {
             };
             let bytes = codec::encode(&taken).map_err(Error::Encode)?;
             let key = slot::slot_key(&self.name, seq);
-            if self.client.compare_and_set(&key, Some(&raw), Some(&bytes))? {
+            if self
+                .client
+                .compare_and_set(&key, Some(&raw), Some(&bytes))?
+            {
                 self.metrics.update(|c| {
                     c.deliveries += 1;
                     if taken.deliveries > 1 {
@@ -455,10 +459,14 @@ impl Queue {
             };
             let bytes = codec::encode(&acked).map_err(Error::Encode)?;
             let key = slot::slot_key(&self.name, delivery.seq);
-            if self.client.compare_and_set(&key, Some(&raw), Some(&bytes))? {
+            if self
+                .client
+                .compare_and_set(&key, Some(&raw), Some(&bytes))?
+            {
                 let now = self.clock.now_ns();
                 self.metrics.update(|c| c.acked += 1);
-                self.metrics.record_latency(now.saturating_sub(acked.sent_ns));
+                self.metrics
+                    .record_latency(now.saturating_sub(acked.sent_ns));
                 return Ok(true);
             }
         }

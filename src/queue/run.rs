@@ -149,7 +149,9 @@ impl QueueRun {
             .map(|_| Ok(Queue::open(&cluster, QUEUE, self.config)?.with_metrics(metrics.clone())))
             .collect::<Result<Vec<_>>>()?;
         cluster.network().set_drop_probability(self.drop)?;
-        cluster.network().set_duplicate_probability(self.duplicate)?;
+        cluster
+            .network()
+            .set_duplicate_probability(self.duplicate)?;
 
         let mut acknowledged: Vec<MessageId> = Vec::new();
         let mut pending: Option<MessageId> = None;
@@ -221,8 +223,8 @@ impl QueueRun {
                 if rng.random_bool(self.consumer_crash) {
                     // Crashed between the effect and the ack: a new process
                     // opens a new handle; the delivery is forgotten.
-                    *consumer = Queue::open(&cluster, QUEUE, self.config)?
-                        .with_metrics(metrics.clone());
+                    *consumer =
+                        Queue::open(&cluster, QUEUE, self.config)?.with_metrics(metrics.clone());
                     continue;
                 }
                 let _ = consumer.ack(&delivery);

@@ -273,9 +273,11 @@ impl World {
         let mut delays = backoff(self.attempt_seed, RETRIES);
         loop {
             let pay_client = &mut self.pay_client;
-            let result = self.link.call(&self.orders, &self.payments, CALL_TIMEOUT, || {
-                handler(pay_client)
-            });
+            let result = self
+                .link
+                .call(&self.orders, &self.payments, CALL_TIMEOUT, || {
+                    handler(pay_client)
+                });
             match result {
                 Err(Error::Timeout(_)) => match delays.next() {
                     Some(delay) => {
@@ -318,7 +320,11 @@ impl World {
         self.call_payments(|client| {
             update_account(client, order, |account| {
                 let refunds = if account.refunds < account.charges {
-                    if idempotent { account.charges } else { account.refunds + 1 }
+                    if idempotent {
+                        account.charges
+                    } else {
+                        account.refunds + 1
+                    }
                 } else {
                     account.refunds
                 };
@@ -396,7 +402,8 @@ impl Shop {
             max_deliveries: 50,
         };
         let mut shopper = Queue::open(&orders, ORDERS_QUEUE, config)?;
-        let mut worker = Queue::open(&orders, ORDERS_QUEUE, config)?.with_metrics(shopper.metrics().clone());
+        let mut worker =
+            Queue::open(&orders, ORDERS_QUEUE, config)?.with_metrics(shopper.metrics().clone());
         let mut world = World {
             pay_client: payments.client()?,
             orders,
@@ -565,7 +572,12 @@ impl Shop {
     }
 
     /// Reads both services back and checks them.
-    fn collect(&self, mut world: World, mut worker: Queue, accepted: Vec<u64>) -> Result<ShopReport> {
+    fn collect(
+        &self,
+        mut world: World,
+        mut worker: Queue,
+        accepted: Vec<u64>,
+    ) -> Result<ShopReport> {
         let mut outcome = Outcome {
             accepted: accepted.clone(),
             ..Outcome::default()
@@ -586,8 +598,16 @@ impl Shop {
             accepted: accepted.len() as u64,
             confirmed: count("confirmed"),
             cancelled: count("cancelled"),
-            refunds: outcome.accounts.values().map(|a| u64::from(a.refunds)).sum(),
-            charges: outcome.accounts.values().map(|a| u64::from(a.charges)).sum(),
+            refunds: outcome
+                .accounts
+                .values()
+                .map(|a| u64::from(a.refunds))
+                .sum(),
+            charges: outcome
+                .accounts
+                .values()
+                .map(|a| u64::from(a.charges))
+                .sum(),
             calls: world.link.calls,
             timeouts: world.link.timeouts,
             retries: world.retries,
