@@ -208,13 +208,12 @@ impl Queue {
         // A compare-and-set that cannot swap (the probe key holds nothing,
         // and we expect something): Consensus answers `false` and changes
         // nothing; every other mode refuses it.
-        match client.compare_and_set(slot::tail_key(name), Some(b"probe"), Some(b"probe")) {
-            Err(Error::Unsupported(why)) => {
-                return Err(Error::Unsupported(format!(
-                    "a queue needs Consistency::Consensus (compare-and-set): {why}"
-                )));
-            }
-            Ok(_) | Err(_) => {}
+        if let Err(Error::Unsupported(why)) =
+            client.compare_and_set(slot::tail_key(name), Some(b"probe"), Some(b"probe"))
+        {
+            return Err(Error::Unsupported(format!(
+                "a queue needs Consistency::Consensus (compare-and-set): {why}"
+            )));
         }
         let next_number = 0;
         Ok(Queue {

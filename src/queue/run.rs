@@ -174,7 +174,10 @@ impl QueueRun {
                     }
                     down = None;
                 }
-                None if faults_on && (self.node_crashes || self.partitions) && tick % 10 == 0 => {
+                None if faults_on
+                    && (self.node_crashes || self.partitions)
+                    && tick.is_multiple_of(10) =>
+                {
                     let node = nodes[rng.random_range(0..nodes.len())];
                     let crash = self.node_crashes && (!self.partitions || rng.random_bool(0.5));
                     if crash {
@@ -229,13 +232,15 @@ impl QueueRun {
                 }
                 let _ = consumer.ack(&delivery);
             }
-            if tick % 5 == 0 || (idle && !faults_on) {
-                if let Ok(depth) = producer.depth() {
-                    if !faults_on && down.is_none() && depth.visible == 0 && depth.in_flight == 0 {
-                        drained = true;
-                        break;
-                    }
-                }
+            if (tick.is_multiple_of(5) || (idle && !faults_on))
+                && let Ok(depth) = producer.depth()
+                && !faults_on
+                && down.is_none()
+                && depth.visible == 0
+                && depth.in_flight == 0
+            {
+                drained = true;
+                break;
             }
             if idle {
                 cluster.run_for(Duration::from_millis(100));
@@ -244,10 +249,10 @@ impl QueueRun {
                 break;
             }
         }
-        if let Some((node, _)) = down {
-            if !cluster.is_up(node)? {
-                cluster.restart(node)?;
-            }
+        if let Some((node, _)) = down
+            && !cluster.is_up(node)?
+        {
+            cluster.restart(node)?;
         }
         cluster.network().heal();
         self.collect(&cluster, producer, acknowledged, drained)

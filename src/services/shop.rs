@@ -434,7 +434,7 @@ impl Shop {
                     }
                     down = None;
                 }
-                None if faults && tick % 6 == 0 => {
+                None if faults && tick.is_multiple_of(6) => {
                     let side = rng.random_bool(0.5);
                     let cluster = if side { &world.orders } else { &world.payments };
                     let nodes = cluster.nodes();
@@ -487,10 +487,11 @@ impl Shop {
                     }
                 }
                 Ok(None) if !placing && down.is_none() => {
-                    if let Ok(depth) = shopper.depth() {
-                        if depth.visible == 0 && depth.in_flight == 0 {
-                            break;
-                        }
+                    if let Ok(depth) = shopper.depth()
+                        && depth.visible == 0
+                        && depth.in_flight == 0
+                    {
+                        break;
                     }
                     world.orders.run_for(Duration::from_secs(1));
                 }
@@ -544,7 +545,7 @@ impl Shop {
                     Err(e) => return Err(e),
                 },
                 Some("charged") => {
-                    if id % SHIP_REFUSED_EVERY == 0 {
+                    if id.is_multiple_of(SHIP_REFUSED_EVERY) {
                         "compensating"
                     } else {
                         "confirmed"
