@@ -50,7 +50,7 @@
 //! [`crate::protocol::Protocol`]. A replicated queue *is* a replicated
 //! state machine, so that protocol would have to re-implement a leader,
 //! a log and commit rules — Raft again, unchecked. As a layer, the queue
-//! is a few compare-and-sets (about 300 lines) over the one piece the
+//! is a few compare-and-sets over the one piece the
 //! crate already checks for linearizability. The price is round trips:
 //! a `send` is a read and at least two compare-and-sets, a `receive` reads
 //! every in-flight slot from the head; the `queue` bench measures it beside
