@@ -10,8 +10,9 @@
 //! the built-in one is [`Attacker`]) and can
 //!
 //! - **forge**: inject node messages it made itself — a `Store` of a value no
-//!   client wrote, with a version so high that it wins every comparison for
-//!   ever (the classic "write from the future" against last-writer-wins);
+//!   client wrote, with a version far ahead of the one it copies, so that it
+//!   wins every comparison with the writes of its time (the classic "write
+//!   from the future" against last-writer-wins);
 //! - **tamper**: alter messages in flight (flip bytes of a value, a key, a
 //!   version);
 //! - **replay**: send again messages it captured earlier.
@@ -90,8 +91,13 @@
 //! - The BLAKE3 paper, §5 on keyed hashing; Bernstein's "Cryptography in
 //!   NaCl" on why an authenticator must be compared in constant time.
 
+mod access;
+mod at_rest;
 mod attack;
 pub mod link;
 
-pub use attack::{AttackKind, Attacker, FORGED_COUNTER, is_attacker_value};
+pub use access::{Access, AccessPolicy, Credential, MIN_SECRET_LEN};
+pub(crate) use access::{AccessControl, Denial};
+pub use at_rest::{AEAD_TAG_LEN, DataKey, Encrypted, NONCE_LEN};
+pub use attack::{AttackKind, Attacker, FORGED_LEAP, is_attacker_value};
 pub use link::{Header, LinkKey, REPLAY_WINDOW, Refusal, Replay, open, seal};
