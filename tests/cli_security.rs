@@ -105,3 +105,57 @@ fn replay_lines_keep_the_attack_and_the_defence() {
         "{line}"
     );
 }
+
+/// LESSON.md's Security section quotes report rows of its two `--attack`
+/// commands; the simulator makes them exact, so each quoted row must be a
+/// line the commands print.
+#[test]
+fn the_lesson_quotes_rows_the_attack_commands_print() {
+    let lesson =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/LESSON.md")).unwrap();
+    let section = lesson
+        .split("\n### Security\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("LESSON.md has a Security section");
+    let mut printed = String::new();
+    let mut commands = 0;
+    for line in section
+        .lines()
+        .filter(|l| l.contains("-- run ") && l.contains("--attack "))
+    {
+        let args: Vec<&str> = line
+            .split(" -- ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        let out = replikv(&args);
+        assert!(out.status.success(), "{line}");
+        printed.push_str(&String::from_utf8_lossy(&out.stdout));
+        commands += 1;
+    }
+    assert_eq!(commands, 2, "the two attack commands");
+    // The report rows quoted (the network_attack example's table, also in
+    // this section, has other first columns).
+    let quoted: Vec<&str> = section
+        .lines()
+        .filter(|l| {
+            [
+                "│ linearizable ",
+                "│ attack / links ",
+                "│ injected / refused ",
+                "│ values no client ",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        })
+        .collect();
+    assert_eq!(quoted.len(), 8, "{quoted:?}");
+    for row in quoted {
+        assert!(
+            printed.lines().any(|l| l == row),
+            "LESSON.md quotes a row the commands did not print:\n{row}\n{printed}"
+        );
+    }
+}

@@ -101,3 +101,27 @@ fn a_grade_replays_exactly_from_its_seed() {
     let b = grade_tamper_proof_with_seed(ex11::seal, ex11::open, Some(5));
     assert_eq!(a, b);
 }
+
+/// What LESSON.md says the shipped starter prints is exact (the grader runs
+/// on the simulator): each backtick-quoted span of its "As shipped, it
+/// prints" sentence in `### Exercise 11:` appears in the starter's grade.
+#[test]
+fn the_lesson_quotes_what_the_starter_prints_exactly() {
+    let lesson =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/LESSON.md")).unwrap();
+    let sentence = lesson
+        .split("\n### Exercise 11:")
+        .nth(1)
+        .and_then(|s| s.split("As shipped, it prints").nth(1))
+        .and_then(|s| s.split("\n\n").next())
+        .expect("LESSON.md says what exercise 11's starter prints");
+    let quotes: Vec<&str> = sentence.split('`').skip(1).step_by(2).collect();
+    assert!(quotes.len() >= 2, "{quotes:?}");
+    let printed = grade_tamper_proof(ex11::seal, ex11::open).to_string();
+    for quote in quotes {
+        assert!(
+            printed.contains(quote),
+            "LESSON.md quotes `{quote}`; the starter printed:\n{printed}"
+        );
+    }
+}
