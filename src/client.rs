@@ -488,6 +488,8 @@ impl Client {
             }
             (_, Ok(Response::Unavailable(why))) => Err(Error::Unavailable(why)),
             (_, Ok(Response::Unsupported(why))) => Err(Error::Unsupported(why)),
+            (_, Ok(Response::Unauthenticated(why))) => Err(Error::Unauthenticated(why)),
+            (_, Ok(Response::PermissionDenied(why))) => Err(Error::PermissionDenied(why)),
             (_, Ok(Response::Failed(why))) => Err(Error::Protocol(why)),
             (_, Ok(Response::Corrupt { node, key, reason })) => {
                 Err(Error::Corrupt { node, key, reason })
@@ -503,6 +505,11 @@ impl Client {
             Err(Error::Unavailable(_)) => (Outcome::Unavailable, false, Some(return_ns)),
             // Refused by a mode that cannot do it: no effect either.
             Err(Error::Unsupported(_)) => (Outcome::OtherError, false, Some(return_ns)),
+            // Refused by the node's access check before any replica was
+            // asked: certain, no effect (recorded as refused).
+            Err(Error::Unauthenticated(_) | Error::PermissionDenied(_)) => {
+                (Outcome::OtherError, false, Some(return_ns))
+            }
             Err(Error::Timeout(_)) => (Outcome::Timeout, false, None),
             // Anything else may have half-happened: unknown.
             Err(_) => (Outcome::OtherError, false, None),

@@ -123,6 +123,16 @@ pub enum Error {
     #[error("invalid trace: {0}")]
     InvalidTrace(String),
 
+    /// The client presented no credential, or a wrong one (see
+    /// [`crate::security::AccessPolicy`]). Certain: nothing happened.
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+
+    /// The client is known, but its grants do not cover this operation on
+    /// this key. Certain: nothing happened.
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+
     /// An I/O error (writing reports, histories).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

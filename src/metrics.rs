@@ -164,6 +164,9 @@ pub struct NodeLoad {
     /// Authentic peer messages refused as replays (see
     /// [`crate::security::Replay`]).
     pub replayed_messages: u64,
+    /// Client requests refused by access control, unauthenticated or not
+    /// permitted (0 unless it is on; see [`crate::security::AccessPolicy`]).
+    pub refused_requests: u64,
     /// Client requests not run because they were duplicates or late copies
     /// ([`crate::protocol::RequestFilter`]).
     pub duplicate_requests: u64,

@@ -59,6 +59,8 @@ pub struct ClusterBuilder {
     pub(super) read_strategy: ReadStrategy,
     pub(super) protocol: ProtocolChoice,
     pub(super) link_key: Option<LinkKey>,
+    pub(super) data_key: Option<crate::security::DataKey>,
+    pub(super) access: Option<crate::security::AccessPolicy>,
 }
 
 pub(super) enum ProtocolChoice {
@@ -102,6 +104,8 @@ impl Default for ClusterBuilder {
             read_strategy: ReadStrategy::default(),
             protocol: ProtocolChoice::Builtin(Consistency::default()),
             link_key: None,
+            data_key: None,
+            access: None,
         }
     }
 }
@@ -366,6 +370,57 @@ impl ClusterBuilder {
     /// ```
     pub fn authenticate_links(mut self, key: LinkKey) -> Self {
         self.link_key = Some(key);
+        self
+    }
+
+    /// Encrypts every value each node stores under `key` (default off):
+    /// XChaCha20-Poly1305, bound to the key it is stored under, so the
+    /// database files hold no plaintext value and a record altered on disk
+    /// reads as [`Error::Corrupt`] naming the node and the key. Keys stay in
+    /// the clear. See [`crate::security::Encrypted`].
+    ///
+    /// ```
+    /// use replikv::security::DataKey;
+    /// use replikv::{Cluster, Runtime, StorageKind};
+    /// let cluster = Cluster::builder()
+    ///     .runtime(Runtime::Simulated)
+    ///     .storage(StorageKind::Memory)
+    ///     .encrypt_at_rest(DataKey::from_hex(&"3d".repeat(32))?)
+    ///     .build()?;
+    /// let mut client = cluster.client()?;
+    /// client.put("k", "secret value")?;
+    /// assert_eq!(client.get("k")?, Some(b"secret value".to_vec()));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn encrypt_at_rest(mut self, key: crate::security::DataKey) -> Self {
+        self.data_key = Some(key);
+        self
+    }
+
+    /// Turns on client authentication and authorization (default off):
+    /// only clients made with [`Cluster::client_as`](crate::Cluster::client_as)
+    /// and a credential of `policy` are served, each only for the
+    /// operations and key prefixes `policy` grants it. The nodes check every
+    /// request; a refusal is [`Error::Unauthenticated`] or
+    /// [`Error::PermissionDenied`], certain (nothing happened), and recorded
+    /// in the history as refused. See [`crate::security::AccessPolicy`].
+    ///
+    /// ```
+    /// use replikv::security::{Access, AccessPolicy, Credential};
+    /// use replikv::{Cluster, Error, Runtime};
+    /// let alice = Credential::new("alice", "correct horse battery staple")?;
+    /// let policy = AccessPolicy::new()
+    ///     .grant(&alice, Access::ReadWrite, "users/alice/")?
+    ///     .grant(&alice, Access::Read, "public/")?;
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated).access_control(policy).build()?;
+    /// let mut client = cluster.client_as(&alice)?;
+    /// client.put("users/alice/name", "Alice")?;
+    /// assert!(matches!(client.put("public/motd", "hi"), Err(Error::PermissionDenied(_))));
+    /// assert!(matches!(cluster.client()?.get("public/motd"), Err(Error::Unauthenticated(_))));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn access_control(mut self, policy: crate::security::AccessPolicy) -> Self {
+        self.access = Some(policy);
         self
     }
 

@@ -88,6 +88,9 @@ pub(super) struct Engines {
     /// The cluster clock when it is virtual (the simulator): the periodic
     /// flush then runs on it instead of on a thread.
     pub(super) virtual_clock: Option<Arc<Clock>>,
+    /// Seals every stored value under this key
+    /// ([`crate::ClusterBuilder::encrypt_at_rest`]).
+    pub(super) data_key: Option<crate::security::DataKey>,
 }
 
 impl Engines {
@@ -100,6 +103,11 @@ impl Engines {
                 Arc::new(SledStorage::open(&dir.join(format!("node-{}", node.0)))?)
             }
             StorageKind::Custom(factory) => factory.make(node)?,
+        };
+        // Innermost, so that only ciphertext reaches the engine.
+        let engine: Arc<dyn Storage> = match &self.data_key {
+            Some(key) => Arc::new(crate::security::Encrypted::new(engine, key.clone(), node)),
+            None => engine,
         };
         if !self.lose_unflushed {
             return Ok(engine);

@@ -95,6 +95,8 @@ pub struct Cluster {
     world: Option<Arc<World>>,
     /// The cluster's link key, when node links are authenticated.
     link_key: Option<crate::security::LinkKey>,
+    /// Client sessions and grants, when access control is on.
+    access: Option<Arc<crate::security::AccessControl>>,
     /// Whether live membership changes are refused: consensus mode's Raft
     /// group has no safe reconfiguration yet (see `protocol::consensus`).
     fixed_membership: bool,
@@ -159,6 +161,7 @@ impl Cluster {
             kind,
             durability: builder.durability,
             lose_unflushed: builder.lose_unflushed,
+            data_key: builder.data_key.clone(),
             virtual_clock: clock.is_virtual().then(|| clock.clone()),
         };
         let mut slots = Vec::with_capacity(ids.len());
@@ -202,6 +205,9 @@ impl Cluster {
             next_node: AtomicU32::new(builder.nodes as u32),
             world,
             link_key: builder.link_key,
+            access: builder
+                .access
+                .map(|policy| Arc::new(crate::security::AccessControl::new(policy))),
             fixed_membership,
         };
         for id in ids {
@@ -233,6 +239,7 @@ impl Cluster {
             control: control_rx,
             counters: slot.counters.clone(),
             link_key: self.link_key.clone(),
+            access: self.access.clone(),
             started_at_ns,
         };
         slot.incarnation += 1;
@@ -268,9 +275,12 @@ impl Cluster {
     /// A new client with its own id, timeout and coordinator policy from the
     /// builder.
     pub fn client(&self) -> Result<Client> {
-        let cache = match self.read_cache {
-            Some(config) => Some(self.shared_cache(config)?),
-            None => None,
+        // A shared cache answers reads without asking a node, so it would
+        // bypass the nodes' access check: with access control on, clients
+        // get none.
+        let cache = match (self.read_cache, &self.access) {
+            (Some(config), None) => Some(self.shared_cache(config)?),
+            _ => None,
         };
         let id = ClientId(self.next_client.fetch_add(1, Ordering::Relaxed));
         Client::new(
@@ -290,6 +300,37 @@ impl Cluster {
                 outstanding: self.outstanding.clone(),
             },
         )
+    }
+
+    /// A client that speaks for `credential`: the cluster checks the secret
+    /// against its [`AccessPolicy`](crate::security::AccessPolicy) and binds
+    /// the new client's id to it; the nodes then serve it exactly what its
+    /// grants allow. A wrong or unknown credential is
+    /// [`Error::Unauthenticated`]; a cluster without access control is
+    /// [`Error::InvalidConfig`] (a credential there would protect nothing).
+    /// Clients of a cluster with access control never get the shared read
+    /// cache: a cache hit would not be checked.
+    ///
+    /// ```
+    /// use replikv::security::{Access, AccessPolicy, Credential};
+    /// use replikv::{Cluster, Error, Runtime};
+    /// let bob = Credential::new("bob", "bob's long secret")?;
+    /// let policy = AccessPolicy::new().grant(&bob, Access::Read, "")?;
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated).access_control(policy).build()?;
+    /// let wrong = Credential::new("bob", "not bob's secret!")?;
+    /// assert!(matches!(cluster.client_as(&wrong), Err(Error::Unauthenticated(_))));
+    /// assert_eq!(cluster.client_as(&bob)?.get("k")?, None);
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn client_as(&self, credential: &crate::security::Credential) -> Result<Client> {
+        let Some(access) = self.access.clone() else {
+            return Err(Error::InvalidConfig(
+                "this cluster has no access control: build it with `access_control`".into(),
+            ));
+        };
+        let client = self.client()?;
+        access.open_session(client.id(), credential)?;
+        Ok(client)
     }
 
     /// A read cache on this cluster's clock, to share among clients with
@@ -482,6 +523,7 @@ impl Cluster {
                         .unauthentic_messages
                         .load(Ordering::Relaxed),
                     replayed_messages: slot.counters.replayed_messages.load(Ordering::Relaxed),
+                    refused_requests: slot.counters.refused_requests.load(Ordering::Relaxed),
                     duplicate_requests: slot.counters.duplicate_requests.load(Ordering::Relaxed),
                     panics: slot.counters.panics.load(Ordering::Acquire),
                     last_panic: slot.counters.last_panic.lock().clone(),

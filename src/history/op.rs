@@ -24,7 +24,8 @@ pub enum OpKind {
 /// - `ok == true`, `return_ns == Some(_)`: completed; for a get, `output` is
 ///   what it read (`None` = key missing).
 /// - `ok == false`, `return_ns == Some(_)`: failed *without effect*
-///   (for example `Unavailable`): the checker ignores it.
+///   (for example `Unavailable`, or refused by access control:
+///   `Unauthenticated`, `PermissionDenied`): the checker ignores it.
 /// - `return_ns == None`: indeterminate (timed out); a write may have taken
 ///   effect at any point after `call_ns`, or never.
 ///

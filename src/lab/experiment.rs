@@ -1,6 +1,7 @@
 //! One experiment: build a cluster, run a workload under faults, heal, and
 //! judge the outcome with the global observer's tools.
 
+use super::attack::SecurityReport;
 use super::mutants::Mutant;
 use super::nemesis::{FaultLog, Nemesis};
 use super::report::{ExperimentReport, ReportInputs};
@@ -14,6 +15,7 @@ use crate::history::{CheckResult, Checker, StalenessReport, lost_writes};
 use crate::network::{FaultScope, Latency, MessageKind};
 use crate::partition::Strategy;
 use crate::protocol::eventual::ReadStrategy;
+use crate::security::{AttackKind, Attacker, LinkKey};
 use crate::sim::Runtime;
 use crate::sim::trace::TraceEvent;
 use crate::storage::Durability;
@@ -87,6 +89,14 @@ pub struct Experiment {
     /// none); `consistency` must be the mode it imitates
     /// ([`Experiment::with_mutant`] sets both).
     pub mutant: Option<Mutant>,
+    /// A network attacker for the length of the workload (default none;
+    /// see [`crate::security::Attacker`]); removed before convergence.
+    pub attack: Option<AttackKind>,
+    /// The chance the attacker acts on each node message it sees.
+    pub attack_probability: f64,
+    /// Authenticated node links under a key derived from the seed
+    /// ([`crate::ClusterBuilder::authenticate_links`]; default off).
+    pub authenticate_links: bool,
 }
 
 /// What one run produced, the world's trace included when asked for.
@@ -128,6 +138,9 @@ impl Default for Experiment {
             seed: 0,
             runtime: Runtime::Threads,
             mutant: None,
+            attack: None,
+            attack_probability: 0.2,
+            authenticate_links: false,
         }
     }
 }
@@ -214,7 +227,11 @@ impl Experiment {
                 "the nemesis interval must be positive: a fault and its healing take time".into(),
             ));
         }
-        for (name, p) in [("drop", self.drop), ("duplicate", self.duplicate)] {
+        for (name, p) in [
+            ("drop", self.drop),
+            ("duplicate", self.duplicate),
+            ("attack", self.attack_probability),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(Error::InvalidConfig(format!(
                     "{name} probability must be between 0 and 1, got {p}"
@@ -249,6 +266,9 @@ impl Experiment {
         }
         if let Some(latency) = self.client_latency {
             builder = builder.client_latency(latency);
+        }
+        if self.authenticate_links {
+            builder = builder.authenticate_links(LinkKey::for_experiment(self.seed));
         }
         match self.cache {
             Some(cache) => builder.read_cache(cache),
@@ -326,6 +346,19 @@ impl Experiment {
             .network()
             .set_duplicate_probability(self.duplicate)?;
         cluster.network().set_fault_scope(self.fault_scope);
+        let attacker = match self.attack {
+            Some(kind) => {
+                let attacker = std::sync::Arc::new(Attacker::new(
+                    kind,
+                    self.consistency,
+                    self.attack_probability,
+                    self.seed ^ 0xA77A_C4ED,
+                )?);
+                cluster.network().set_adversary(attacker.clone());
+                Some(attacker)
+            }
+            None => None,
+        };
 
         let outcome = match cluster.world() {
             Some(world) => {
@@ -356,8 +389,15 @@ impl Experiment {
             }
         };
 
-        // Heal everything, then let the replicas catch up.
+        // Heal everything (the attacker leaves too), then let the replicas
+        // catch up.
+        cluster.network().clear_adversary();
         cluster.network().clear_faults();
+        if self.attack.is_some() {
+            // Let what the attacker sent last arrive, so that every
+            // injection is either applied or refused (and counted).
+            cluster.run_until_quiet(self.convergence_deadline);
+        }
         let converged = match self.consistency {
             Consistency::Eventual { .. } => {
                 Some(cluster.wait_for_convergence(self.convergence_deadline)?)
@@ -383,7 +423,19 @@ impl Experiment {
         } else {
             None
         };
+        let security = if self.attack.is_some() || self.authenticate_links {
+            Some(SecurityReport::measure(
+                &cluster,
+                &history,
+                self.attack,
+                self.authenticate_links,
+                attacker.as_ref().map_or(0, |a| a.injected()),
+            )?)
+        } else {
+            None
+        };
         let report = ExperimentReport::new(ReportInputs {
+            security,
             experiment: self,
             outcome: &outcome,
             metrics: &cluster.metrics(),

@@ -11,6 +11,7 @@
 //! command and the examples are thin layers over this module, so everything
 //! they print can also be computed in a test.
 
+mod attack;
 pub mod balancing;
 mod determinism;
 pub mod exercises;
@@ -28,6 +29,7 @@ mod sweep;
 mod timeseries;
 mod workload;
 
+pub use attack::SecurityReport;
 pub use determinism::{Determinism, Divergence, first_history_difference, first_report_difference};
 pub use experiment::Experiment;
 pub use mutants::Mutant;

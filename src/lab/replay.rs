@@ -133,6 +133,13 @@ pub fn replay_command(e: &Experiment) -> String {
             Durability::FlushBeforeAck => "flush-before-ack",
         },
     );
+    if let Some(attack) = e.attack {
+        line.arg("attack", attack);
+        line.arg("attack-probability", e.attack_probability);
+    }
+    if e.authenticate_links {
+        line.flag("authenticate-links");
+    }
     if !e.check_linearizability {
         line.flag("no-check");
     }

@@ -216,6 +216,11 @@ pub struct ExperimentReport {
     /// The faults the nemesis injected, each with when it struck and when
     /// it was healed, on the history's clock (empty without a nemesis).
     pub nemesis_faults: Vec<FaultWindow>,
+    /// What a network attacker did and what the nodes refused (absent from
+    /// the JSON when the run had neither an attacker nor authenticated
+    /// links; see [`crate::lab::SecurityReport`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<super::attack::SecurityReport>,
     /// The seed.
     pub seed: u64,
     /// The settings.
@@ -232,6 +237,7 @@ pub(crate) struct ReportInputs<'a> {
     pub linearizable: Option<bool>,
     pub converged: Option<bool>,
     pub faults: &'a [FaultWindow],
+    pub security: Option<super::attack::SecurityReport>,
 }
 
 fn ms(ns: Option<u64>) -> Option<f64> {
@@ -312,6 +318,7 @@ impl ExperimentReport {
                 })
                 .collect(),
             nemesis_faults: i.faults.to_vec(),
+            security: i.security,
             seed: e.seed,
             config: ReportConfig {
                 nodes: e.nodes,
@@ -403,7 +410,7 @@ impl ExperimentReport {
                 if b { "yes" } else { "NO" }.to_string()
             })
         };
-        vec![
+        let mut rows = vec![
             ("mode", self.mode_label()),
             ("operations", self.ops.to_string()),
             (
@@ -452,7 +459,25 @@ impl ExperimentReport {
                 format!("{} / {}", self.cache.hits, self.cache.stale_hits),
             ),
             ("node panics", self.panic_summary()),
-        ]
+        ];
+        if let Some(s) = &self.security {
+            rows.push((
+                "attack / links",
+                format!("{} / {}", s.attack.as_deref().unwrap_or("none"), s.links),
+            ));
+            rows.push((
+                "injected / refused (forged / replayed)",
+                format!(
+                    "{} / {} / {}",
+                    s.injected, s.refused_unauthentic, s.refused_replayed
+                ),
+            ));
+            rows.push((
+                "values no client wrote (read / stored)",
+                format!("{} / {}", s.foreign_reads, s.foreign_stored),
+            ));
+        }
+        rows
     }
 
     /// `none`, or each panicked node with its message: `n1: boom`.
@@ -478,10 +503,15 @@ impl ExperimentReport {
         header.extend(reports.iter().map(|r| r.mode_label()));
         table.set_header(header);
         let rows: Vec<_> = reports.iter().map(|r| r.rows()).collect();
-        if let Some(first) = rows.first() {
+        // The longest list of rows names them (security rows exist only in
+        // runs that had an attacker or authenticated links).
+        if let Some(first) = rows.iter().max_by_key(|r| r.len()) {
             for (i, (name, _)) in first.iter().enumerate().skip(1) {
                 let mut row = vec![name.to_string()];
-                row.extend(rows.iter().map(|r| r[i].1.clone()));
+                row.extend(
+                    rows.iter()
+                        .map(|r| r.get(i).map_or("-".to_string(), |(_, v)| v.clone())),
+                );
                 table.add_row(row);
             }
         }
@@ -516,6 +546,7 @@ mod tests {
             garbled_messages: 0,
             unauthentic_messages: 0,
             replayed_messages: 0,
+            refused_requests: 0,
             duplicate_requests: 0,
             panics,
             last_panic: last_panic.map(str::to_string),
@@ -537,6 +568,7 @@ mod tests {
             linearizable: Some(true),
             converged: None,
             faults: &[],
+            security: None,
         })
     }
 

@@ -32,6 +32,7 @@ use crate::network::{Envelope, MessageKind, Payload};
 use crate::placement::Placement;
 use crate::protocol::{Context, Effect, Protocol, ReplyTo, RequestFilter, Response};
 use crate::security::link::{Links, Refusal};
+use crate::security::{Access, AccessControl, Denial};
 use crate::storage::NodeStore;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -47,6 +48,8 @@ pub(crate) struct CoreEnv {
     pub counters: Arc<NodeCounters>,
     /// The authenticated links' state, when the cluster has a link key.
     pub links: Option<Links>,
+    /// Client sessions and grants, when access control is on.
+    pub access: Option<Arc<AccessControl>>,
 }
 
 /// One node incarnation's state machine. See the module docs.
@@ -64,6 +67,9 @@ pub(crate) struct NodeCore<P: Protocol> {
     /// Seals what it sends and checks what it receives (see
     /// [`crate::security`]); `None` when links are not authenticated.
     links: Option<Links>,
+    /// Checks every client request before the protocol sees it (see
+    /// [`crate::security::AccessPolicy`]); `None` when access control is off.
+    access: Option<Arc<AccessControl>>,
 }
 
 /// The driver-facing face of a core, with the protocol type erased so that a
@@ -99,6 +105,7 @@ impl<P: Protocol> NodeCore<P> {
             counters: env.counters,
             outbox: Vec::new(),
             links: env.links,
+            access: env.access,
         }
     }
 
@@ -135,6 +142,23 @@ impl<P: Protocol> NodeCore<P> {
         let now = now_ns(at);
         self.call(now, |protocol, ctx| protocol.on_timer(ctx, id, token));
         Some(at)
+    }
+
+    /// Answers and returns false when access control refuses `client`
+    /// `access` to `key`; the protocol never sees a refused request.
+    fn permitted(&mut self, reply_to: ReplyTo, access: Access, key: &[u8], now_ns: u64) -> bool {
+        let Some(control) = &self.access else {
+            return true;
+        };
+        let response = match control.check(reply_to.client, access, key) {
+            Ok(()) => return true,
+            Err(Denial::Unauthenticated(why)) => Response::Unauthenticated(why),
+            Err(Denial::PermissionDenied(why)) => Response::PermissionDenied(why),
+        };
+        self.count(|c| &c.refused_requests);
+        self.ctx.reply(reply_to, response);
+        self.after_handler(Ok(()), None, now_ns);
+        false
     }
 
     fn count(&self, counter: impl Fn(&NodeCounters) -> &std::sync::atomic::AtomicU64) {
@@ -219,6 +243,13 @@ impl<P: Protocol> Core for NodeCore<P> {
                     self.count(|c| &c.duplicate_requests);
                     return;
                 }
+                let access = match request {
+                    crate::protocol::Request::Get { .. } => Access::Read,
+                    _ => Access::Write,
+                };
+                if !self.permitted(reply_to, access, request.key(), now_ns) {
+                    return;
+                }
                 self.count(|c| &c.requests);
                 let result = self.protocol.on_request(&mut self.ctx, reply_to, request);
                 self.after_handler(result, Some(reply_to), now_ns);
@@ -230,6 +261,9 @@ impl<P: Protocol> Core for NodeCore<P> {
                 };
                 if !self.requests.admit(reply_to) {
                     self.count(|c| &c.duplicate_requests);
+                    return;
+                }
+                if !self.permitted(reply_to, Access::Write, &cas.key, now_ns) {
                     return;
                 }
                 self.count(|c| &c.requests);

@@ -45,6 +45,8 @@ pub(crate) struct NodeCounters {
     pub unauthentic_messages: AtomicU64,
     /// Authentic peer messages refused as replays.
     pub replayed_messages: AtomicU64,
+    /// Client requests refused by access control.
+    pub refused_requests: AtomicU64,
     /// Incarnations that ended in a panic.
     pub panics: AtomicU64,
     /// The message of the latest panic. Written before `panics` is counted
@@ -85,6 +87,8 @@ pub(crate) struct NodeEnv {
     pub counters: Arc<NodeCounters>,
     /// The cluster's link key, when links are authenticated.
     pub link_key: Option<LinkKey>,
+    /// The clients' sessions and grants, when access control is on.
+    pub access: Option<Arc<crate::security::AccessControl>>,
     /// The cluster clock when this incarnation's inbox was attached: a
     /// sealed message stamped earlier was sent to an earlier incarnation.
     pub started_at_ns: u64,
@@ -104,6 +108,7 @@ impl NodeEnv {
                 .link_key
                 .clone()
                 .map(|key| Links::new(key, self.node, self.incarnation, self.started_at_ns)),
+            access: self.access.clone(),
         }
     }
 }

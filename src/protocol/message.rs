@@ -102,6 +102,12 @@ pub enum Response {
     /// The mode cannot do this at all (a compare-and-set outside consensus
     /// mode); nothing changed. The text names the mode and why.
     Unsupported(String),
+    /// The node refused a client with no session (see
+    /// [`crate::security::AccessPolicy`]); nothing changed.
+    Unauthenticated(String),
+    /// The node refused an operation the client's grants do not cover;
+    /// nothing changed.
+    PermissionDenied(String),
 }
 
 impl Response {
@@ -109,7 +115,11 @@ impl Response {
     pub fn payload_len(&self) -> usize {
         match self {
             Response::Value(Some(v)) => v.len(),
-            Response::Unavailable(s) | Response::Failed(s) | Response::Unsupported(s) => s.len(),
+            Response::Unavailable(s)
+            | Response::Failed(s)
+            | Response::Unsupported(s)
+            | Response::Unauthenticated(s)
+            | Response::PermissionDenied(s) => s.len(),
             Response::Corrupt { key, reason, .. } => key.len() + reason.len(),
             _ => 0,
         }

@@ -25,16 +25,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// Peer messages the replay attacker keeps to send again later.
 const CAPTURED: usize = 256;
 
-/// The version counter of a forged write: far above any clock or ABD
-/// sequence number, so the forgery wins every comparison.
-pub const FORGED_COUNTER: u64 = u64::MAX / 2;
+/// How far ahead of the `Store` it copies a forged write's version counter
+/// is: 2^40 (about 18 minutes of a hybrid clock's nanoseconds, or 2^40 ABD
+/// sequence numbers), so the forgery wins every comparison with the writes
+/// of its time. A fixed counter would win only once per key: the next
+/// honest write (ABD takes the highest version seen, plus one) would pass
+/// it for ever.
+pub const FORGED_LEAP: u64 = 1 << 40;
 
 /// What the attacker does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttackKind {
     /// On seeing a `Store` go by, injects another one from the same sender
     /// to the same replica, for the same key, holding a value no client
-    /// wrote with the version counter [`FORGED_COUNTER`].
+    /// wrote, with a version counter [`FORGED_LEAP`] ahead of the original's.
     Forge,
     /// Rewrites the value inside `Store` messages in flight (version kept).
     Tamper,
@@ -257,7 +261,10 @@ impl Adversary for Attacker {
             AttackKind::Forge => {
                 let forged = if self.strikes() {
                     self.rewrite_store(bytes, |record| {
-                        record.version = Version::new(FORGED_COUNTER, record.version.node);
+                        record.version = Version::new(
+                            record.version.counter.saturating_add(FORGED_LEAP),
+                            record.version.node,
+                        );
                         record.value = Some(self.forged_value());
                     })
                 } else {

@@ -65,41 +65,13 @@ impl LinkKey {
 
     /// A key from a byte slice, which must be exactly 32 bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
-        let array: [u8; 32] = bytes.try_into().map_err(|_| {
-            Error::InvalidConfig(format!(
-                "a link key is 32 bytes; {} bytes given",
-                bytes.len()
-            ))
-        })?;
-        Self::new(array)
+        Self::new(key_bytes("link key", bytes)?)
     }
 
     /// A key from 64 hexadecimal digits (how a key travels in a file or on
     /// a command line).
     pub fn from_hex(hex: &str) -> Result<Self> {
-        let hex = hex.trim();
-        if hex.is_empty() {
-            return Err(Error::InvalidConfig(
-                "the link key is missing: give 64 hexadecimal digits".into(),
-            ));
-        }
-        if hex.len() != 64 {
-            return Err(Error::InvalidConfig(format!(
-                "a link key is 64 hexadecimal digits (32 bytes); {} characters given",
-                hex.len()
-            )));
-        }
-        let mut bytes = [0u8; 32];
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            let pair = hex.get(2 * i..2 * i + 2).unwrap_or("");
-            *byte = u8::from_str_radix(pair, 16).map_err(|_| {
-                Error::InvalidConfig(format!(
-                    "the link key is not hexadecimal at character {}",
-                    2 * i
-                ))
-            })?;
-        }
-        Self::new(bytes)
+        Self::new(key_hex("link key", hex)?)
     }
 
     /// A key derived from a seed, for experiments and tests only: anyone who
@@ -125,6 +97,40 @@ impl LinkKey {
         hasher.update(message);
         hasher.finalize()
     }
+}
+
+/// 32 key bytes from a slice; the error names the key (`what`).
+pub(crate) fn key_bytes(what: &str, bytes: &[u8]) -> Result<[u8; 32]> {
+    bytes.try_into().map_err(|_| {
+        Error::InvalidConfig(format!("a {what} is 32 bytes; {} bytes given", bytes.len()))
+    })
+}
+
+/// 32 key bytes from 64 hexadecimal digits; the error names the key.
+pub(crate) fn key_hex(what: &str, hex: &str) -> Result<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.is_empty() {
+        return Err(Error::InvalidConfig(format!(
+            "the {what} is missing: give 64 hexadecimal digits"
+        )));
+    }
+    if hex.len() != 64 {
+        return Err(Error::InvalidConfig(format!(
+            "a {what} is 64 hexadecimal digits (32 bytes); {} characters given",
+            hex.len()
+        )));
+    }
+    let mut bytes = [0u8; 32];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        let pair = hex.get(2 * i..2 * i + 2).unwrap_or("");
+        *byte = u8::from_str_radix(pair, 16).map_err(|_| {
+            Error::InvalidConfig(format!(
+                "the {what} is not hexadecimal at character {}",
+                2 * i
+            ))
+        })?;
+    }
+    Ok(bytes)
 }
 
 /// Why a sealed message was refused.

@@ -10,8 +10,9 @@
 //! the built-in one is [`Attacker`]) and can
 //!
 //! - **forge**: inject node messages it made itself — a `Store` of a value no
-//!   client wrote, with a version so high that it wins every comparison for
-//!   ever (the classic "write from the future" against last-writer-wins);
+//!   client wrote, with a version far ahead of the one it copies, so that it
+//!   wins every comparison with the writes of its time (the classic "write
+//!   from the future" against last-writer-wins);
 //! - **tamper**: alter messages in flight (flip bytes of a value, a key, a
 //!   version);
 //! - **replay**: send again messages it captured earlier.
@@ -21,7 +22,23 @@
 //! eventual mode acknowledged writes lost and values read that no client
 //! wrote.
 //!
-//! # The defence: authenticated links
+//! # The defences
+//!
+//! - authenticated node links (below);
+//! - client credentials and permissions ([`AccessPolicy`], [`Credential`],
+//!   [`Access`]): the node refuses a request from a client with no session
+//!   ([`Error::Unauthenticated`](crate::Error::Unauthenticated)) or outside
+//!   its grants ([`Error::PermissionDenied`](crate::Error::PermissionDenied))
+//!   before its protocol sees it;
+//! - data at rest sealed with XChaCha20-Poly1305 ([`DataKey`], [`Encrypted`],
+//!   [`ClusterBuilder::encrypt_at_rest`](crate::ClusterBuilder::encrypt_at_rest)).
+//!
+//! The lab runs the attacker too ([`Experiment::attack`](crate::lab::Experiment::attack),
+//! `replikv run --attack forge|tamper|replay [--authenticate-links]`), and
+//! reports what it injected, what was refused and the values no client
+//! wrote ([`SecurityReport`](crate::lab::SecurityReport)).
+//!
+//! ## Authenticated links
 //!
 //! [`ClusterBuilder::authenticate_links`](crate::ClusterBuilder::authenticate_links)
 //! gives every node the cluster's [`LinkKey`]. The sans-I/O node core seals
@@ -68,12 +85,21 @@
 //! - **Confidentiality**: tags authenticate, they do not hide. Anyone on the
 //!   network still reads every value. Real links use TLS or Noise, which
 //!   encrypt and authenticate with keys agreed per connection.
-//! - **Clients**: client ↔ node traffic is not authenticated here, and
-//!   clients have no credentials or permissions yet.
-//! - **Data at rest**: storage is not encrypted.
-//! - **Key management**: one static key for the whole cluster, no rotation,
-//!   no revocation; a leaked key means every link is open until every node
-//!   is restarted with a new one. A real system distributes keys per node
+//! - **Client messages**: clients authenticate once, when the client is
+//!   made ([`Cluster::client_as`](crate::Cluster::client_as); see
+//!   [`AccessPolicy`]), and each request is then checked against the
+//!   client's grants — but requests are not authenticated per message, so an
+//!   attacker on the network who spoofs an authorised client's id is
+//!   believed. Real systems bind the session to a mutually authenticated
+//!   connection (mTLS) or check a token on every request.
+//! - **Keys at rest**: [`Encrypted`] seals values and protocol metadata, not
+//!   the keys they are stored under (the engine must order and scan them), and
+//!   not the sizes or the access pattern.
+//! - **Key management**: one static link key and one static data key for the
+//!   whole cluster, no rotation, no revocation; a leaked link key means every
+//!   link is open until every node is restarted with a new one, and data
+//!   sealed under a data key can only be read with that key (re-encryption
+//!   under a new one is not offered). A real system distributes keys per node
 //!   (certificates) and rotates them.
 //! - **Side channels, denial of service**: an attacker who drops or delays
 //!   messages is the ordinary fault model (partitions, loss), which the
@@ -85,13 +111,22 @@
 //! - Kleppmann, *Designing Data-Intensive Applications*, ch. 8, "Byzantine
 //!   Faults".
 //! - Castro and Liskov, "Practical Byzantine Fault Tolerance" (OSDI 1999).
+//! - RFC 8439 (ChaCha20-Poly1305) and the XChaCha draft
+//!   (draft-irtf-cfrg-xchacha) for the AEAD at rest.
+//! - Anderson, *Security Engineering* (3rd ed.), on access control (ch. 6)
+//!   and side channels (ch. 19).
 //! - RFC 4303 §3.4.3 (IPsec ESP's anti-replay window, the model for
 //!   [`Replay`]), and RFC 8446 (TLS 1.3).
 //! - The BLAKE3 paper, §5 on keyed hashing; Bernstein's "Cryptography in
 //!   NaCl" on why an authenticator must be compared in constant time.
 
+mod access;
+mod at_rest;
 mod attack;
 pub mod link;
 
-pub use attack::{AttackKind, Attacker, FORGED_COUNTER, is_attacker_value};
+pub use access::{Access, AccessPolicy, Credential, MIN_SECRET_LEN};
+pub(crate) use access::{AccessControl, Denial};
+pub use at_rest::{AEAD_TAG_LEN, DataKey, Encrypted, NONCE_LEN};
+pub use attack::{AttackKind, Attacker, FORGED_LEAP, is_attacker_value};
 pub use link::{Header, LinkKey, REPLAY_WINDOW, Refusal, Replay, open, seal};

@@ -199,6 +199,7 @@ impl<P: Protocol> Harness<P> {
                 clock: self.clock.clone(),
                 counters: slot.counters.clone(),
                 links: None,
+                access: None,
             },
         );
         core.start(now);

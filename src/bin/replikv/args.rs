@@ -246,6 +246,19 @@ pub struct WorkloadArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     pub report: ReportFormat,
+    /// An attacker on the network for the length of the workload: forge
+    /// (inject writes of values no client wrote), tamper (alter values in
+    /// flight) or replay (send captured node messages again).
+    #[arg(long, value_name = "ATTACK")]
+    pub attack: Option<String>,
+    /// The chance the attacker acts on each node message it sees.
+    #[arg(long, default_value_t = 0.2)]
+    pub attack_probability: f64,
+    /// Authenticate node-to-node messages (a keyed-BLAKE3 tag and a replay
+    /// window per link, under a key derived from --seed): forged, altered
+    /// and replayed messages are refused and counted.
+    #[arg(long)]
+    pub authenticate_links: bool,
     /// Which driver runs the nodes: threads (default for run and compare)
     /// or sim, the deterministic simulator (histories then carry virtual
     /// nanoseconds, and the same seed replays the same run).

@@ -261,6 +261,9 @@ pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Exper
         check_linearizability: !args.no_check,
         seed: args.seed,
         runtime: runtime(args.runtime, Runtime::Threads),
+        attack: args.attack.as_deref().map(str::parse).transpose()?,
+        attack_probability: args.attack_probability,
+        authenticate_links: args.authenticate_links,
         ..Experiment::default()
     })
     .and_then(|experiment| experiment.validate().map(|()| experiment))

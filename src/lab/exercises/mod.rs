@@ -22,6 +22,7 @@
 //! | 7 | [`grade_survives_two_crashes`] | fault tolerance: independent failures |
 //! | 8 | [`grade_bank_balance`] | CAP: consistency or availability under a partition |
 //! | 9 | [`grade_lost_writes`] | no global clock: skew loses writes |
+//! | 11 | [`grade_tamper_proof`] | security: tamper-proof node messages |
 //!
 //! # Why graders measure instead of comparing with an answer key
 //!
@@ -103,6 +104,7 @@ mod load;
 mod lost;
 mod partitioning;
 mod quorums;
+mod tamper;
 mod watch;
 
 pub use cache::{CacheChoice, grade_cache, grade_cache_with_seed};
@@ -119,6 +121,7 @@ pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance, grade_load_balance_with
 pub use lost::{grade_lost_writes, grade_lost_writes_with_seed};
 pub use partitioning::grade_partitioning;
 pub use quorums::{QUORUM_REPLICAS, grade_quorums, grade_quorums_with_seed};
+pub use tamper::{OpenFn, SealFn, grade_tamper_proof, grade_tamper_proof_with_seed};
 
 use crate::cluster::Cluster;
 use crate::error::Error;
