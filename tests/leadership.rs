@@ -49,9 +49,15 @@ fn a_leader_crash_is_a_down_an_election_and_a_leader_change_with_a_gap_of_about_
         assert_ne!(second, first, "seed {seed}");
         let report = cluster.metrics();
         let s = report.leadership.expect("consensus announces roles");
-        assert_eq!(s, LeadershipSummary::of(&changes, cluster.clock().now_ns()).unwrap());
+        assert_eq!(
+            s,
+            LeadershipSummary::of(&changes, cluster.clock().now_ns()).unwrap()
+        );
         assert_eq!(s.max_leaders_in_a_term, 1, "seed {seed}: {changes:?}");
-        assert!(s.leaders_elected >= 2 && s.leader_changes >= 1, "seed {seed}: {s:?}");
+        assert!(
+            s.leaders_elected >= 2 && s.leader_changes >= 1,
+            "seed {seed}: {s:?}"
+        );
         assert!(s.elections >= s.leaders_elected, "seed {seed}: {s:?}");
         // The gap after the crash: at least the shortest election timeout
         // (150 ms) less a heartbeat interval (50 ms: the followers' timers
