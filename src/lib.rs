@@ -139,6 +139,7 @@ mod hand_off;
 pub mod history;
 mod ids;
 pub mod lab;
+pub mod leadership;
 pub mod metrics;
 pub mod network;
 mod node;

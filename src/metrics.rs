@@ -221,6 +221,10 @@ pub struct Report {
     pub network: NetworkStats,
     /// Per-node load.
     pub nodes: Vec<NodeLoad>,
+    /// Elections, leaders and time without one, for protocols that
+    /// announce their roles (`None` for the others; see
+    /// [`crate::leadership`]).
+    pub leadership: Option<crate::leadership::LeadershipSummary>,
 }
 
 impl Report {
@@ -238,6 +242,16 @@ impl Report {
             cache_evictions: ops.cache_evictions.load(Ordering::Relaxed),
             network,
             nodes,
+            leadership: None,
+        }
+    }
+
+    /// Messages sent per operation attempted (0 without operations): what
+    /// coordination costs.
+    pub fn messages_per_operation(&self) -> f64 {
+        match self.operations() {
+            0 => 0.0,
+            ops => self.network.sent as f64 / ops as f64,
         }
     }
 

@@ -291,8 +291,29 @@ fn compare_runs_every_mode_side_by_side() {
         .iter()
         .map(|r| r["config"]["consistency"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(modes, ["strong", "eventual", "eventual", "single"]);
+    assert_eq!(
+        modes,
+        ["strong", "eventual", "eventual", "single", "consensus"]
+    );
     assert_eq!(reports[2]["config"]["r"], 2);
+    // Every mode counts messages per operation; only consensus elects.
+    for report in &reports {
+        let sent = report["messages"]["sent"].as_f64().unwrap();
+        let ops = report["ops"].as_f64().unwrap();
+        assert_eq!(report["messages_per_op"].as_f64().unwrap(), sent / ops);
+    }
+    for report in &reports[..4] {
+        assert!(report["leadership"].is_null(), "{report}");
+    }
+    let raft = &reports[4]["leadership"];
+    assert!(raft["leaders_elected"].as_u64().unwrap() >= 1, "{raft}");
+    assert!(raft["elections"].as_u64().unwrap() >= 1, "{raft}");
+    assert_eq!(raft["max_leaders_in_a_term"], 1, "{raft}");
+    // Nobody leads until the first election timeout (150 ms at least).
+    assert!(
+        raft["longest_without_leader_ns"].as_u64().unwrap() >= 150_000_000,
+        "{raft}"
+    );
     let table = replikv(&["compare", "--clients", "2", "--ops", "20"]);
     let text = stdout(&table);
     for label in [
@@ -300,7 +321,11 @@ fn compare_runs_every_mode_side_by_side() {
         "eventual R=1 W=1",
         "eventual R=2 W=2",
         "single",
+        "consensus",
         "linearizable",
+        "messages / operation",
+        "elections / leader changes",
+        "longest without leader (ms)",
     ] {
         assert!(text.contains(label), "table lacks {label}: {text}");
     }

@@ -173,7 +173,8 @@ fn compare_and_staleness_run_on_the_simulator() {
     ]);
     let json = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(json.matches("\"runtime\": \"sim\"").count(), 4, "{json}");
+    // The five default modes: strong, eventual 1/1 and 2/2, single, consensus.
+    assert_eq!(json.matches("\"runtime\": \"sim\"").count(), 5, "{json}");
 
     let staleness = || {
         let out = replikv(&[

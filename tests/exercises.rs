@@ -52,7 +52,12 @@ mod ex08;
 #[path = "exercise_starters/exercise_09_lost_writes.rs"]
 #[allow(dead_code)]
 mod ex09;
+#[path = "exercise_starters/exercise_10_election.rs"]
+#[allow(dead_code)]
+mod ex10;
 
+#[path = "exercise_solutions/elect_leader.rs"]
+mod elect_leader;
 #[path = "exercise_solutions/forward_to_one.rs"]
 #[allow(dead_code)]
 mod forward_to_one;
@@ -68,9 +73,9 @@ mod retransmit;
 use replikv::history::History;
 use replikv::lab::exercises::{
     CacheChoice, Grade, LINEARIZABLE_CLIENT_LINK, LINEARIZABLE_NODE_LINK, ReplicationChoice,
-    grade_bank_balance, grade_cache, grade_converges, grade_linearizable,
-    grade_linearizable_with_seed, grade_load_balance, grade_lost_writes, grade_partitioning,
-    grade_quorums, grade_survives_two_crashes,
+    grade_bank_balance, grade_cache, grade_converges, grade_election, grade_election_with_seed,
+    grade_linearizable, grade_linearizable_with_seed, grade_load_balance, grade_lost_writes,
+    grade_partitioning, grade_quorums, grade_survives_two_crashes,
 };
 use replikv::network::Latency;
 use replikv::partition::Strategy;
@@ -556,6 +561,44 @@ fn exercise_09_lost_writes() {
     );
 }
 
+#[test]
+fn exercise_10_election() {
+    let starter = assert_honest(
+        || grade_election(ex10::answer),
+        vec![
+            Box::new(|| grade_election(elect_leader::answer)),
+            // Raft's own election, through the same announcement hook.
+            Box::new(|| grade_election(|_| replikv::protocol::Consensus::new())),
+        ],
+    );
+    // The fixed leader never gets a successor.
+    assert_hint(&starter, "election timeout", "majority");
+    assert!(
+        starter
+            .to_string()
+            .contains("replay:   cargo run --release --example exercise_10_election -- --seed 10"),
+        "{starter}"
+    );
+    // Leading without votes elects quickly, and crowns a node cut off alone.
+    let no_votes = grade_election(elect_leader::no_votes);
+    assert_hint(&no_votes, "majority", "heartbeats reset");
+    assert!(no_votes.measured.contains("cut off"), "{no_votes}");
+}
+
+/// The reference passes on other schedules too; each seed replays exactly.
+#[test]
+fn exercise_10_reference_passes_with_other_seeds() {
+    for seed in [101, 102, 103] {
+        let grade = grade_election_with_seed(elect_leader::answer, Some(seed));
+        assert!(grade.passed, "seed {seed}:\n{grade}");
+        assert!(grade.measured.contains(&format!("seed {seed}")), "{grade}");
+        assert_eq!(
+            grade,
+            grade_election_with_seed(elect_leader::answer, Some(seed))
+        );
+    }
+}
+
 /// `examples/exercise_NN_*.rs` and `tests/exercise_starters/`: file names.
 fn exercise_files(dir: &str) -> Vec<String> {
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
@@ -637,6 +680,7 @@ fn lesson_quotes_what_each_starter_prints_exactly() {
         (7, Box::new(|| grade_survives_two_crashes(ex07::answer()))),
         (8, Box::new(|| grade_bank_balance(ex08::answer()))),
         (9, Box::new(|| grade_lost_writes(ex09::find_lost_writes))),
+        (10, Box::new(|| grade_election(ex10::answer))),
     ];
     for (n, starter) in starters {
         let printed = starter().to_string();

@@ -401,6 +401,16 @@ impl Cluster {
             let mut nodes = self.nodes.lock();
             let slot = self.slot_mut(&mut nodes, node)?;
             let running = slot.running.take().ok_or(Error::NodeAlreadyCrashed(node))?;
+            let mut roles = slot.counters.roles.lock();
+            if let Some(last) = roles.last().copied() {
+                // A node that announced roles loses its role with its life.
+                roles.push(crate::leadership::RoleChange {
+                    at_ns: self.clock.now_ns(),
+                    role: crate::leadership::Role::Down,
+                    ..last
+                });
+            }
+            drop(roles);
             (running, slot.store.engine().clone())
         };
         self.network.detach_node(node)?;
@@ -505,6 +515,34 @@ impl Cluster {
         self.recorder.clear();
     }
 
+    /// Every role the nodes announced so far, and every crash of a node
+    /// that had announced one, in time order (see [`crate::leadership`]).
+    /// Empty for protocols without leaders.
+    ///
+    /// ```
+    /// use replikv::leadership::Role;
+    /// use replikv::{Cluster, Consistency, Runtime};
+    /// use std::time::Duration;
+    /// let cluster = Cluster::builder()
+    ///     .runtime(Runtime::Simulated)
+    ///     .consistency(Consistency::Consensus)
+    ///     .build()?;
+    /// cluster.run_for(Duration::from_secs(1));
+    /// let leaders = cluster.leadership().iter().filter(|c| c.role == Role::Leader).count();
+    /// assert_eq!(leaders, 1);
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn leadership(&self) -> Vec<crate::leadership::RoleChange> {
+        let mut all: Vec<_> = self
+            .nodes
+            .lock()
+            .iter()
+            .flat_map(|slot| slot.counters.roles.lock().clone())
+            .collect();
+        all.sort_by_key(|c| c.at_ns);
+        all
+    }
+
     /// Measurements so far.
     pub fn metrics(&self) -> Report {
         let mut slots = self.nodes.lock();
@@ -532,7 +570,10 @@ impl Cluster {
             })
             .collect();
         drop(slots);
-        Report::new(&self.op_metrics, self.network.stats(), nodes)
+        let mut report = Report::new(&self.op_metrics, self.network.stats(), nodes);
+        report.leadership =
+            crate::leadership::LeadershipSummary::of(&self.leadership(), self.clock.now_ns());
+        report
     }
 
     /// The seed the cluster was built with.

@@ -2,7 +2,8 @@
 //! experiments that run them on a cluster and report what happened —
 //! throughput, latency, errors, staleness, linearizability, convergence,
 //! lost writes — [`balancing`], coordinator policies against a slow node,
-//! and [`pbs`], t-visibility measured against the WARS model's prediction.
+//! and [`pbs`], t-visibility measured against the WARS model's prediction;
+//! [`lock`], a lease lock with fencing tokens against a GC pause.
 //! On the simulator, a [`Sweep`] runs one configuration under many seeds,
 //! judges each run by what its mode claims, prints the line that replays
 //! each violation and [`shrink`]s the first;
@@ -16,6 +17,7 @@ pub mod balancing;
 mod determinism;
 pub mod exercises;
 mod experiment;
+pub mod lock;
 mod mutants;
 mod nemesis;
 pub mod pbs;

@@ -204,6 +204,12 @@ pub struct ExperimentReport {
     pub converged: Option<bool>,
     /// Network counters.
     pub messages: Messages,
+    /// Messages sent per operation attempted.
+    pub messages_per_op: f64,
+    /// Elections, leader changes and the longest time without a leader,
+    /// for a mode whose nodes elect leaders (`None` otherwise; see
+    /// [`crate::leadership`]).
+    pub leadership: Option<crate::leadership::LeadershipSummary>,
     /// Cache counters.
     pub cache: CacheCounts,
     /// Client requests each node coordinated, in node order — how evenly
@@ -300,6 +306,12 @@ impl ExperimentReport {
                 duplicated: n.duplicated,
                 bytes: n.bytes,
             },
+            messages_per_op: if i.outcome.ops == 0 {
+                0.0
+            } else {
+                n.sent as f64 / i.outcome.ops as f64
+            },
+            leadership: i.metrics.leadership,
             cache: CacheCounts {
                 hits: i.metrics.cache_hits,
                 misses: i.metrics.cache_misses,
@@ -453,6 +465,22 @@ impl ExperimentReport {
             (
                 "messages sent / dropped",
                 format!("{} / {}", self.messages.sent, self.messages.dropped),
+            ),
+            (
+                "messages / operation",
+                format!("{:.1}", self.messages_per_op),
+            ),
+            (
+                "elections / leader changes",
+                self.leadership.map_or("-".into(), |l| {
+                    format!("{} / {}", l.elections, l.leader_changes)
+                }),
+            ),
+            (
+                "longest without leader (ms)",
+                self.leadership.map_or("-".into(), |l| {
+                    format!("{:.0}", l.longest_without_leader_ns as f64 / 1e6)
+                }),
             ),
             (
                 "cache hits / stale hits",

@@ -28,6 +28,7 @@ use super::timers::Timers;
 use crate::clock::Clock;
 use crate::codec;
 use crate::ids::{Endpoint, NodeId};
+use crate::leadership::RoleChange;
 use crate::network::{Envelope, MessageKind, Payload};
 use crate::placement::Placement;
 use crate::protocol::{Context, Effect, Protocol, ReplyTo, RequestFilter, Response};
@@ -180,6 +181,19 @@ impl<P: Protocol> NodeCore<P> {
             }
         }
         self.ctx.drain_effects_into(&mut self.effects);
+        let roles = self.ctx.take_roles();
+        if !roles.is_empty() {
+            let node = self.node;
+            self.counters
+                .roles
+                .lock()
+                .extend(roles.into_iter().map(|(term, role)| RoleChange {
+                    at_ns: now_ns,
+                    node,
+                    term,
+                    role,
+                }));
+        }
         let me = Endpoint::Node(self.node);
         for effect in std::mem::take(&mut self.effects) {
             match effect {

@@ -52,6 +52,9 @@ pub(crate) struct NodeCounters {
     /// The message of the latest panic. Written before `panics` is counted
     /// and before the thread ends, so whoever sees either sees the message.
     pub last_panic: Mutex<Option<String>>,
+    /// The roles the node announced, stamped (see [`crate::leadership`]),
+    /// and the `Down` the cluster adds when it crashes the node.
+    pub roles: Mutex<Vec<crate::leadership::RoleChange>>,
 }
 
 impl NodeCounters {

@@ -4,6 +4,7 @@
 use super::message::{ReplyTo, Response};
 use crate::clock::Clock;
 use crate::ids::NodeId;
+use crate::leadership::Role;
 use crate::partition::Member;
 use crate::placement::Placement;
 use crate::storage::NodeStore;
@@ -72,6 +73,9 @@ pub struct Context<M> {
     rng: ChaCha8Rng,
     effects: Vec<Effect<M>>,
     next_timer: u64,
+    /// Roles announced and not yet taken by the node (see
+    /// [`crate::leadership`]).
+    roles: Vec<(u64, Role)>,
 }
 
 impl<M> Context<M> {
@@ -91,6 +95,7 @@ impl<M> Context<M> {
             rng: ChaCha8Rng::seed_from_u64(seed),
             effects: Vec::new(),
             next_timer: 0,
+            roles: Vec::new(),
         }
     }
 
@@ -189,6 +194,40 @@ impl<M> Context<M> {
     /// Cancels a timer.
     pub fn cancel_timer(&mut self, id: TimerId) {
         self.effects.push(Effect::CancelTimer(id));
+    }
+
+    /// Announces that this node leads `term` — the hook that reports,
+    /// the lab and exercise 10 observe leadership through (see
+    /// [`crate::leadership`]). Call it once per term won; it changes
+    /// nothing in the protocol's run.
+    ///
+    /// ```
+    /// use replikv::NodeId;
+    /// use replikv::leadership::Role;
+    /// use replikv::protocol::Context;
+    /// let mut ctx = Context::<()>::for_test(NodeId(0), 3, 7);
+    /// ctx.stood_for_election(4);
+    /// ctx.became_leader(4);
+    /// assert_eq!(ctx.take_roles(), vec![(4, Role::Candidate), (4, Role::Leader)]);
+    /// ```
+    pub fn became_leader(&mut self, term: u64) {
+        self.roles.push((term, Role::Leader));
+    }
+
+    /// Announces that this node stands for election in `term`.
+    pub fn stood_for_election(&mut self, term: u64) {
+        self.roles.push((term, Role::Candidate));
+    }
+
+    /// Announces that this node, a leader or a candidate until now,
+    /// follows in `term`.
+    pub fn stepped_down(&mut self, term: u64) {
+        self.roles.push((term, Role::Follower));
+    }
+
+    /// Takes the roles announced so far, oldest first.
+    pub fn take_roles(&mut self) -> Vec<(u64, Role)> {
+        std::mem::take(&mut self.roles)
     }
 
     /// Takes the effects written so far.

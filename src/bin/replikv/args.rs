@@ -369,12 +369,12 @@ pub struct DiagramArgs {
 
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// Modes to compare: strong, single, eventual:R:W (default: strong,
-    /// eventual:1:1, eventual:2:2, single).
+    /// Modes to compare: strong, single, eventual:R:W, consensus (default:
+    /// strong, eventual:1:1, eventual:2:2, single, consensus).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "strong,eventual:1:1,eventual:2:2,single"
+        default_value = "strong,eventual:1:1,eventual:2:2,single,consensus"
     )]
     pub modes: Vec<String>,
     #[command(flatten)]

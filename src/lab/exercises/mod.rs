@@ -22,6 +22,7 @@
 //! | 7 | [`grade_survives_two_crashes`] | fault tolerance: independent failures |
 //! | 8 | [`grade_bank_balance`] | CAP: consistency or availability under a partition |
 //! | 9 | [`grade_lost_writes`] | no global clock: skew loses writes |
+//! | 10 | [`grade_election`] | coordination: elect one leader per term, again after a crash |
 //! | 11 | [`grade_tamper_proof`] | security: tamper-proof node messages |
 //!
 //! # Why graders measure instead of comparing with an answer key
@@ -41,7 +42,7 @@
 //! function of the answer and the seed alone — the same answer gets the
 //! same verdict and the same numbers on every machine, however loaded —
 //! and a grader's 10–30 ms links and second-long timeouts cost no real
-//! time: all nine graders together take about a second in a debug build.
+//! time: all the graders together take a few seconds in a debug build.
 //! Each grader has its own seed (printed in its `measured` text, with
 //! `simulated`), and a `_with_seed` variant; every exercise's `main` reads
 //! an optional `--seed N` ([`seed_from_args`]), and a failed grade prints
@@ -98,6 +99,7 @@ mod cache;
 mod cap;
 mod concurrent;
 mod convergence;
+mod election;
 mod fault_tolerance;
 mod linearizable;
 mod load;
@@ -110,6 +112,7 @@ mod watch;
 pub use cache::{CacheChoice, grade_cache, grade_cache_with_seed};
 pub use cap::{grade_bank_balance, grade_bank_balance_with_seed};
 pub use convergence::{grade_converges, grade_converges_with_seed};
+pub use election::{ELECTION_BOUND, grade_election, grade_election_with_seed};
 pub use fault_tolerance::{
     ReplicationChoice, grade_survives_two_crashes, grade_survives_two_crashes_with_seed,
 };

@@ -59,6 +59,7 @@ impl Consensus {
             ctx.cancel_timer(timer);
         }
         if self.is_leader() || !matches!(self.role, Role::Follower { .. }) {
+            ctx.stepped_down(self.hard.term);
             self.reset_election_timer(ctx);
         }
         self.role = Role::Follower { leader };
@@ -83,6 +84,7 @@ impl Consensus {
         self.role = Role::Candidate {
             votes: BTreeSet::from([me]),
         };
+        ctx.stood_for_election(term);
         self.reset_election_timer(ctx);
         if Self::majority(ctx) <= 1 {
             return self.become_leader(ctx);
@@ -167,6 +169,7 @@ impl Consensus {
             .map(|peer| (peer, Progress { next, matched: 0 }))
             .collect();
         self.role = Role::Leader { progress };
+        ctx.became_leader(self.hard.term);
         if let Some(timer) = self.election_timer.take() {
             ctx.cancel_timer(timer);
         }
