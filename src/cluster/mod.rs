@@ -178,7 +178,12 @@ impl Cluster {
         );
         let spawner = match builder.protocol {
             ProtocolChoice::Builtin(consistency) => {
-                builtin_spawner(consistency, builder.hybrid_clock, builder.read_strategy)
+                builtin_spawner(
+                    consistency,
+                    builder.hybrid_clock,
+                    builder.read_strategy,
+                    builder.consensus.clone(),
+                )
             }
             ProtocolChoice::Custom(spawner) => spawner,
         };

@@ -61,6 +61,10 @@ impl Consensus {
         if self.is_leader() || !matches!(self.role, Role::Follower { .. }) {
             self.reset_election_timer(ctx);
         }
+        // Reads this node was confirming as leader go to the next one.
+        for (reply_to, key) in self.reads.step_down() {
+            self.hold(ctx, reply_to, super::ClientOp::Request(crate::protocol::Request::Get { key }));
+        }
         self.role = Role::Follower { leader };
     }
 
@@ -167,6 +171,7 @@ impl Consensus {
             .map(|peer| (peer, Progress { next, matched: 0 }))
             .collect();
         self.role = Role::Leader { progress };
+        self.reads.become_leader();
         if let Some(timer) = self.election_timer.take() {
             ctx.cancel_timer(timer);
         }
@@ -182,7 +187,11 @@ impl Consensus {
         if !self.is_leader() {
             return Ok(());
         }
-        self.broadcast_append(ctx);
+        self.broadcast_append(ctx)?;
+        if self.config.read_mode == super::ReadMode::Lease {
+            // Renew the lease.
+            self.start_probe_round(ctx)?;
+        }
         self.heartbeat_timer = Some(ctx.set_timer(self.config.heartbeat, HEARTBEAT));
         Ok(())
     }

@@ -110,13 +110,17 @@
 
 mod apply;
 mod election;
+pub mod membership;
 mod messages;
+mod reads;
 mod replication;
+mod snapshot;
 mod storage;
 #[cfg(test)]
 mod tests;
 
 pub use messages::{ClientOp, Command, Entry, RaftMessage};
+pub use membership::reconfigure;
 pub use storage::HardState;
 
 use super::{Cas, Context, Protocol, ReplyTo, Request, RequestFilter};
@@ -128,6 +132,7 @@ use std::time::Duration;
 /// Timer tokens.
 const ELECTION: u64 = 1;
 const HEARTBEAT: u64 = 2;
+const HOLD: u64 = 3;
 
 /// How many client requests a node holds while it knows no leader; beyond
 /// that it answers `Unavailable` (nothing was appended anywhere).
@@ -147,6 +152,21 @@ pub struct ConsensusConfig {
     pub heartbeat: Duration,
     /// The most entries in one AppendEntries message.
     pub max_batch: usize,
+    /// Compact the log once it holds this many applied entries: the
+    /// records stand for them (a snapshot, §7) and they are deleted.
+    /// 0 never compacts.
+    pub snapshot_threshold: u64,
+    /// How a get is made linearizable (default: through the log).
+    pub read_mode: ReadMode,
+    /// How long a leader's lease lasts after a majority answered a probe,
+    /// counted from when the probe was sent, on the leader's clock
+    /// ([`ReadMode::Lease`]). Must stay below `election_timeout_min` by
+    /// the clock drift one is ready to bound.
+    pub lease: Duration,
+    /// How long a node holds a client request while it knows no leader;
+    /// then it answers `Unavailable` (nothing was appended anywhere), so a
+    /// client never waits on a node that cannot help it.
+    pub hold_timeout: Duration,
     /// Deliberate bugs, for tests that show the checks catch them. All off
     /// by default; never turn them on outside a test.
     #[doc(hidden)]
@@ -172,8 +192,104 @@ impl Default for ConsensusConfig {
             election_timeout_max: Duration::from_millis(300),
             heartbeat: Duration::from_millis(50),
             max_batch: 64,
+            snapshot_threshold: 1_000,
+            read_mode: ReadMode::Log,
+            lease: Duration::from_millis(100),
+            hold_timeout: Duration::from_millis(600),
             mutations: Mutations::default(),
         }
+    }
+}
+
+/// How a leader serves a get (thesis §6.4).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ReadMode {
+    /// Append the get to the log like a write and answer when it is
+    /// applied: linearizable, at the price of a replication round and a
+    /// disk write per read.
+    #[default]
+    Log,
+    /// ReadIndex: note the commit index, confirm leadership with one round
+    /// of probes to a majority, wait until the commit index is applied,
+    /// then read locally. Linearizable; no disk write; one round trip.
+    ReadIndex,
+    /// Leader lease: read locally, with no round trip, while a lease won by
+    /// a majority's answer to a probe lasts by the leader's clock. Correct
+    /// only while clocks are: a leader whose clock runs behind, or stops
+    /// while it is paused, serves stale reads.
+    Lease,
+}
+
+impl std::fmt::Display for ReadMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ReadMode::Log => "log",
+            ReadMode::ReadIndex => "read-index",
+            ReadMode::Lease => "lease",
+        })
+    }
+}
+
+impl std::str::FromStr for ReadMode {
+    type Err = crate::error::Error;
+
+    /// `log`, `read-index` or `lease`.
+    ///
+    /// ```
+    /// use replikv::protocol::consensus::ReadMode;
+    /// assert_eq!("read-index".parse::<ReadMode>()?, ReadMode::ReadIndex);
+    /// assert!("quorum".parse::<ReadMode>().is_err());
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    fn from_str(s: &str) -> Result<ReadMode> {
+        match s {
+            "log" => Ok(ReadMode::Log),
+            "read-index" => Ok(ReadMode::ReadIndex),
+            "lease" => Ok(ReadMode::Lease),
+            other => Err(crate::error::Error::InvalidConfig(format!(
+                "unknown read mode {other:?}: expected log, read-index or lease"
+            ))),
+        }
+    }
+}
+
+impl ConsensusConfig {
+    /// Checks the settings fit together.
+    ///
+    /// ```
+    /// use replikv::protocol::ConsensusConfig;
+    /// use std::time::Duration;
+    /// assert!(ConsensusConfig::default().validate().is_ok());
+    /// let long_lease = ConsensusConfig { lease: Duration::from_secs(1), ..ConsensusConfig::default() };
+    /// assert!(long_lease.validate().is_err());
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: String| Err(crate::error::Error::InvalidConfig(why));
+        if self.election_timeout_min.is_zero()
+            || self.election_timeout_max < self.election_timeout_min
+        {
+            return bad(format!(
+                "election timeouts must satisfy 0 < min <= max, got {:?}..{:?}",
+                self.election_timeout_min, self.election_timeout_max
+            ));
+        }
+        if self.heartbeat.is_zero() || self.heartbeat >= self.election_timeout_min {
+            return bad(format!(
+                "the heartbeat ({:?}) must be positive and under the election timeout ({:?})",
+                self.heartbeat, self.election_timeout_min
+            ));
+        }
+        if self.lease >= self.election_timeout_min {
+            return bad(format!(
+                "the lease ({:?}) must be shorter than the minimum election timeout ({:?}): \
+                 followers promise not to elect anyone else only for that long",
+                self.lease, self.election_timeout_min
+            ));
+        }
+        if self.hold_timeout.is_zero() {
+            return bad("the hold timeout must be positive".into());
+        }
+        Ok(())
     }
 }
 
@@ -206,8 +322,13 @@ pub struct Consensus {
     config: ConsensusConfig,
     /// Term and vote, as persisted (except under a mutation).
     hard: HardState,
-    /// The log, entry `i` at position `i - 1` (persisted too).
+    /// The log after the snapshot: entry `i` at position
+    /// `i - snap_index - 1` (persisted too).
     log: Vec<Entry>,
+    /// The last index and term the snapshot (the records) stands for;
+    /// everything up to it is compacted away.
+    snap_index: u64,
+    snap_term: u64,
     /// Highest index known committed (volatile; recovers as `applied`).
     commit: u64,
     /// Highest index applied to the records (persisted with them).
@@ -217,8 +338,12 @@ pub struct Consensus {
     heartbeat_timer: Option<super::TimerId>,
     /// Clients to answer when their entry is applied here.
     waiting: BTreeSet<ReplyTo>,
-    /// Requests held while no leader is known.
-    held: Vec<(ReplyTo, ClientOp)>,
+    /// Requests held while no leader is known, with when they arrived
+    /// (this node's clock).
+    held: Vec<(ReplyTo, ClientOp, u64)>,
+    hold_timer: Option<super::TimerId>,
+    /// ReadIndex and lease state.
+    reads: reads::Reads,
     /// Which client requests this node has proposed or forwarded, direct
     /// or forwarded (forwards are peer messages: the runtime does not
     /// filter them).
@@ -243,6 +368,8 @@ impl Consensus {
             config,
             hard: HardState::default(),
             log: Vec::new(),
+            snap_index: 0,
+            snap_term: 0,
             commit: 0,
             applied: 0,
             role: Role::Follower { leader: None },
@@ -250,6 +377,8 @@ impl Consensus {
             heartbeat_timer: None,
             waiting: BTreeSet::new(),
             held: Vec::new(),
+            hold_timer: None,
+            reads: reads::Reads::default(),
             admitted: RequestFilter::new(),
         }
     }
@@ -269,21 +398,41 @@ impl Consensus {
         self.commit
     }
 
-    /// The log (entry `i` at position `i - 1`).
+    /// The log after the snapshot: entries `snapshot_index() + 1` on.
     pub fn log(&self) -> &[Entry] {
         &self.log
     }
 
-    fn last_index(&self) -> u64 {
-        self.log.len() as u64
+    /// The last index the snapshot stands for (0: nothing compacted).
+    pub fn snapshot_index(&self) -> u64 {
+        self.snap_index
     }
 
-    /// The term of entry `index` (0 for index 0, and for none).
+    fn last_index(&self) -> u64 {
+        self.snap_index + self.log.len() as u64
+    }
+
+    /// Entry `index`, unless compacted or beyond the log.
+    fn entry(&self, index: u64) -> Option<&Entry> {
+        let position = index.checked_sub(self.snap_index + 1)?;
+        self.log.get(usize::try_from(position).ok()?)
+    }
+
+    /// Entries `from..=to` (both within the log after the snapshot).
+    fn entries(&self, from: u64, to: u64) -> Vec<Entry> {
+        let start = from.saturating_sub(self.snap_index + 1) as usize;
+        let end = (to.saturating_sub(self.snap_index) as usize).min(self.log.len());
+        self.log.get(start..end).map(<[Entry]>::to_vec).unwrap_or_default()
+    }
+
+    /// The term of entry `index`: the snapshot's term at its index, 0 for
+    /// index 0, for none, and for compacted entries (which are committed,
+    /// and never compared: see `on_append`).
     fn term_at(&self, index: u64) -> u64 {
-        index
-            .checked_sub(1)
-            .and_then(|i| self.log.get(usize::try_from(i).ok()?))
-            .map_or(0, |e| e.term)
+        if index == self.snap_index {
+            return self.snap_term;
+        }
+        self.entry(index).map_or(0, |e| e.term)
     }
 
     fn last_term(&self) -> u64 {
@@ -324,7 +473,12 @@ impl Consensus {
         hops: u8,
     ) -> Result<()> {
         match self.role {
-            Role::Leader { .. } => self.propose(ctx, reply_to, op),
+            Role::Leader { .. } => match op {
+                ClientOp::Request(Request::Get { key }) if self.config.read_mode != ReadMode::Log => {
+                    self.read(ctx, reply_to, key)
+                }
+                op => self.propose(ctx, reply_to, op),
+            },
             Role::Follower {
                 leader: Some(leader),
             } if hops < 3 => {
@@ -338,8 +492,17 @@ impl Consensus {
                 );
                 Ok(())
             }
-            // Handed on too often: drop it, its client times out.
-            Role::Follower { leader: Some(_) } => Ok(()),
+            // Handed on too often (stale leader hints): nothing was
+            // appended, so say so rather than let the client wait.
+            Role::Follower { leader: Some(_) } => {
+                ctx.reply(
+                    reply_to,
+                    super::Response::Unavailable(format!(
+                        "forwarded {hops} times without reaching a leader"
+                    )),
+                );
+                Ok(())
+            }
             _ if self.held.len() >= MAX_HELD => {
                 ctx.reply(
                     reply_to,
@@ -350,15 +513,49 @@ impl Consensus {
                 Ok(())
             }
             _ => {
-                self.held.push((reply_to, op));
+                self.hold(ctx, reply_to, op);
                 Ok(())
             }
         }
     }
 
+    /// Holds a request until a leader is known, at most `hold_timeout`.
+    fn hold(&mut self, ctx: &mut Context<RaftMessage>, reply_to: ReplyTo, op: ClientOp) {
+        self.held.push((reply_to, op, ctx.now_ns()));
+        if self.hold_timer.is_none() {
+            self.hold_timer = Some(ctx.set_timer(self.config.hold_timeout, HOLD));
+        }
+    }
+
+    /// Answers `Unavailable` to the requests held for `hold_timeout`.
+    fn on_hold_timeout(&mut self, ctx: &mut Context<RaftMessage>) {
+        self.hold_timer = None;
+        let limit = self.config.hold_timeout.as_nanos() as u64;
+        let now = ctx.now_ns();
+        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(_, _, since)| now.saturating_sub(*since) >= limit);
+        self.held = kept;
+        for (reply_to, _, _) in expired {
+            ctx.reply(
+                reply_to,
+                super::Response::Unavailable(format!(
+                    "no leader known for {:?}: nothing was done, try again",
+                    self.config.hold_timeout
+                )),
+            );
+        }
+        if !self.held.is_empty() {
+            self.hold_timer = Some(ctx.set_timer(self.config.hold_timeout, HOLD));
+        }
+    }
+
     /// Routes the requests held while no leader was known.
     fn release_held(&mut self, ctx: &mut Context<RaftMessage>) -> Result<()> {
-        for (reply_to, op) in std::mem::take(&mut self.held) {
+        if let Some(timer) = self.hold_timer.take() {
+            ctx.cancel_timer(timer);
+        }
+        for (reply_to, op, _) in std::mem::take(&mut self.held) {
             self.route(ctx, reply_to, op, 0)?;
         }
         Ok(())
@@ -375,10 +572,13 @@ impl Protocol for Consensus {
     fn on_start(&mut self, ctx: &mut Context<RaftMessage>) -> Result<()> {
         let recovered = storage::recover(ctx.store())?;
         self.hard = recovered.hard;
+        self.snap_index = recovered.snapshot.index;
+        self.snap_term = recovered.snapshot.term;
         self.log = recovered.log;
         self.applied = recovered.applied.min(self.last_index());
         // Everything applied was committed; the rest is learned again.
         self.commit = self.applied;
+        self.reads.on_start(ctx, &self.config);
         self.reset_election_timer(ctx);
         Ok(())
     }
@@ -407,6 +607,9 @@ impl Protocol for Consensus {
         from: NodeId,
         message: RaftMessage,
     ) -> Result<()> {
+        if self.ignores(ctx, &message) {
+            return Ok(());
+        }
         if let Some(term) = message.term()
             && term > self.hard.term
         {
@@ -431,6 +634,14 @@ impl Protocol for Consensus {
                 matched,
                 last_index,
             } => self.on_append_reply(ctx, from, term, matched, last_index),
+            RaftMessage::InstallSnapshot {
+                term,
+                last_index,
+                last_term,
+                records,
+            } => self.on_install_snapshot(ctx, from, term, last_index, last_term, records),
+            RaftMessage::ReadProbe { term, round } => self.on_probe(ctx, from, term, round),
+            RaftMessage::ReadProbeAck { term, round } => self.on_probe_ack(ctx, from, term, round),
             RaftMessage::Forward { reply_to, op, hops } => self.client_op(ctx, reply_to, op, hops),
         }
     }
@@ -444,6 +655,10 @@ impl Protocol for Consensus {
         match token {
             ELECTION if self.election_timer == Some(timer) => self.on_election_timeout(ctx),
             HEARTBEAT if self.heartbeat_timer == Some(timer) => self.on_heartbeat(ctx),
+            HOLD if self.hold_timer == Some(timer) => {
+                self.on_hold_timeout(ctx);
+                Ok(())
+            }
             _ => Ok(()), // a timer replaced since
         }
     }

@@ -107,7 +107,10 @@ impl Net {
         let checked = self.checked.entry(id).or_default();
         while *checked < node.proto.applied {
             *checked += 1;
-            let entry = &node.proto.log[*checked as usize - 1];
+            // Compacted (or installed from a snapshot): nothing to compare.
+            let Some(entry) = node.proto.entry(*checked) else {
+                continue;
+            };
             let first = self
                 .applied
                 .entry(*checked)
