@@ -293,18 +293,3 @@ fn linearizable_with_compare_and_set_on_threads() {
     );
     assert!(history.ops.iter().any(|o| o.swapped == Some(true)));
 }
-
-#[test]
-fn membership_changes_are_refused_rather_than_unsafe() {
-    let cluster = simulated(3, 4);
-    assert!(
-        matches!(cluster.add_node(), Err(Error::Unsupported(why)) if why.contains("consensus"))
-    );
-    assert!(matches!(
-        cluster.remove_node(NodeId(2)),
-        Err(Error::Unsupported(_))
-    ));
-    assert_eq!(cluster.nodes().len(), 3);
-    let mut client = cluster.client().unwrap();
-    client.put("k", "still serving").unwrap();
-}
