@@ -37,9 +37,12 @@ fn every_read_mode_runs_linearizably_under_crashes() {
         ]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{mode}: {stderr}");
-        let json: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("valid JSON");
-        assert_eq!(json["linearizable"], serde_json::json!(true), "{mode}: {json}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+        assert_eq!(
+            json["linearizable"],
+            serde_json::json!(true),
+            "{mode}: {json}"
+        );
     }
 }
 

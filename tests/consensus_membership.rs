@@ -24,9 +24,9 @@ fn random_op(rng: &mut ChaCha8Rng, client: usize, i: usize) -> Op {
         4..7 => Op::Put { key, value },
         _ => Op::Cas {
             key,
-            expected: rng
-                .random_bool(0.7)
-                .then(|| format!("c{}-{}", rng.random_range(0..3), i.saturating_sub(1)).into_bytes()),
+            expected: rng.random_bool(0.7).then(|| {
+                format!("c{}-{}", rng.random_range(0..3), i.saturating_sub(1)).into_bytes()
+            }),
             new: Some(value),
         },
     }
@@ -35,12 +35,7 @@ fn random_op(rng: &mut ChaCha8Rng, client: usize, i: usize) -> Op {
 /// Each client submits one operation; the change (if any) runs while
 /// they are in flight; then every client waits for its answer (a timeout
 /// is recorded as indeterminate).
-fn round(
-    clients: &mut [Client],
-    rng: &mut ChaCha8Rng,
-    i: usize,
-    change: impl FnOnce(),
-) {
+fn round(clients: &mut [Client], rng: &mut ChaCha8Rng, i: usize, change: impl FnOnce()) {
     let tickets: Vec<Ticket> = clients
         .iter_mut()
         .enumerate()
@@ -80,8 +75,12 @@ fn schedule(seed: u64, snapshot_threshold: u64) {
             10 => round(&mut clients, &mut rng, i, || {
                 joined = Some(cluster.add_node().unwrap().node.unwrap());
             }),
-            15 => round(&mut clients, &mut rng, i, || cluster.crash(leaving).unwrap()),
-            18 => round(&mut clients, &mut rng, i, || cluster.restart(leaving).unwrap()),
+            15 => round(&mut clients, &mut rng, i, || {
+                cluster.crash(leaving).unwrap()
+            }),
+            18 => round(&mut clients, &mut rng, i, || {
+                cluster.restart(leaving).unwrap()
+            }),
             22 => round(&mut clients, &mut rng, i, || {
                 cluster.remove_node(leaving).unwrap();
             }),
@@ -103,7 +102,11 @@ fn schedule(seed: u64, snapshot_threshold: u64) {
     let mut last = cluster.client().unwrap();
     last.set_policy(CoordinatorPolicy::Fixed(joined.unwrap()));
     last.put("k0", "final").unwrap();
-    assert_eq!(last.get("k0").unwrap(), Some(b"final".to_vec()), "seed {seed}");
+    assert_eq!(
+        last.get("k0").unwrap(),
+        Some(b"final".to_vec()),
+        "seed {seed}"
+    );
     let history = cluster.history();
     assert!(
         history.ops.iter().filter(|o| o.ok).count() > 40,
@@ -150,7 +153,11 @@ fn a_joining_node_starts_with_every_committed_entry() {
     cluster.remove_node(NodeId(1)).unwrap();
     client.set_policy(CoordinatorPolicy::Fixed(joined));
     assert_eq!(client.get("k19").unwrap(), Some(b"v".to_vec()));
-    assert!(client.compare_and_set("k0", Some(b"v"), Some(b"w")).unwrap());
+    assert!(
+        client
+            .compare_and_set("k0", Some(b"v"), Some(b"w"))
+            .unwrap()
+    );
     assert!(Checker::new().check(&cluster.history()).is_linearizable());
 }
 

@@ -48,9 +48,19 @@ fn leader(cluster: &Cluster) -> NodeId {
     let term = nodes.iter().map(|&n| hard(n).term).max().unwrap();
     let leaders: Vec<NodeId> = nodes
         .into_iter()
-        .filter(|&n| hard(n) == HardState { term, vote: Some(n) })
+        .filter(|&n| {
+            hard(n)
+                == HardState {
+                    term,
+                    vote: Some(n),
+                }
+        })
         .collect();
-    assert_eq!(leaders.len(), 1, "a quiet group has one leader: {leaders:?}");
+    assert_eq!(
+        leaders.len(),
+        1,
+        "a quiet group has one leader: {leaders:?}"
+    );
     leaders[0]
 }
 
@@ -151,7 +161,10 @@ fn a_paused_leader_whose_clock_counts_the_pause_keeps_leases_safe() {
     for seed in 0..3 {
         let (history, read) = old_leader_read(seed, ReadMode::Lease, Fault::Pause);
         assert_eq!(read, None, "seed {seed}: no answer rather than a stale one");
-        assert!(Checker::new().check(&history).is_linearizable(), "seed {seed}");
+        assert!(
+            Checker::new().check(&history).is_linearizable(),
+            "seed {seed}"
+        );
     }
 }
 
@@ -228,7 +241,10 @@ fn sweep(mode: ReadMode, kinds: &[NemesisKind]) {
             .unwrap();
         match Checker::new().check(&history) {
             CheckResult::Linearizable => {}
-            other => panic!("seed {seed} {mode} ({kind}): {other:?}\n{}", history.to_json()),
+            other => panic!(
+                "seed {seed} {mode} ({kind}): {other:?}\n{}",
+                history.to_json()
+            ),
         }
         assert!(report.ops > 0, "seed {seed}");
     }
@@ -248,6 +264,10 @@ fn read_index_is_linearizable_under_simulated_faults() {
 
 #[test]
 fn leases_are_linearizable_under_faults_while_clocks_are_right() {
-    let kinds = [NemesisKind::Partition, NemesisKind::Crash, NemesisKind::Pause];
+    let kinds = [
+        NemesisKind::Partition,
+        NemesisKind::Crash,
+        NemesisKind::Pause,
+    ];
     sweep(ReadMode::Lease, &kinds);
 }

@@ -486,7 +486,10 @@ impl ClusterBuilder {
             )));
         }
         if self.consensus != ConsensusConfig::default() {
-            if !matches!(self.protocol, ProtocolChoice::Builtin(Consistency::Consensus)) {
+            if !matches!(
+                self.protocol,
+                ProtocolChoice::Builtin(Consistency::Consensus)
+            ) {
                 return Err(Error::InvalidConfig(
                     "consensus settings apply to the built-in consensus mode: choose \
                      Consistency::Consensus"

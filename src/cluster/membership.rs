@@ -60,6 +60,12 @@
 //! be pending inside a coordinator; stopping the node ends it, which is what
 //! indeterminate allows.
 //!
+//! Consensus mode keeps the gate and the stop but not the copy of steps
+//! 3–4: every node holds every key, and the Raft state must move as a
+//! whole, so every member of the new group becomes a copy of the most
+//! up-to-date node instead
+//! ([`crate::protocol::consensus::membership`] says why that is safe).
+//!
 //! Jump hash can only remove the most recently added node (its buckets are
 //! numbered); removing another is refused with a clear error, before anything
 //! changes.
@@ -194,7 +200,9 @@ impl Cluster {
         let (gone, members): (Vec<NodeStore>, Vec<NodeStore>) =
             stores.into_iter().partition(|s| Some(s.node()) == leaving);
         crate::protocol::consensus::reconfigure(&members, &gone)?;
-        let keys = members.first().map_or(Ok(0), |s| s.records().map(|r| r.len()))?;
+        let keys = members
+            .first()
+            .map_or(Ok(0), |s| s.records().map(|r| r.len()))?;
         Ok(Rebalance {
             keys: keys as u64,
             ..Rebalance::default()

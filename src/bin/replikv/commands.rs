@@ -3,8 +3,8 @@
 
 use crate::args::{
     CheckArgs, Cli, Command, CompareArgs, Coordinator, DurabilityArg, FaultsOn, KindLatencyArgs,
-    Mode, ModeArgs, ModelArg, ReadModeArg, ReadStrategyArg, ReportFormat, RunArgs, RuntimeArg, StalenessArgs,
-    WorkloadArgs,
+    Mode, ModeArgs, ModelArg, ReadModeArg, ReadStrategyArg, ReportFormat, RunArgs, RuntimeArg,
+    StalenessArgs, WorkloadArgs,
 };
 use crate::limits::{self, at_least_one, at_most, create_output, invalid};
 use crate::output::Stdout;

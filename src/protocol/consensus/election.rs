@@ -63,7 +63,11 @@ impl Consensus {
         }
         // Reads this node was confirming as leader go to the next one.
         for (reply_to, key) in self.reads.step_down() {
-            self.hold(ctx, reply_to, super::ClientOp::Request(crate::protocol::Request::Get { key }));
+            self.hold(
+                ctx,
+                reply_to,
+                super::ClientOp::Request(crate::protocol::Request::Get { key }),
+            );
         }
         self.role = Role::Follower { leader };
     }

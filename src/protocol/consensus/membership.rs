@@ -98,7 +98,10 @@ pub fn reconfigure(members: &[NodeStore], leaving: &[NodeStore]) -> Result<()> {
     for (store, recovered) in states.iter().filter(|(s, _)| member(s)) {
         let hard = HardState {
             term: max_term,
-            vote: recovered.hard.vote.filter(|_| recovered.hard.term == max_term),
+            vote: recovered
+                .hard
+                .vote
+                .filter(|_| recovered.hard.term == max_term),
         };
         if store.node() != source.node() {
             let (_, own_last) = last(recovered);

@@ -42,29 +42,63 @@
 //!   the node's records; the node that appended a client's entry answers the
 //!   client once it has applied it, with what the state machine computed.
 //!
+//! - **Snapshots** (`snapshot.rs`, §7). Once the log holds
+//!   [`ConsensusConfig::snapshot_threshold`] applied entries they are
+//!   compacted away: the records stand for them. A follower that needs an
+//!   entry the leader no longer has gets the leader's records instead
+//!   (InstallSnapshot); a restarted node recovers from its snapshot and the
+//!   log after it.
+//! - **Reads** (`reads.rs`, thesis §6.4): through the log by default, or
+//!   by ReadIndex, or under a leader lease ([`ReadMode`]).
+//!
 //! # Deviations from the paper, and what is left out
 //!
-//! - **One group over all the nodes.** The whole key space is one Raft
-//!   group whose members are the cluster's nodes; the replication factor
-//!   and the partitioner do not apply (every node holds every key).
-//!   Multi-Raft — one group per shard, placed by the partitioner — is left
-//!   out, and so are **membership changes**: the group is the member list
-//!   at the time of each decision, so adding or removing a node while the
-//!   cluster runs is *not* safe in this mode (majorities of the old and the
-//!   new set need not intersect).
-//! - **No log compaction.** The log grows without bound (snapshots and
-//!   InstallSnapshot, §7, are left out); a restarted node replays nothing
-//!   it has applied, because the applied index is persisted with the
-//!   records.
-//! - **Reads go through the log.** A get is an entry like a put, so it is
-//!   linearizable at the price of a replication round. ReadIndex and
-//!   leader leases (§6.4) are left out.
-//! - **Followers forward.** A client may send to any node: a follower
-//!   hands the request on to the leader it knows ([`RaftMessage::Forward`]),
-//!   or holds it until it learns of one; the leader answers the client
-//!   directly. Nothing is retried: a request lost with a deposed leader
-//!   times out at its client, which records it as indeterminate — and it
-//!   may indeed still be committed by the next leader.
+//! - **One group over all the nodes, not multi-Raft.** The whole key space
+//!   is one Raft group whose members are the cluster's nodes; the
+//!   replication factor and the partitioner do not apply (every node holds
+//!   every key). One group per shard, placed by the partitioner (as
+//!   TiKV's or CockroachDB's multi-Raft), would scale writes with the
+//!   number of groups, but every group would need its own log, elections
+//!   and membership, and a key's shard moves on every membership change —
+//!   far more machinery than the lesson needs to show what consensus buys
+//!   (a total order, hence compare-and-set) and what it costs (a leader,
+//!   a majority of *all* nodes). So: one group, the scope toydb chose too.
+//! - **Membership changes stop the world** (`membership.rs`). The group is
+//!   the cluster's member list at each decision, not a configuration in
+//!   the log, so Raft's single-server changes (thesis ch. 4) do not apply
+//!   as written. [`crate::Cluster::add_node`] and
+//!   [`crate::Cluster::remove_node`] stop every node, make every member of
+//!   the new group a copy of the most up-to-date one ([`reconfigure`]) and
+//!   restart them: safe for changes of any size, at the price of a pause.
+//! - **Snapshots are the records, sent whole.** The state machine already
+//!   lives on disk, so a snapshot is a note of the index it stands for;
+//!   InstallSnapshot carries every record in one message (no chunks, so a
+//!   state machine beyond the decode limit of
+//!   [`crate::codec::DECODE_LIMIT`] cannot be sent), and is re-sent on
+//!   every heartbeat while a follower lags behind the compacted point.
+//! - **Reads.** [`ReadMode::Log`] (the default) appends a get like a put.
+//!   [`ReadMode::ReadIndex`] confirms leadership with a separate round of
+//!   probes rather than piggybacking on AppendEntries, one round per read
+//!   (no batching). [`ReadMode::Lease`] renews its lease with such a round
+//!   on every heartbeat, and makes followers ignore RequestVote for a
+//!   minimum election timeout after hearing from a leader (thesis §4.2.3),
+//!   also after a restart; it trusts the leader's clock, which the tests
+//!   show going wrong.
+//! - **Followers forward; clients are never left hanging on them.** A
+//!   client may send to any node: a follower hands the request on to the
+//!   leader it knows ([`RaftMessage::Forward`]), which answers the client
+//!   directly, so the client library has no redirect to follow. A node
+//!   that knows no leader holds the request until it learns of one, for at
+//!   most [`ConsensusConfig::hold_timeout`]; then, and after too many hops
+//!   between stale leader hints, it answers `Unavailable` — nothing was
+//!   appended anywhere, so the client knows the request had no effect.
+//!   Nothing is retried: a request lost with a deposed leader times out at
+//!   its client, which records it as indeterminate — and it may indeed
+//!   still be committed by the next leader.
+//! - **No check-quorum.** A leader cut off from the majority keeps leading
+//!   its (dead) term until it hears of a newer one; requests it appends
+//!   meanwhile time out at their clients (they are not refused: they might
+//!   still commit if the partition heals first).
 //! - **Messages instead of RPCs.** Replies are messages of their own; an
 //!   AppendEntries reply carries the index it matched (so reordered and
 //!   duplicated replies are harmless) and the follower's last index (so a
@@ -80,10 +114,13 @@
 //! # Layout
 //!
 //! - `messages.rs`: [`RaftMessage`], [`Entry`], [`Command`], [`ClientOp`].
-//! - `storage.rs`: term, vote, log and applied index in the store.
+//! - `storage.rs`: term, vote, log, snapshot and applied index in the store.
 //! - `election.rs`: timeouts, votes, stepping down, becoming leader.
 //! - `replication.rs`: proposing, AppendEntries, commit.
 //! - `apply.rs`: the state machine and the answers to clients.
+//! - `snapshot.rs`: compaction and InstallSnapshot.
+//! - `reads.rs`: ReadIndex and leases.
+//! - `membership.rs`: [`reconfigure`], the stop-the-world membership change.
 //! - `tests/`: scenario tests that drive nodes by hand, the paper's
 //!   Figure 8 among them, and the mutations they catch.
 //!
@@ -119,8 +156,8 @@ mod storage;
 #[cfg(test)]
 mod tests;
 
-pub use messages::{ClientOp, Command, Entry, RaftMessage};
 pub use membership::reconfigure;
+pub use messages::{ClientOp, Command, Entry, RaftMessage};
 pub use storage::HardState;
 
 use super::{Cas, Context, Protocol, ReplyTo, Request, RequestFilter};
@@ -422,7 +459,10 @@ impl Consensus {
     fn entries(&self, from: u64, to: u64) -> Vec<Entry> {
         let start = from.saturating_sub(self.snap_index + 1) as usize;
         let end = (to.saturating_sub(self.snap_index) as usize).min(self.log.len());
-        self.log.get(start..end).map(<[Entry]>::to_vec).unwrap_or_default()
+        self.log
+            .get(start..end)
+            .map(<[Entry]>::to_vec)
+            .unwrap_or_default()
     }
 
     /// The term of entry `index`: the snapshot's term at its index, 0 for
@@ -474,7 +514,9 @@ impl Consensus {
     ) -> Result<()> {
         match self.role {
             Role::Leader { .. } => match op {
-                ClientOp::Request(Request::Get { key }) if self.config.read_mode != ReadMode::Log => {
+                ClientOp::Request(Request::Get { key })
+                    if self.config.read_mode != ReadMode::Log =>
+                {
                     self.read(ctx, reply_to, key)
                 }
                 op => self.propose(ctx, reply_to, op),
