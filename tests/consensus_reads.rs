@@ -271,3 +271,38 @@ fn leases_are_linearizable_under_faults_while_clocks_are_right() {
     ];
     sweep(ReadMode::Lease, &kinds);
 }
+
+#[test]
+fn read_index_and_leases_are_linearizable_on_threads_under_crashes() {
+    for mode in [ReadMode::ReadIndex, ReadMode::Lease] {
+        let experiment = Experiment {
+            runtime: Runtime::Threads,
+            latency: Latency::Zero,
+            drop: 0.0,
+            duplicate: 0.0,
+            nemesis: Nemesis {
+                kind: NemesisKind::Crash,
+                interval: Duration::from_millis(300),
+                seed: 9,
+            },
+            workload: Workload {
+                clients: 4,
+                ops_per_client: 60,
+                keys: 2,
+                read_ratio: 0.6,
+                cas_ratio: 0.2,
+                seed: 9,
+                ..Workload::default()
+            },
+            client_timeout: Duration::from_millis(500),
+            ..faulty(9, mode, NemesisKind::Crash)
+        };
+        let (report, history) = experiment.run_with_history(&mut |_| {}).unwrap();
+        assert_eq!(report.ops, 240, "{mode}");
+        assert!(
+            Checker::new().check(&history).is_linearizable(),
+            "{mode}\n{}",
+            history.to_json()
+        );
+    }
+}

@@ -215,6 +215,16 @@ impl Net {
         out
     }
 
+    /// `id`'s state machine: every record.
+    pub(super) fn records(&self, id: NodeId) -> Vec<(Vec<u8>, crate::storage::Record)> {
+        self.nodes[&id].store.records().unwrap()
+    }
+
+    /// `id`'s snapshot index.
+    pub(super) fn snapshot_index(&self, id: NodeId) -> u64 {
+        self.nodes[&id].proto.snapshot_index()
+    }
+
     pub(super) fn is_leader(&self, id: NodeId) -> bool {
         self.nodes[&id].proto.is_leader()
     }
