@@ -2,8 +2,8 @@
 //! Membership changes stop the world and make every member a copy of the
 //! most up-to-date node (see `replikv::protocol::consensus::membership`);
 //! here a join and a leave happen while clients have operations in flight,
-//! under message loss, duplication, a crash and a partition, on simulated
-//! schedules (seed printed on failure).
+//! under message loss, duplication, delay, a crash, a partition and a
+//! pause, on simulated schedules (seed printed on failure).
 //!
 //! `MEMBERSHIP_SCHEDULES` sets how many (default 20).
 
@@ -30,6 +30,11 @@ fn random_op(rng: &mut ChaCha8Rng, client: usize, i: usize) -> Op {
             new: Some(value),
         },
     }
+}
+
+/// Which of `n` nodes to pause in schedule `seed`.
+fn rng_pick(seed: u64, n: usize) -> usize {
+    (seed as usize * 7 + 3) % n
 }
 
 /// Each client submits one operation; the change (if any) runs while
@@ -89,6 +94,11 @@ fn schedule(seed: u64, snapshot_threshold: u64) {
                 let rest: Vec<NodeId> =
                     cluster.nodes().into_iter().filter(|&n| n != node).collect();
                 cluster.network().partition(&[&[node], &rest]).unwrap();
+            }),
+            29 => round(&mut clients, &mut rng, i, || {
+                let nodes = cluster.nodes();
+                let node = nodes[rng_pick(seed, nodes.len())];
+                cluster.pause(node, Duration::from_millis(500)).unwrap();
             }),
             32 => round(&mut clients, &mut rng, i, || cluster.network().heal()),
             _ => round(&mut clients, &mut rng, i, || {}),

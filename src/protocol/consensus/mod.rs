@@ -113,7 +113,9 @@
 //!
 //! # Layout
 //!
+//! - `config.rs`: [`ConsensusConfig`], [`ReadMode`].
 //! - `messages.rs`: [`RaftMessage`], [`Entry`], [`Command`], [`ClientOp`].
+//! - `routing.rs`: a client request run, forwarded or held.
 //! - `storage.rs`: term, vote, log, snapshot and applied index in the store.
 //! - `election.rs`: timeouts, votes, stepping down, becoming leader.
 //! - `replication.rs`: proposing, AppendEntries, commit.
@@ -146,16 +148,19 @@
 //! ```
 
 mod apply;
+mod config;
 mod election;
 pub mod membership;
 mod messages;
 mod reads;
 mod replication;
+mod routing;
 mod snapshot;
 mod storage;
 #[cfg(test)]
 mod tests;
 
+pub use config::{ConsensusConfig, Mutations, ReadMode};
 pub use membership::reconfigure;
 pub use messages::{ClientOp, Command, Entry, RaftMessage};
 pub use storage::HardState;
@@ -164,7 +169,6 @@ use super::{Cas, Context, Protocol, ReplyTo, Request, RequestFilter};
 use crate::error::Result;
 use crate::ids::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 /// Timer tokens.
 const ELECTION: u64 = 1;
@@ -174,161 +178,6 @@ const HOLD: u64 = 3;
 /// How many client requests a node holds while it knows no leader; beyond
 /// that it answers `Unavailable` (nothing was appended anywhere).
 const MAX_HELD: usize = 10_000;
-
-/// Settings of the consensus protocol.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsensusConfig {
-    /// The shortest election timeout; each is drawn uniformly from
-    /// `election_timeout_min..election_timeout_max` with the node's seeded
-    /// RNG, so that candidates rarely collide (§5.2).
-    pub election_timeout_min: Duration,
-    /// The longest election timeout (exclusive).
-    pub election_timeout_max: Duration,
-    /// How often a leader sends AppendEntries when it has nothing new,
-    /// well under the election timeout.
-    pub heartbeat: Duration,
-    /// The most entries in one AppendEntries message.
-    pub max_batch: usize,
-    /// Compact the log once it holds this many applied entries: the
-    /// records stand for them (a snapshot, §7) and they are deleted.
-    /// 0 never compacts.
-    pub snapshot_threshold: u64,
-    /// How a get is made linearizable (default: through the log).
-    pub read_mode: ReadMode,
-    /// How long a leader's lease lasts after a majority answered a probe,
-    /// counted from when the probe was sent, on the leader's clock
-    /// ([`ReadMode::Lease`]). Must stay below `election_timeout_min` by
-    /// the clock drift one is ready to bound.
-    pub lease: Duration,
-    /// How long a node holds a client request while it knows no leader;
-    /// then it answers `Unavailable` (nothing was appended anywhere), so a
-    /// client never waits on a node that cannot help it.
-    pub hold_timeout: Duration,
-    /// Deliberate bugs, for tests that show the checks catch them. All off
-    /// by default; never turn them on outside a test.
-    #[doc(hidden)]
-    pub mutations: Mutations,
-}
-
-/// Deliberate bugs (see [`ConsensusConfig::mutations`]).
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Mutations {
-    /// Keep the vote in memory only: a restarted node forgets it.
-    pub forget_vote: bool,
-    /// A leader that hears of a higher term adopts it but keeps leading.
-    pub leader_keeps_leading: bool,
-    /// Commit any entry stored on a majority, whatever its term (Figure 8).
-    pub commit_old_terms: bool,
-}
-
-impl Default for ConsensusConfig {
-    fn default() -> Self {
-        ConsensusConfig {
-            election_timeout_min: Duration::from_millis(150),
-            election_timeout_max: Duration::from_millis(300),
-            heartbeat: Duration::from_millis(50),
-            max_batch: 64,
-            snapshot_threshold: 1_000,
-            read_mode: ReadMode::Log,
-            lease: Duration::from_millis(100),
-            hold_timeout: Duration::from_millis(600),
-            mutations: Mutations::default(),
-        }
-    }
-}
-
-/// How a leader serves a get (thesis §6.4).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum ReadMode {
-    /// Append the get to the log like a write and answer when it is
-    /// applied: linearizable, at the price of a replication round and a
-    /// disk write per read.
-    #[default]
-    Log,
-    /// ReadIndex: note the commit index, confirm leadership with one round
-    /// of probes to a majority, wait until the commit index is applied,
-    /// then read locally. Linearizable; no disk write; one round trip.
-    ReadIndex,
-    /// Leader lease: read locally, with no round trip, while a lease won by
-    /// a majority's answer to a probe lasts by the leader's clock. Correct
-    /// only while clocks are: a leader whose clock runs behind, or stops
-    /// while it is paused, serves stale reads.
-    Lease,
-}
-
-impl std::fmt::Display for ReadMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ReadMode::Log => "log",
-            ReadMode::ReadIndex => "read-index",
-            ReadMode::Lease => "lease",
-        })
-    }
-}
-
-impl std::str::FromStr for ReadMode {
-    type Err = crate::error::Error;
-
-    /// `log`, `read-index` or `lease`.
-    ///
-    /// ```
-    /// use replikv::protocol::consensus::ReadMode;
-    /// assert_eq!("read-index".parse::<ReadMode>()?, ReadMode::ReadIndex);
-    /// assert!("quorum".parse::<ReadMode>().is_err());
-    /// # Ok::<(), replikv::Error>(())
-    /// ```
-    fn from_str(s: &str) -> Result<ReadMode> {
-        match s {
-            "log" => Ok(ReadMode::Log),
-            "read-index" => Ok(ReadMode::ReadIndex),
-            "lease" => Ok(ReadMode::Lease),
-            other => Err(crate::error::Error::InvalidConfig(format!(
-                "unknown read mode {other:?}: expected log, read-index or lease"
-            ))),
-        }
-    }
-}
-
-impl ConsensusConfig {
-    /// Checks the settings fit together.
-    ///
-    /// ```
-    /// use replikv::protocol::ConsensusConfig;
-    /// use std::time::Duration;
-    /// assert!(ConsensusConfig::default().validate().is_ok());
-    /// let long_lease = ConsensusConfig { lease: Duration::from_secs(1), ..ConsensusConfig::default() };
-    /// assert!(long_lease.validate().is_err());
-    /// ```
-    pub fn validate(&self) -> Result<()> {
-        let bad = |why: String| Err(crate::error::Error::InvalidConfig(why));
-        if self.election_timeout_min.is_zero()
-            || self.election_timeout_max < self.election_timeout_min
-        {
-            return bad(format!(
-                "election timeouts must satisfy 0 < min <= max, got {:?}..{:?}",
-                self.election_timeout_min, self.election_timeout_max
-            ));
-        }
-        if self.heartbeat.is_zero() || self.heartbeat >= self.election_timeout_min {
-            return bad(format!(
-                "the heartbeat ({:?}) must be positive and under the election timeout ({:?})",
-                self.heartbeat, self.election_timeout_min
-            ));
-        }
-        if self.lease >= self.election_timeout_min {
-            return bad(format!(
-                "the lease ({:?}) must be shorter than the minimum election timeout ({:?}): \
-                 followers promise not to elect anyone else only for that long",
-                self.lease, self.election_timeout_min
-            ));
-        }
-        if self.hold_timeout.is_zero() {
-            return bad("the hold timeout must be positive".into());
-        }
-        Ok(())
-    }
-}
 
 /// A node's role in its current term.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -488,119 +337,6 @@ impl Consensus {
     fn peers(ctx: &Context<RaftMessage>) -> Vec<NodeId> {
         let me = ctx.node();
         ctx.members().into_iter().filter(|&n| n != me).collect()
-    }
-
-    /// A client operation arrived, directly or forwarded.
-    fn client_op(
-        &mut self,
-        ctx: &mut Context<RaftMessage>,
-        reply_to: ReplyTo,
-        op: ClientOp,
-        hops: u8,
-    ) -> Result<()> {
-        if !self.admitted.admit(reply_to) {
-            return Ok(()); // a duplicate, or overtaken by a later request
-        }
-        self.route(ctx, reply_to, op, hops)
-    }
-
-    /// Proposes (leader), forwards (follower with a leader) or holds.
-    fn route(
-        &mut self,
-        ctx: &mut Context<RaftMessage>,
-        reply_to: ReplyTo,
-        op: ClientOp,
-        hops: u8,
-    ) -> Result<()> {
-        match self.role {
-            Role::Leader { .. } => match op {
-                ClientOp::Request(Request::Get { key })
-                    if self.config.read_mode != ReadMode::Log =>
-                {
-                    self.read(ctx, reply_to, key)
-                }
-                op => self.propose(ctx, reply_to, op),
-            },
-            Role::Follower {
-                leader: Some(leader),
-            } if hops < 3 => {
-                ctx.send(
-                    leader,
-                    RaftMessage::Forward {
-                        reply_to,
-                        op,
-                        hops: hops + 1,
-                    },
-                );
-                Ok(())
-            }
-            // Handed on too often (stale leader hints): nothing was
-            // appended, so say so rather than let the client wait.
-            Role::Follower { leader: Some(_) } => {
-                ctx.reply(
-                    reply_to,
-                    super::Response::Unavailable(format!(
-                        "forwarded {hops} times without reaching a leader"
-                    )),
-                );
-                Ok(())
-            }
-            _ if self.held.len() >= MAX_HELD => {
-                ctx.reply(
-                    reply_to,
-                    super::Response::Unavailable(format!(
-                        "no leader known, and {MAX_HELD} requests already wait for one"
-                    )),
-                );
-                Ok(())
-            }
-            _ => {
-                self.hold(ctx, reply_to, op);
-                Ok(())
-            }
-        }
-    }
-
-    /// Holds a request until a leader is known, at most `hold_timeout`.
-    fn hold(&mut self, ctx: &mut Context<RaftMessage>, reply_to: ReplyTo, op: ClientOp) {
-        self.held.push((reply_to, op, ctx.now_ns()));
-        if self.hold_timer.is_none() {
-            self.hold_timer = Some(ctx.set_timer(self.config.hold_timeout, HOLD));
-        }
-    }
-
-    /// Answers `Unavailable` to the requests held for `hold_timeout`.
-    fn on_hold_timeout(&mut self, ctx: &mut Context<RaftMessage>) {
-        self.hold_timer = None;
-        let limit = self.config.hold_timeout.as_nanos() as u64;
-        let now = ctx.now_ns();
-        let (expired, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
-            .into_iter()
-            .partition(|(_, _, since)| now.saturating_sub(*since) >= limit);
-        self.held = kept;
-        for (reply_to, _, _) in expired {
-            ctx.reply(
-                reply_to,
-                super::Response::Unavailable(format!(
-                    "no leader known for {:?}: nothing was done, try again",
-                    self.config.hold_timeout
-                )),
-            );
-        }
-        if !self.held.is_empty() {
-            self.hold_timer = Some(ctx.set_timer(self.config.hold_timeout, HOLD));
-        }
-    }
-
-    /// Routes the requests held while no leader was known.
-    fn release_held(&mut self, ctx: &mut Context<RaftMessage>) -> Result<()> {
-        if let Some(timer) = self.hold_timer.take() {
-            ctx.cancel_timer(timer);
-        }
-        for (reply_to, op, _) in std::mem::take(&mut self.held) {
-            self.route(ctx, reply_to, op, 0)?;
-        }
-        Ok(())
     }
 }
 
