@@ -223,3 +223,33 @@ fn chained_changes_with_a_member_down_lose_nothing() {
         assert!(Checker::new().check(&cluster.history()).is_linearizable());
     }
 }
+
+#[test]
+fn a_join_and_a_leave_work_on_threads() {
+    let cluster = Cluster::builder()
+        .runtime(Runtime::Threads)
+        .nodes(3)
+        .consistency(Consistency::Consensus)
+        .build()
+        .unwrap();
+    let mut client = cluster.client().unwrap();
+    client.set_timeout(Duration::from_secs(5));
+    for i in 0..20 {
+        client.put(format!("k{i}"), "a").unwrap();
+    }
+    let joined = cluster.add_node().unwrap().node.unwrap();
+    cluster.remove_node(NodeId(0)).unwrap();
+    // Elections after the restart take a timeout or two: poll, bounded.
+    client.set_policy(CoordinatorPolicy::Fixed(joined));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let swapped = loop {
+        match client.compare_and_set("k3", Some(b"a"), Some(b"b")) {
+            Ok(swapped) => break swapped,
+            Err(e) if std::time::Instant::now() < deadline => eprintln!("retrying: {e}"),
+            Err(e) => panic!("no answer after 20 s: {e}"),
+        }
+    };
+    assert!(swapped || client.get("k3").unwrap() == Some(b"b".to_vec()));
+    assert_eq!(client.get("k19").unwrap(), Some(b"a".to_vec()));
+    assert!(Checker::new().check(&cluster.history()).is_linearizable());
+}
