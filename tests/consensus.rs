@@ -295,16 +295,42 @@ fn linearizable_with_compare_and_set_on_threads() {
 }
 
 #[test]
-fn membership_changes_are_refused_rather_than_unsafe() {
-    let cluster = simulated(3, 4);
-    assert!(
-        matches!(cluster.add_node(), Err(Error::Unsupported(why)) if why.contains("consensus"))
-    );
-    assert!(matches!(
-        cluster.remove_node(NodeId(2)),
-        Err(Error::Unsupported(_))
-    ));
-    assert_eq!(cluster.nodes().len(), 3);
-    let mut client = cluster.client().unwrap();
-    client.put("k", "still serving").unwrap();
+fn a_node_that_knows_no_leader_answers_unavailable_in_bounded_time() {
+    for seed in 0..3 {
+        let cluster = simulated(3, seed);
+        let mut client = cluster.client().unwrap();
+        client.put("x", "1").unwrap();
+        cluster.run_for(Duration::from_millis(300));
+        // A follower left alone: it stands for election again and again,
+        // and knows no leader to forward to. (A leader left alone would
+        // append the put, which might yet commit: its client times out.)
+        let hard = |n: NodeId| -> replikv::protocol::consensus::HardState {
+            let bytes = cluster.store(n).unwrap().get_meta(b"raft/hard").unwrap();
+            replikv::codec::decode(&bytes.unwrap()).unwrap()
+        };
+        let alone = (cluster.nodes().into_iter())
+            .find(|&n| hard(n).vote != Some(n))
+            .unwrap();
+        for other in cluster.nodes().into_iter().filter(|&n| n != alone) {
+            cluster.crash(other).unwrap();
+        }
+        cluster.run_for(Duration::from_secs(1));
+        client.set_policy(CoordinatorPolicy::Fixed(alone));
+        client.set_timeout(Duration::from_secs(30));
+        let started = cluster.clock().now_ns();
+        let answer = client.put("x", "2");
+        let waited = Duration::from_nanos(cluster.clock().now_ns() - started);
+        assert!(
+            matches!(&answer, Err(Error::Unavailable(why)) if why.contains("no leader")),
+            "seed {seed}: {answer:?}"
+        );
+        // The hold timeout (600 ms by default), not the client's 30 s.
+        assert!(waited < Duration::from_secs(1), "seed {seed}: {waited:?}");
+        // Nothing was done: once a majority is back, x is still 1.
+        let back = cluster.nodes().into_iter().find(|&n| n != alone).unwrap();
+        cluster.restart(back).unwrap();
+        cluster.run_for(Duration::from_secs(1));
+        assert_eq!(client.get("x").unwrap(), Some(b"1".to_vec()), "seed {seed}");
+        assert!(Checker::new().check(&cluster.history()).is_linearizable());
+    }
 }

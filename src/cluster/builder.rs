@@ -57,6 +57,7 @@ pub struct ClusterBuilder {
     pub(super) weights: Option<Vec<f64>>,
     pub(super) hybrid_clock: bool,
     pub(super) read_strategy: ReadStrategy,
+    pub(super) consensus: ConsensusConfig,
     pub(super) protocol: ProtocolChoice,
     pub(super) link_key: Option<LinkKey>,
     pub(super) data_key: Option<crate::security::DataKey>,
@@ -102,6 +103,7 @@ impl Default for ClusterBuilder {
             weights: None,
             hybrid_clock: false,
             read_strategy: ReadStrategy::default(),
+            consensus: ConsensusConfig::default(),
             protocol: ProtocolChoice::Builtin(Consistency::default()),
             link_key: None,
             data_key: None,
@@ -177,6 +179,29 @@ impl ClusterBuilder {
     /// ```
     pub fn read_strategy(mut self, strategy: ReadStrategy) -> Self {
         self.read_strategy = strategy;
+        self
+    }
+
+    /// Settings of the built-in consensus mode: read mode (log, ReadIndex
+    /// or lease), snapshot threshold, timeouts ([`ConsensusConfig`];
+    /// default [`ConsensusConfig::default`]). Refused for other modes.
+    ///
+    /// ```
+    /// use replikv::{Cluster, Consistency, Error, Runtime};
+    /// use replikv::protocol::ConsensusConfig;
+    /// use replikv::protocol::consensus::ReadMode;
+    /// let config = ConsensusConfig { read_mode: ReadMode::ReadIndex, ..ConsensusConfig::default() };
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated)
+    ///     .consistency(Consistency::Consensus).consensus(config.clone()).build()?;
+    /// let mut client = cluster.client()?;
+    /// client.put("k", "v")?;
+    /// assert_eq!(client.get("k")?, Some(b"v".to_vec()));
+    /// let strong = Cluster::builder().consistency(Consistency::Strong).consensus(config).build();
+    /// assert!(matches!(strong, Err(Error::InvalidConfig(_))));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn consensus(mut self, config: ConsensusConfig) -> Self {
+        self.consensus = config;
         self
     }
 
@@ -515,6 +540,19 @@ impl ClusterBuilder {
                 self.read_strategy
             )));
         }
+        if self.consensus != ConsensusConfig::default() {
+            if !matches!(
+                self.protocol,
+                ProtocolChoice::Builtin(Consistency::Consensus)
+            ) {
+                return Err(Error::InvalidConfig(
+                    "consensus settings apply to the built-in consensus mode: choose \
+                     Consistency::Consensus"
+                        .into(),
+                ));
+            }
+            self.consensus.validate()?;
+        }
         if self.read_cache.is_some_and(|c| c.capacity == 0) {
             return Err(Error::InvalidConfig(
                 "cache capacity must be at least 1 entry".into(),
@@ -531,17 +569,18 @@ impl ClusterBuilder {
 }
 
 /// The spawner for a built-in mode (`hybrid_clock` and `read_strategy`
-/// apply to eventual).
+/// apply to eventual, `consensus` to consensus).
 pub(super) fn builtin_spawner(
     consistency: Consistency,
     hybrid_clock: bool,
     read_strategy: ReadStrategy,
+    consensus: ConsensusConfig,
 ) -> Box<dyn Spawner> {
     match consistency {
         Consistency::SingleCopy => spawner(|_: &NodeSetup| SingleCopy::new()),
         Consistency::Strong => spawner(|setup: &NodeSetup| Strong::new(setup.incarnation)),
         Consistency::Consensus => {
-            spawner(|_: &NodeSetup| Consensus::with_config(ConsensusConfig::default()))
+            spawner(move |_: &NodeSetup| Consensus::with_config(consensus.clone()))
         }
         Consistency::Eventual { r, w } => {
             let config = EventualConfig {

@@ -60,6 +60,12 @@
 //! be pending inside a coordinator; stopping the node ends it, which is what
 //! indeterminate allows.
 //!
+//! Consensus mode keeps the gate and the stop but not the copy of steps
+//! 3–4: every node holds every key, and the Raft state must move as a
+//! whole, so every member of the new group becomes a copy of the most
+//! up-to-date node instead
+//! ([`crate::protocol::consensus::membership`] says why that is safe).
+//!
 //! Jump hash can only remove the most recently added node (its buckets are
 //! numbered); removing another is refused with a clear error, before anything
 //! changes.
@@ -130,10 +136,12 @@ impl Cluster {
     /// # Ok::<(), replikv::Error>(())
     /// ```
     ///
-    /// In [`Consistency::Consensus`](crate::Consistency::Consensus) mode a
-    /// membership change answers [`Error::Unsupported`]: its Raft group has
-    /// no safe reconfiguration yet (majorities of the old and the new
-    /// member set need not intersect).
+    /// In [`Consistency::Consensus`](crate::Consistency::Consensus) mode the
+    /// same gate stops every node, and instead of moving keys the cluster
+    /// makes every member of the new Raft group a copy of the most
+    /// up-to-date one ([`crate::protocol::consensus::reconfigure`], whose
+    /// docs say why that is safe); nothing moves between replicas, since
+    /// every node holds every key.
     pub fn add_node(&self) -> Result<Rebalance> {
         self.add_node_with_weight(1.0)
     }
@@ -142,7 +150,6 @@ impl Cluster {
     /// give it a proportional share of keys; others refuse weights ≠ 1).
     /// The new node gets an id no node of this cluster has had before.
     pub fn add_node_with_weight(&self, weight: f64) -> Result<Rebalance> {
-        self.membership_supported()?;
         let _gate = self.gate.write();
         let id = NodeId(self.next_node.load(Ordering::Relaxed));
         let old = self.placement.partitioner();
@@ -158,6 +165,16 @@ impl Cluster {
                 incarnation: 0,
             });
             self.network.add_node(id);
+            if self.fixed_membership {
+                let result = self.reconfigure_consensus(None);
+                if result.is_err() {
+                    self.nodes.lock().retain(|slot| slot.id != id);
+                    self.network.remove_node(id);
+                } else {
+                    self.placement.replace(new);
+                }
+                return result;
+            }
             let (report, cleanup) = match self.copy_keys_guarded(old.as_ref(), new.as_ref()) {
                 Ok(copied) => copied,
                 Err(e) => {
@@ -176,29 +193,48 @@ impl Cluster {
         Ok(report)
     }
 
-    /// Refuses membership changes in consensus mode (see [`Cluster::add_node`]).
-    fn membership_supported(&self) -> Result<()> {
-        if self.fixed_membership {
-            return Err(Error::Unsupported(
-                "adding or removing nodes in consensus mode: its Raft group has no safe \
-                 reconfiguration yet (majorities of the old and new member sets need not intersect)"
-                    .into(),
-            ));
-        }
-        Ok(())
+    /// Consensus mode, every node stopped: every member (all nodes but
+    /// `leaving`) becomes a copy of the most up-to-date Raft state.
+    fn reconfigure_consensus(&self, leaving: Option<NodeId>) -> Result<Rebalance> {
+        let stores: Vec<NodeStore> = self.nodes.lock().iter().map(|s| s.store.clone()).collect();
+        let (gone, members): (Vec<NodeStore>, Vec<NodeStore>) =
+            stores.into_iter().partition(|s| Some(s.node()) == leaving);
+        crate::protocol::consensus::reconfigure(&members, &gone)?;
+        let keys = members
+            .first()
+            .map_or(Ok(0), |s| s.records().map(|r| r.len()))?;
+        Ok(Rebalance {
+            keys: keys as u64,
+            ..Rebalance::default()
+        })
     }
 
     /// Removes a node while the cluster runs: its keys move to their new
     /// replicas first (and every hint to its key's replicas), then its
     /// storage is dropped. Works as [`Cluster::add_node`] does.
     pub fn remove_node(&self, node: NodeId) -> Result<Rebalance> {
-        self.membership_supported()?;
         let _gate = self.gate.write();
         if !self.nodes().contains(&node) {
             return Err(Error::UnknownNode(node));
         }
         let old = self.placement.partitioner();
         let new = old.without_node(node)?;
+        if self.fixed_membership {
+            if new.members().is_empty() {
+                return Err(Error::InvalidConfig(format!(
+                    "removing {node} would leave the Raft group empty"
+                )));
+            }
+            let mut report = self.with_nodes_stopped(|| {
+                let report = self.reconfigure_consensus(Some(node))?;
+                self.placement.replace(new);
+                self.network.remove_node(node);
+                self.nodes.lock().retain(|slot| slot.id != node);
+                Ok(report)
+            })?;
+            report.node = Some(node);
+            return Ok(report);
+        }
         if new.members().len() < self.placement.replication() {
             return Err(Error::InvalidConfig(format!(
                 "removing {node} would leave {} nodes for N = {}",

@@ -180,9 +180,12 @@ impl Cluster {
             ProtocolChoice::Builtin(Consistency::Consensus)
         );
         let spawner = match builder.protocol {
-            ProtocolChoice::Builtin(consistency) => {
-                builtin_spawner(consistency, builder.hybrid_clock, builder.read_strategy)
-            }
+            ProtocolChoice::Builtin(consistency) => builtin_spawner(
+                consistency,
+                builder.hybrid_clock,
+                builder.read_strategy,
+                builder.consensus.clone(),
+            ),
             ProtocolChoice::Custom(spawner) => spawner,
         };
         let cluster = Cluster {

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::history::{CheckResult, Checker, StalenessReport, lost_writes};
 use crate::network::{FaultScope, Latency, MessageKind};
 use crate::partition::Strategy;
+use crate::protocol::ConsensusConfig;
 use crate::protocol::eventual::ReadStrategy;
 use crate::security::{AttackKind, Attacker, LinkKey};
 use crate::sim::Runtime;
@@ -37,6 +38,10 @@ pub struct Experiment {
     /// Which replicas an eventual-mode read asks: exactly R (default) or
     /// all N ([`crate::ClusterBuilder::read_strategy`]).
     pub read_strategy: ReadStrategy,
+    /// Settings of consensus mode: read mode, snapshot threshold
+    /// ([`crate::ClusterBuilder::consensus`]; default
+    /// [`ConsensusConfig::default`], the only value other modes accept).
+    pub consensus: ConsensusConfig,
     /// Placement strategy.
     pub partitioning: Strategy,
     /// What the clients do.
@@ -118,6 +123,7 @@ impl Default for Experiment {
             consistency: Consistency::Strong,
             hybrid_clock: false,
             read_strategy: ReadStrategy::default(),
+            consensus: ConsensusConfig::default(),
             partitioning: Strategy::default(),
             workload: Workload::default(),
             latency: Latency::Zero,
@@ -249,6 +255,7 @@ impl Experiment {
             .consistency(self.consistency)
             .hybrid_clock(self.hybrid_clock)
             .read_strategy(self.read_strategy)
+            .consensus(self.consensus.clone())
             .partitioning(self.partitioning)
             .storage(self.storage_for_runtime())
             .runtime(self.runtime)

@@ -86,6 +86,17 @@ pub enum ReadStrategyArg {
     All,
 }
 
+/// How consensus mode serves a get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReadModeArg {
+    /// Through the log, like a write.
+    Log,
+    /// ReadIndex: a round of probes to a majority, then a local read.
+    ReadIndex,
+    /// Leader lease: a local read while the lease lasts (trusts clocks).
+    Lease,
+}
+
 /// Which WARS model the staleness verdict compares the measurement with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModelArg {
@@ -188,6 +199,12 @@ pub struct WorkloadArgs {
     /// eventual modes only.
     #[arg(long, value_enum, default_value_t = ReadStrategyArg::R)]
     pub read_strategy: ReadStrategyArg,
+    /// How consensus mode serves a get: log (an entry like a write),
+    /// read-index (confirm leadership with one round of probes), or lease
+    /// (no round trip while the leader's lease lasts by its clock; stale
+    /// under clock skew). In `compare`, applies to the consensus row only.
+    #[arg(long, value_enum, default_value_t = ReadModeArg::Log)]
+    pub read_mode: ReadModeArg,
     /// Probability that a message is lost.
     #[arg(long, default_value_t = 0.0)]
     pub drop: f64,

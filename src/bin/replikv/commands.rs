@@ -3,8 +3,8 @@
 
 use crate::args::{
     CheckArgs, Cli, Command, CompareArgs, Coordinator, DurabilityArg, FaultsOn, KindLatencyArgs,
-    Mode, ModeArgs, ModelArg, ReadStrategyArg, ReportFormat, RunArgs, RuntimeArg, StalenessArgs,
-    WorkloadArgs,
+    Mode, ModeArgs, ModelArg, ReadModeArg, ReadStrategyArg, ReportFormat, RunArgs, RuntimeArg,
+    StalenessArgs, WorkloadArgs,
 };
 use crate::limits::{self, at_least_one, at_most, create_output, invalid};
 use crate::output::Stdout;
@@ -15,6 +15,8 @@ use replikv::lab::pbs::{StalenessExperiment, WarsVariant};
 use replikv::lab::{Experiment, ExperimentReport, Mutant, Nemesis, NemesisKind, Workload};
 use replikv::network::{FaultScope, Latency, MessageKind, parse_duration};
 use replikv::partition::Strategy;
+use replikv::protocol::ConsensusConfig;
+use replikv::protocol::consensus::ReadMode;
 use replikv::protocol::eventual::ReadStrategy;
 use replikv::storage::Durability;
 use replikv::{Consistency, CoordinatorPolicy, Error, Result, Runtime, StorageKind};
@@ -79,6 +81,13 @@ pub fn mode_experiment(
     {
         return Err(Error::InvalidConfig(
             "--read-strategy is a setting of --consistency eventual".into(),
+        ));
+    }
+    if workload.read_mode != ReadModeArg::Log
+        && (mode.consistency != Mode::Consensus || mode.protocol.is_some())
+    {
+        return Err(Error::InvalidConfig(
+            "--read-mode is a setting of --consistency consensus".into(),
         ));
     }
     let mutant = mode
@@ -230,6 +239,19 @@ pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Exper
             read_strategy(args.read_strategy)
         } else {
             ReadStrategy::default()
+        },
+        // A setting of consensus mode, likewise.
+        consensus: if consistency == Consistency::Consensus {
+            ConsensusConfig {
+                read_mode: match args.read_mode {
+                    ReadModeArg::Log => ReadMode::Log,
+                    ReadModeArg::ReadIndex => ReadMode::ReadIndex,
+                    ReadModeArg::Lease => ReadMode::Lease,
+                },
+                ..ConsensusConfig::default()
+            }
+        } else {
+            ConsensusConfig::default()
         },
         drop: args.drop,
         duplicate: args.duplicate,

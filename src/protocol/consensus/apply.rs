@@ -25,6 +25,12 @@ fn write(store: &NodeStore, key: &[u8], value: Option<Vec<u8>>, index: u64) -> R
     store.put_record(key, &record)
 }
 
+/// The current value of `key` in the state machine (none if absent or
+/// deleted).
+pub(super) fn current(store: &NodeStore, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    Ok(store.get_record(key)?.and_then(|r| r.value))
+}
+
 /// Runs one client operation against the records; its answer.
 fn run(store: &NodeStore, op: ClientOp, index: u64) -> Result<Response> {
     let current = |key: &[u8]| -> Result<Option<Vec<u8>>> {
@@ -58,7 +64,10 @@ impl Consensus {
         let upto = self.commit.min(self.last_index());
         while self.applied < upto {
             let index = self.applied + 1;
-            let command = self.log[self.applied as usize].command.clone();
+            let command = match self.entry(index) {
+                Some(entry) => entry.command.clone(),
+                None => unreachable!("entry {index} is applied before it is compacted"),
+            };
             if let Command::Op { reply_to, op } = command {
                 let response = run(ctx.store(), op, index)?;
                 if self.waiting.remove(&reply_to) {
@@ -68,6 +77,7 @@ impl Consensus {
             storage::save_applied(ctx.store(), index)?;
             self.applied = index;
         }
-        Ok(())
+        self.maybe_compact(ctx)?;
+        self.serve_reads(ctx)
     }
 }

@@ -62,6 +62,14 @@ impl Consensus {
             ctx.stepped_down(self.hard.term);
             self.reset_election_timer(ctx);
         }
+        // Reads this node was confirming as leader go to the next one.
+        for (reply_to, key) in self.reads.step_down() {
+            self.hold(
+                ctx,
+                reply_to,
+                super::ClientOp::Request(crate::protocol::Request::Get { key }),
+            );
+        }
         self.role = Role::Follower { leader };
     }
 
@@ -170,6 +178,7 @@ impl Consensus {
             .collect();
         self.role = Role::Leader { progress };
         ctx.became_leader(self.hard.term);
+        self.reads.become_leader();
         if let Some(timer) = self.election_timer.take() {
             ctx.cancel_timer(timer);
         }
@@ -185,7 +194,11 @@ impl Consensus {
         if !self.is_leader() {
             return Ok(());
         }
-        self.broadcast_append(ctx);
+        self.broadcast_append(ctx)?;
+        if self.config.read_mode == super::ReadMode::Lease {
+            // Renew the lease.
+            self.start_probe_round(ctx)?;
+        }
         self.heartbeat_timer = Some(ctx.set_timer(self.config.heartbeat, HEARTBEAT));
         Ok(())
     }

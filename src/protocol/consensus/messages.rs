@@ -1,6 +1,7 @@
 //! What Raft nodes say to each other, and what the log holds.
 
 use crate::protocol::{Cas, ReplyTo, Request};
+use crate::storage::Record;
 use serde::{Deserialize, Serialize};
 
 /// A client operation, as it travels to the leader and sits in the log.
@@ -83,6 +84,34 @@ pub enum RaftMessage {
         /// in one step instead of one entry per round trip.
         last_index: u64,
     },
+    /// InstallSnapshot (§7): the leader's whole state machine as of
+    /// `last_index`, for a follower that needs entries the leader has
+    /// compacted away. Sent in one message, not in chunks.
+    InstallSnapshot {
+        /// The leader's term.
+        term: u64,
+        /// The last entry the snapshot includes.
+        last_index: u64,
+        /// Its term.
+        last_term: u64,
+        /// Every record of the state machine (tombstones included).
+        records: Vec<(Vec<u8>, Record)>,
+    },
+    /// ReadIndex and leases (thesis §6.4): "am I still your leader?" A
+    /// follower of `term` answers [`RaftMessage::ReadProbeAck`].
+    ReadProbe {
+        /// The leader's term.
+        term: u64,
+        /// Which round of probes this is (increasing within a term).
+        round: u64,
+    },
+    /// The answer to [`RaftMessage::ReadProbe`].
+    ReadProbeAck {
+        /// The follower's term.
+        term: u64,
+        /// The round answered.
+        round: u64,
+    },
     /// A client operation handed on to the node believed to lead.
     Forward {
         /// Who to answer.
@@ -102,7 +131,10 @@ impl RaftMessage {
             RaftMessage::RequestVote { term, .. }
             | RaftMessage::Vote { term, .. }
             | RaftMessage::Append { term, .. }
-            | RaftMessage::AppendReply { term, .. } => Some(*term),
+            | RaftMessage::AppendReply { term, .. }
+            | RaftMessage::InstallSnapshot { term, .. }
+            | RaftMessage::ReadProbe { term, .. }
+            | RaftMessage::ReadProbeAck { term, .. } => Some(*term),
             RaftMessage::Forward { .. } => None,
         }
     }

@@ -42,29 +42,63 @@
 //!   the node's records; the node that appended a client's entry answers the
 //!   client once it has applied it, with what the state machine computed.
 //!
+//! - **Snapshots** (`snapshot.rs`, §7). Once the log holds
+//!   [`ConsensusConfig::snapshot_threshold`] applied entries they are
+//!   compacted away: the records stand for them. A follower that needs an
+//!   entry the leader no longer has gets the leader's records instead
+//!   (InstallSnapshot); a restarted node recovers from its snapshot and the
+//!   log after it.
+//! - **Reads** (`reads.rs`, thesis §6.4): through the log by default, or
+//!   by ReadIndex, or under a leader lease ([`ReadMode`]).
+//!
 //! # Deviations from the paper, and what is left out
 //!
-//! - **One group over all the nodes.** The whole key space is one Raft
-//!   group whose members are the cluster's nodes; the replication factor
-//!   and the partitioner do not apply (every node holds every key).
-//!   Multi-Raft — one group per shard, placed by the partitioner — is left
-//!   out, and so are **membership changes**: the group is the member list
-//!   at the time of each decision, so adding or removing a node while the
-//!   cluster runs is *not* safe in this mode (majorities of the old and the
-//!   new set need not intersect).
-//! - **No log compaction.** The log grows without bound (snapshots and
-//!   InstallSnapshot, §7, are left out); a restarted node replays nothing
-//!   it has applied, because the applied index is persisted with the
-//!   records.
-//! - **Reads go through the log.** A get is an entry like a put, so it is
-//!   linearizable at the price of a replication round. ReadIndex and
-//!   leader leases (§6.4) are left out.
-//! - **Followers forward.** A client may send to any node: a follower
-//!   hands the request on to the leader it knows ([`RaftMessage::Forward`]),
-//!   or holds it until it learns of one; the leader answers the client
-//!   directly. Nothing is retried: a request lost with a deposed leader
-//!   times out at its client, which records it as indeterminate — and it
-//!   may indeed still be committed by the next leader.
+//! - **One group over all the nodes, not multi-Raft.** The whole key space
+//!   is one Raft group whose members are the cluster's nodes; the
+//!   replication factor and the partitioner do not apply (every node holds
+//!   every key). One group per shard, placed by the partitioner (as
+//!   TiKV's or CockroachDB's multi-Raft), would scale writes with the
+//!   number of groups, but every group would need its own log, elections
+//!   and membership, and a key's shard moves on every membership change —
+//!   far more machinery than the lesson needs to show what consensus buys
+//!   (a total order, hence compare-and-set) and what it costs (a leader,
+//!   a majority of *all* nodes). So: one group, the scope toydb chose too.
+//! - **Membership changes stop the world** (`membership.rs`). The group is
+//!   the cluster's member list at each decision, not a configuration in
+//!   the log, so Raft's single-server changes (thesis ch. 4) do not apply
+//!   as written. [`crate::Cluster::add_node`] and
+//!   [`crate::Cluster::remove_node`] stop every node, make every member of
+//!   the new group a copy of the most up-to-date one ([`reconfigure`]) and
+//!   restart them: safe for changes of any size, at the price of a pause.
+//! - **Snapshots are the records, sent whole.** The state machine already
+//!   lives on disk, so a snapshot is a note of the index it stands for;
+//!   InstallSnapshot carries every record in one message (no chunks, so a
+//!   state machine beyond the decode limit of
+//!   [`crate::codec::DECODE_LIMIT`] cannot be sent), and is re-sent on
+//!   every heartbeat while a follower lags behind the compacted point.
+//! - **Reads.** [`ReadMode::Log`] (the default) appends a get like a put.
+//!   [`ReadMode::ReadIndex`] confirms leadership with a separate round of
+//!   probes rather than piggybacking on AppendEntries, one round per read
+//!   (no batching). [`ReadMode::Lease`] renews its lease with such a round
+//!   on every heartbeat, and makes followers ignore RequestVote for a
+//!   minimum election timeout after hearing from a leader (thesis §4.2.3),
+//!   also after a restart; it trusts the leader's clock, which the tests
+//!   show going wrong.
+//! - **Followers forward; clients are never left hanging on them.** A
+//!   client may send to any node: a follower hands the request on to the
+//!   leader it knows ([`RaftMessage::Forward`]), which answers the client
+//!   directly, so the client library has no redirect to follow. A node
+//!   that knows no leader holds the request until it learns of one, for at
+//!   most [`ConsensusConfig::hold_timeout`]; then, and after too many hops
+//!   between stale leader hints, it answers `Unavailable` — nothing was
+//!   appended anywhere, so the client knows the request had no effect.
+//!   Nothing is retried: a request lost with a deposed leader times out at
+//!   its client, which records it as indeterminate — and it may indeed
+//!   still be committed by the next leader.
+//! - **No check-quorum.** A leader cut off from the majority keeps leading
+//!   its (dead) term until it hears of a newer one; requests it appends
+//!   meanwhile time out at their clients (they are not refused: they might
+//!   still commit if the partition heals first).
 //! - **Messages instead of RPCs.** Replies are messages of their own; an
 //!   AppendEntries reply carries the index it matched (so reordered and
 //!   duplicated replies are harmless) and the follower's last index (so a
@@ -79,11 +113,16 @@
 //!
 //! # Layout
 //!
+//! - `config.rs`: [`ConsensusConfig`], [`ReadMode`].
 //! - `messages.rs`: [`RaftMessage`], [`Entry`], [`Command`], [`ClientOp`].
-//! - `storage.rs`: term, vote, log and applied index in the store.
+//! - `routing.rs`: a client request run, forwarded or held.
+//! - `storage.rs`: term, vote, log, snapshot and applied index in the store.
 //! - `election.rs`: timeouts, votes, stepping down, becoming leader.
 //! - `replication.rs`: proposing, AppendEntries, commit.
 //! - `apply.rs`: the state machine and the answers to clients.
+//! - `snapshot.rs`: compaction and InstallSnapshot.
+//! - `reads.rs`: ReadIndex and leases.
+//! - `membership.rs`: [`reconfigure`], the stop-the-world membership change.
 //! - `tests/`: scenario tests that drive nodes by hand, the paper's
 //!   Figure 8 among them, and the mutations they catch.
 //!
@@ -109,13 +148,20 @@
 //! ```
 
 mod apply;
+mod config;
 mod election;
+pub mod membership;
 mod messages;
+mod reads;
 mod replication;
+mod routing;
+mod snapshot;
 mod storage;
 #[cfg(test)]
 mod tests;
 
+pub use config::{ConsensusConfig, Mutations, ReadMode};
+pub use membership::reconfigure;
 pub use messages::{ClientOp, Command, Entry, RaftMessage};
 pub use storage::HardState;
 
@@ -123,59 +169,15 @@ use super::{Cas, Context, Protocol, ReplyTo, Request, RequestFilter};
 use crate::error::Result;
 use crate::ids::NodeId;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 /// Timer tokens.
 const ELECTION: u64 = 1;
 const HEARTBEAT: u64 = 2;
+const HOLD: u64 = 3;
 
 /// How many client requests a node holds while it knows no leader; beyond
 /// that it answers `Unavailable` (nothing was appended anywhere).
 const MAX_HELD: usize = 10_000;
-
-/// Settings of the consensus protocol.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConsensusConfig {
-    /// The shortest election timeout; each is drawn uniformly from
-    /// `election_timeout_min..election_timeout_max` with the node's seeded
-    /// RNG, so that candidates rarely collide (§5.2).
-    pub election_timeout_min: Duration,
-    /// The longest election timeout (exclusive).
-    pub election_timeout_max: Duration,
-    /// How often a leader sends AppendEntries when it has nothing new,
-    /// well under the election timeout.
-    pub heartbeat: Duration,
-    /// The most entries in one AppendEntries message.
-    pub max_batch: usize,
-    /// Deliberate bugs, for tests that show the checks catch them. All off
-    /// by default; never turn them on outside a test.
-    #[doc(hidden)]
-    pub mutations: Mutations,
-}
-
-/// Deliberate bugs (see [`ConsensusConfig::mutations`]).
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Mutations {
-    /// Keep the vote in memory only: a restarted node forgets it.
-    pub forget_vote: bool,
-    /// A leader that hears of a higher term adopts it but keeps leading.
-    pub leader_keeps_leading: bool,
-    /// Commit any entry stored on a majority, whatever its term (Figure 8).
-    pub commit_old_terms: bool,
-}
-
-impl Default for ConsensusConfig {
-    fn default() -> Self {
-        ConsensusConfig {
-            election_timeout_min: Duration::from_millis(150),
-            election_timeout_max: Duration::from_millis(300),
-            heartbeat: Duration::from_millis(50),
-            max_batch: 64,
-            mutations: Mutations::default(),
-        }
-    }
-}
 
 /// A node's role in its current term.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,8 +208,13 @@ pub struct Consensus {
     config: ConsensusConfig,
     /// Term and vote, as persisted (except under a mutation).
     hard: HardState,
-    /// The log, entry `i` at position `i - 1` (persisted too).
+    /// The log after the snapshot: entry `i` at position
+    /// `i - snap_index - 1` (persisted too).
     log: Vec<Entry>,
+    /// The last index and term the snapshot (the records) stands for;
+    /// everything up to it is compacted away.
+    snap_index: u64,
+    snap_term: u64,
     /// Highest index known committed (volatile; recovers as `applied`).
     commit: u64,
     /// Highest index applied to the records (persisted with them).
@@ -217,8 +224,12 @@ pub struct Consensus {
     heartbeat_timer: Option<super::TimerId>,
     /// Clients to answer when their entry is applied here.
     waiting: BTreeSet<ReplyTo>,
-    /// Requests held while no leader is known.
-    held: Vec<(ReplyTo, ClientOp)>,
+    /// Requests held while no leader is known, with when they arrived
+    /// (this node's clock).
+    held: Vec<(ReplyTo, ClientOp, u64)>,
+    hold_timer: Option<super::TimerId>,
+    /// ReadIndex and lease state.
+    reads: reads::Reads,
     /// Which client requests this node has proposed or forwarded, direct
     /// or forwarded (forwards are peer messages: the runtime does not
     /// filter them).
@@ -243,6 +254,8 @@ impl Consensus {
             config,
             hard: HardState::default(),
             log: Vec::new(),
+            snap_index: 0,
+            snap_term: 0,
             commit: 0,
             applied: 0,
             role: Role::Follower { leader: None },
@@ -250,6 +263,8 @@ impl Consensus {
             heartbeat_timer: None,
             waiting: BTreeSet::new(),
             held: Vec::new(),
+            hold_timer: None,
+            reads: reads::Reads::default(),
             admitted: RequestFilter::new(),
         }
     }
@@ -269,21 +284,44 @@ impl Consensus {
         self.commit
     }
 
-    /// The log (entry `i` at position `i - 1`).
+    /// The log after the snapshot: entries `snapshot_index() + 1` on.
     pub fn log(&self) -> &[Entry] {
         &self.log
     }
 
-    fn last_index(&self) -> u64 {
-        self.log.len() as u64
+    /// The last index the snapshot stands for (0: nothing compacted).
+    pub fn snapshot_index(&self) -> u64 {
+        self.snap_index
     }
 
-    /// The term of entry `index` (0 for index 0, and for none).
+    fn last_index(&self) -> u64 {
+        self.snap_index + self.log.len() as u64
+    }
+
+    /// Entry `index`, unless compacted or beyond the log.
+    fn entry(&self, index: u64) -> Option<&Entry> {
+        let position = index.checked_sub(self.snap_index + 1)?;
+        self.log.get(usize::try_from(position).ok()?)
+    }
+
+    /// Entries `from..=to` (both within the log after the snapshot).
+    fn entries(&self, from: u64, to: u64) -> Vec<Entry> {
+        let start = from.saturating_sub(self.snap_index + 1) as usize;
+        let end = (to.saturating_sub(self.snap_index) as usize).min(self.log.len());
+        self.log
+            .get(start..end)
+            .map(<[Entry]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// The term of entry `index`: the snapshot's term at its index, 0 for
+    /// index 0, for none, and for compacted entries (which are committed,
+    /// and never compared: see `on_append`).
     fn term_at(&self, index: u64) -> u64 {
-        index
-            .checked_sub(1)
-            .and_then(|i| self.log.get(usize::try_from(i).ok()?))
-            .map_or(0, |e| e.term)
+        if index == self.snap_index {
+            return self.snap_term;
+        }
+        self.entry(index).map_or(0, |e| e.term)
     }
 
     fn last_term(&self) -> u64 {
@@ -300,69 +338,6 @@ impl Consensus {
         let me = ctx.node();
         ctx.members().into_iter().filter(|&n| n != me).collect()
     }
-
-    /// A client operation arrived, directly or forwarded.
-    fn client_op(
-        &mut self,
-        ctx: &mut Context<RaftMessage>,
-        reply_to: ReplyTo,
-        op: ClientOp,
-        hops: u8,
-    ) -> Result<()> {
-        if !self.admitted.admit(reply_to) {
-            return Ok(()); // a duplicate, or overtaken by a later request
-        }
-        self.route(ctx, reply_to, op, hops)
-    }
-
-    /// Proposes (leader), forwards (follower with a leader) or holds.
-    fn route(
-        &mut self,
-        ctx: &mut Context<RaftMessage>,
-        reply_to: ReplyTo,
-        op: ClientOp,
-        hops: u8,
-    ) -> Result<()> {
-        match self.role {
-            Role::Leader { .. } => self.propose(ctx, reply_to, op),
-            Role::Follower {
-                leader: Some(leader),
-            } if hops < 3 => {
-                ctx.send(
-                    leader,
-                    RaftMessage::Forward {
-                        reply_to,
-                        op,
-                        hops: hops + 1,
-                    },
-                );
-                Ok(())
-            }
-            // Handed on too often: drop it, its client times out.
-            Role::Follower { leader: Some(_) } => Ok(()),
-            _ if self.held.len() >= MAX_HELD => {
-                ctx.reply(
-                    reply_to,
-                    super::Response::Unavailable(format!(
-                        "no leader known, and {MAX_HELD} requests already wait for one"
-                    )),
-                );
-                Ok(())
-            }
-            _ => {
-                self.held.push((reply_to, op));
-                Ok(())
-            }
-        }
-    }
-
-    /// Routes the requests held while no leader was known.
-    fn release_held(&mut self, ctx: &mut Context<RaftMessage>) -> Result<()> {
-        for (reply_to, op) in std::mem::take(&mut self.held) {
-            self.route(ctx, reply_to, op, 0)?;
-        }
-        Ok(())
-    }
 }
 
 impl Protocol for Consensus {
@@ -375,10 +350,13 @@ impl Protocol for Consensus {
     fn on_start(&mut self, ctx: &mut Context<RaftMessage>) -> Result<()> {
         let recovered = storage::recover(ctx.store())?;
         self.hard = recovered.hard;
+        self.snap_index = recovered.snapshot.index;
+        self.snap_term = recovered.snapshot.term;
         self.log = recovered.log;
         self.applied = recovered.applied.min(self.last_index());
         // Everything applied was committed; the rest is learned again.
         self.commit = self.applied;
+        self.reads.on_start(ctx, &self.config);
         self.reset_election_timer(ctx);
         Ok(())
     }
@@ -407,6 +385,9 @@ impl Protocol for Consensus {
         from: NodeId,
         message: RaftMessage,
     ) -> Result<()> {
+        if self.ignores(ctx, &message) {
+            return Ok(());
+        }
         if let Some(term) = message.term()
             && term > self.hard.term
         {
@@ -431,6 +412,14 @@ impl Protocol for Consensus {
                 matched,
                 last_index,
             } => self.on_append_reply(ctx, from, term, matched, last_index),
+            RaftMessage::InstallSnapshot {
+                term,
+                last_index,
+                last_term,
+                records,
+            } => self.on_install_snapshot(ctx, from, term, last_index, last_term, records),
+            RaftMessage::ReadProbe { term, round } => self.on_probe(ctx, from, term, round),
+            RaftMessage::ReadProbeAck { term, round } => self.on_probe_ack(ctx, from, term, round),
             RaftMessage::Forward { reply_to, op, hops } => self.client_op(ctx, reply_to, op, hops),
         }
     }
@@ -444,6 +433,10 @@ impl Protocol for Consensus {
         match token {
             ELECTION if self.election_timer == Some(timer) => self.on_election_timeout(ctx),
             HEARTBEAT if self.heartbeat_timer == Some(timer) => self.on_heartbeat(ctx),
+            HOLD if self.hold_timer == Some(timer) => {
+                self.on_hold_timeout(ctx);
+                Ok(())
+            }
             _ => Ok(()), // a timer replaced since
         }
     }

@@ -46,37 +46,43 @@ impl Consensus {
             },
         )?;
         self.waiting.insert(reply_to);
-        self.broadcast_append(ctx);
+        self.broadcast_append(ctx)?;
         // A group of one commits at once.
         self.advance_commit(ctx)
     }
 
     /// Sends each follower the entries from its `next` index on (none: a
     /// heartbeat), and assumes they arrive (pipelining).
-    pub(super) fn broadcast_append(&mut self, ctx: &mut Context<RaftMessage>) {
+    pub(super) fn broadcast_append(&mut self, ctx: &mut Context<RaftMessage>) -> Result<()> {
         let Role::Leader { progress } = &self.role else {
-            return;
+            return Ok(());
         };
         let peers: Vec<NodeId> = progress.keys().copied().collect();
         for peer in peers {
-            self.send_append(ctx, peer);
+            self.send_append(ctx, peer)?;
         }
+        Ok(())
     }
 
-    /// One AppendEntries to `peer`.
-    fn send_append(&mut self, ctx: &mut Context<RaftMessage>, peer: NodeId) {
+    /// One AppendEntries to `peer` (an InstallSnapshot if it needs entries
+    /// compacted away).
+    fn send_append(&mut self, ctx: &mut Context<RaftMessage>, peer: NodeId) -> Result<()> {
         let last = self.last_index();
+        let snap_index = self.snap_index;
         let max_batch = self.config.max_batch.max(1) as u64;
         let Role::Leader { progress } = &mut self.role else {
-            return;
+            return Ok(());
         };
         let Some(p) = progress.get_mut(&peer) else {
-            return;
+            return Ok(());
         };
+        if p.next <= snap_index {
+            return self.send_snapshot(ctx, peer);
+        }
         let prev_index = p.next.saturating_sub(1).min(last);
         let upto = last.min(prev_index + max_batch);
         p.next = upto + 1;
-        let entries = self.log[prev_index as usize..upto as usize].to_vec();
+        let entries = self.entries(prev_index + 1, upto);
         let message = RaftMessage::Append {
             term: self.hard.term,
             prev_index,
@@ -85,6 +91,7 @@ impl Consensus {
             commit: self.commit,
         };
         ctx.send(peer, message);
+        Ok(())
     }
 
     /// AppendEntries at a follower (a higher term was adopted already).
@@ -117,7 +124,17 @@ impl Consensus {
         }
         self.become_follower(ctx, Some(leader));
         self.reset_election_timer(ctx);
+        self.reads.heard_from_leader(ctx);
         self.release_held(ctx)?;
+        // Entries up to our snapshot are committed, hence the leader's
+        // too: skip them, and match from the snapshot on.
+        let (prev_index, prev_term, entries) = if prev_index < self.snap_index {
+            let skip = usize::try_from(self.snap_index - prev_index).unwrap_or(usize::MAX);
+            let rest = entries.into_iter().skip(skip).collect();
+            (self.snap_index, self.snap_term, rest)
+        } else {
+            (prev_index, prev_term, entries)
+        };
         if prev_index > self.last_index() || self.term_at(prev_index) != prev_term {
             reject(self, ctx);
             return Ok(());
@@ -131,7 +148,7 @@ impl Consensus {
             }
             if self.term_at(index + 1) != entry.term {
                 storage::truncate(ctx.store(), index + 1, self.last_index())?;
-                self.log.truncate(index as usize);
+                self.log.truncate((index - self.snap_index) as usize);
                 break;
             }
             index += 1;
@@ -183,9 +200,9 @@ impl Consensus {
                 p.matched = p.matched.max(index);
                 p.next = p.next.max(p.matched + 1);
                 // More to send than one message held: keep going.
-                let behind = p.next <= self.log.len() as u64;
+                let behind = p.next <= self.last_index();
                 if behind {
-                    self.send_append(ctx, follower);
+                    self.send_append(ctx, follower)?;
                 }
                 self.advance_commit(ctx)
             }
@@ -195,8 +212,7 @@ impl Consensus {
                 // what the follower is known to match. (Not `next - 1`:
                 // pipelining has moved `next` on since that message.)
                 p.next = rejected.min(last_index + 1).max(p.matched + 1);
-                self.send_append(ctx, follower);
-                Ok(())
+                self.send_append(ctx, follower)
             }
         }
     }

@@ -9,6 +9,7 @@
 //! | `raft/hard` | [`HardState`]: term and vote |
 //! | `raft/log/` + index (8 bytes, big-endian, so a scan is in log order) | one [`Entry`] |
 //! | `raft/applied` | the index of the last entry applied to the records |
+//! | `raft/snapshot` | [`Snapshot`]: the last index and term the records stand for, once the log before it is compacted |
 //!
 //! The state machine is the node's ordinary records (so the cluster's
 //! inspection tools see it): applying an entry writes its record, then
@@ -19,19 +20,51 @@
 //! (and, expecting something else, does not swap; or, expecting the same,
 //! writes the same value) or did not swap the first time and does not now.
 //!
-//! The log is also kept in memory (a `Vec`, entry `i` at position `i - 1`);
-//! the store is the copy that survives a crash.
+//! The log is also kept in memory (a `Vec`, entry `i` at position
+//! `i - snapshot index - 1`); the store is the copy that survives a crash.
+//!
+//! # Snapshots (§7)
+//!
+//! The records *are* the state machine, already on disk, so compacting
+//! needs no copy: once the log holds `snapshot_threshold` applied entries,
+//! the node writes `raft/snapshot` = (applied index, its term) and then
+//! deletes the log entries up to it. A crash between the two leaves
+//! entries the snapshot covers, which recovery skips and deletes.
+//!
+//! Installing a leader's snapshot replaces the records, which cannot be
+//! done in one write; so the snapshot's records are first written in one
+//! piece, inside `raft/snapshot` (`pending`), and only then copied into the
+//! records and `raft/applied` moved to the snapshot's index. A crash in the
+//! middle leaves `applied` below the snapshot's index with `pending` set:
+//! recovery copies the records again. Log entries after the snapshot that
+//! do not follow it (a conflicting suffix, never acknowledged to the
+//! leader) are deleted *before* the snapshot is written; entries it covers
+//! after.
 
 use super::messages::Entry;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::ids::NodeId;
-use crate::storage::NodeStore;
+use crate::storage::{NodeStore, Record};
 use serde::{Deserialize, Serialize};
 
 const HARD: &[u8] = b"raft/hard";
 const LOG: &[u8] = b"raft/log/";
 const APPLIED: &[u8] = b"raft/applied";
+const SNAPSHOT: &[u8] = b"raft/snapshot";
+
+/// The point up to which the log is compacted: the records stand for every
+/// entry up to `index` (see the module docs).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Snapshot {
+    /// The last entry the snapshot includes.
+    pub index: u64,
+    /// Its term.
+    pub term: u64,
+    /// A leader's snapshot not yet copied into the records (none once it
+    /// is, and for a snapshot of the node's own records).
+    pub pending: Option<Vec<(Vec<u8>, Record)>>,
+}
 
 /// The term and the vote, persisted together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +79,7 @@ pub struct HardState {
 #[derive(Debug, Default)]
 pub(super) struct Recovered {
     pub hard: HardState,
+    pub snapshot: Snapshot,
     pub log: Vec<Entry>,
     pub applied: u64,
 }
@@ -80,15 +114,44 @@ pub(super) fn recover(store: &NodeStore) -> Result<Recovered> {
         }
         None => 0,
     };
+    let snapshot: Snapshot = match store.get_meta(SNAPSHOT)? {
+        Some(bytes) => codec::decode(&bytes).map_err(|e| corrupt(store, "raft/snapshot", e))?,
+        None => Snapshot::default(),
+    };
+    if applied < snapshot.index {
+        match &snapshot.pending {
+            // A crash while installing a leader's snapshot: copy again.
+            Some(records) => install_records(store, records, snapshot.index)?,
+            None => {
+                return Err(corrupt(
+                    store,
+                    "raft/snapshot",
+                    format!(
+                        "snapshot at {} but records applied only to {applied}",
+                        snapshot.index
+                    ),
+                ));
+            }
+        }
+    }
+    let applied = applied.max(snapshot.index);
     let mut log = Vec::new();
     for (name, bytes) in store.scan_meta(LOG)? {
         let index = name
             .get(LOG.len()..)
             .and_then(|raw| <[u8; 8]>::try_from(raw).ok())
             .map(u64::from_be_bytes);
-        // Entries are written contiguously from 1 and truncated from the
-        // end, so a gap means damage.
-        if index != Some(log.len() as u64 + 1) {
+        // Covered by the snapshot: a crash between writing the snapshot and
+        // deleting these.
+        if let Some(index) = index
+            && index <= snapshot.index
+        {
+            store.remove_meta(&name)?;
+            continue;
+        }
+        // Entries are written contiguously after the snapshot and
+        // truncated from the end, so a gap means damage.
+        if index != Some(snapshot.index + log.len() as u64 + 1) {
             return Err(corrupt(
                 store,
                 "raft/log",
@@ -97,7 +160,12 @@ pub(super) fn recover(store: &NodeStore) -> Result<Recovered> {
         }
         log.push(codec::decode(&bytes).map_err(|e| corrupt(store, "raft/log", e))?);
     }
-    Ok(Recovered { hard, log, applied })
+    Ok(Recovered {
+        hard,
+        snapshot,
+        log,
+        applied,
+    })
 }
 
 /// Persists the term and vote.
@@ -126,4 +194,29 @@ pub(super) fn truncate(store: &NodeStore, from: u64, last: u64) -> Result<()> {
 /// Persists the applied index.
 pub(super) fn save_applied(store: &NodeStore, applied: u64) -> Result<()> {
     store.put_meta(APPLIED, &applied.to_be_bytes())
+}
+
+/// Persists `snapshot` (one write).
+pub(super) fn save_snapshot(store: &NodeStore, snapshot: &Snapshot) -> Result<()> {
+    let bytes = codec::encode(snapshot).map_err(Error::Encode)?;
+    store.put_meta(SNAPSHOT, &bytes)
+}
+
+/// Makes the records exactly `records` and the applied index `index`.
+pub(super) fn install_records(
+    store: &NodeStore,
+    records: &[(Vec<u8>, Record)],
+    index: u64,
+) -> Result<()> {
+    let keep: std::collections::BTreeSet<&[u8]> =
+        records.iter().map(|(k, _)| k.as_slice()).collect();
+    for (key, _) in store.records()? {
+        if !keep.contains(key.as_slice()) {
+            store.remove_record(&key)?;
+        }
+    }
+    for (key, record) in records {
+        store.put_record(key, record)?;
+    }
+    save_applied(store, index)
 }

@@ -64,7 +64,10 @@ impl Net {
             }
             while *checked < node.applied {
                 *checked += 1;
-                let entry = &node.log[*checked as usize - 1];
+                // Compacted (or installed from a snapshot): nothing to compare.
+                let Some(entry) = node.entry(*checked) else {
+                    continue;
+                };
                 let first = self
                     .applied
                     .entry(*checked)
@@ -158,6 +161,20 @@ impl Net {
             );
         }
         out
+    }
+
+    /// `id`'s state machine: every record.
+    pub(super) fn records(&self, id: NodeId) -> Vec<(Vec<u8>, crate::storage::Record)> {
+        self.harness
+            .store(id)
+            .expect("the node exists")
+            .records()
+            .expect("records read")
+    }
+
+    /// `id`'s snapshot index.
+    pub(super) fn snapshot_index(&self, id: NodeId) -> u64 {
+        self.proto(id).snapshot_index()
     }
 
     pub(super) fn is_leader(&self, id: NodeId) -> bool {

@@ -1,0 +1,57 @@
+//! `replikv run --consistency consensus --read-mode …`: each read mode
+//! runs and stays linearizable under crashes on the simulator; the flag is
+//! refused for other modes and unknown values.
+
+use std::process::{Command, Output};
+
+fn replikv(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_replikv"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn every_read_mode_runs_linearizably_under_crashes() {
+    for mode in ["log", "read-index", "lease"] {
+        let out = replikv(&[
+            "run",
+            "--consistency",
+            "consensus",
+            "--read-mode",
+            mode,
+            "--runtime",
+            "sim",
+            "--nemesis",
+            "crash",
+            "--clients",
+            "3",
+            "--ops",
+            "40",
+            "--cas-ratio",
+            "0.2",
+            "--report",
+            "json",
+            "--seed",
+            "4",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{mode}: {stderr}");
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+        assert_eq!(
+            json["linearizable"],
+            serde_json::json!(true),
+            "{mode}: {json}"
+        );
+    }
+}
+
+#[test]
+fn read_mode_is_refused_outside_consensus_and_for_unknown_values() {
+    let out = replikv(&["run", "--consistency", "strong", "--read-mode", "lease"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--read-mode"));
+    let out = replikv(&["run", "--consistency", "consensus", "--read-mode", "quorum"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("read-index"));
+}
