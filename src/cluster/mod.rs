@@ -98,6 +98,8 @@ pub struct Cluster {
     /// Whether live membership changes are refused: consensus mode's Raft
     /// group has no safe reconfiguration yet (see `protocol::consensus`).
     fixed_membership: bool,
+    /// Whether nodes handle their inbox in batches with group commit.
+    batching: bool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -203,6 +205,7 @@ impl Cluster {
             world,
             link_key: builder.link_key,
             fixed_membership,
+            batching: builder.batching,
         };
         for id in ids {
             cluster.start_node(id)?;
@@ -234,6 +237,7 @@ impl Cluster {
             counters: slot.counters.clone(),
             link_key: self.link_key.clone(),
             started_at_ns,
+            batching: self.batching,
         };
         slot.incarnation += 1;
         let running = match &self.world {

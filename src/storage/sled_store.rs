@@ -83,4 +83,17 @@ impl Storage for SledStorage {
         self.db.flush()?;
         Ok(())
     }
+
+    /// One `sled::Batch`, applied atomically.
+    fn apply_batch(&self, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (key, value) in writes {
+            match value {
+                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
+                None => batch.remove(key.as_slice()),
+            }
+        }
+        self.db.apply_batch(batch)?;
+        Ok(())
+    }
 }
