@@ -487,6 +487,8 @@ impl Cluster {
                         .load(Ordering::Relaxed),
                     replayed_messages: slot.counters.replayed_messages.load(Ordering::Relaxed),
                     duplicate_requests: slot.counters.duplicate_requests.load(Ordering::Relaxed),
+                    batches: slot.counters.batches.load(Ordering::Relaxed),
+                    batched_envelopes: slot.counters.batched_envelopes.load(Ordering::Relaxed),
                     panics: slot.counters.panics.load(Ordering::Acquire),
                     last_panic: slot.counters.last_panic.lock().clone(),
                     up: slot.running.is_some(),

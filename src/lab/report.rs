@@ -517,6 +517,8 @@ mod tests {
             unauthentic_messages: 0,
             replayed_messages: 0,
             duplicate_requests: 0,
+            batches: 0,
+            batched_envelopes: 0,
             panics,
             last_panic: last_panic.map(str::to_string),
             up: panics == 0,

@@ -90,6 +90,8 @@ pub(crate) struct NodeCore<P: Protocol> {
     store: NodeStore,
     /// Whether the driver opened a batch ([`Core::begin_batch`]).
     in_batch: bool,
+    /// Envelopes handled in the open batch.
+    handled: u64,
     /// Seals what it sends and checks what it receives (see
     /// [`crate::security`]); `None` when links are not authenticated.
     links: Option<Links>,
@@ -138,6 +140,7 @@ impl<P: Protocol> NodeCore<P> {
             released: Vec::new(),
             store,
             in_batch: false,
+            handled: 0,
             links: env.links,
         }
     }
@@ -152,6 +155,13 @@ impl<P: Protocol> NodeCore<P> {
     /// Commits the store, then releases the batch's envelopes (or drops
     /// them when the commit failed: see the module docs).
     fn commit(&mut self) {
+        if self.handled > 0 {
+            self.count(|c| &c.batches);
+            self.counters
+                .batched_envelopes
+                .fetch_add(self.handled, Ordering::Relaxed);
+            self.handled = 0;
+        }
         match self.store.commit() {
             Ok(_) => self.released.append(&mut self.outbox),
             Err(_) => {
@@ -232,6 +242,7 @@ impl<P: Protocol> Core for NodeCore<P> {
     }
 
     fn handle(&mut self, envelope: Envelope, now_ns: u64) {
+        self.handled += 1;
         self.handle_one(envelope, now_ns);
         self.end_lone_batch();
     }

@@ -48,6 +48,8 @@
 //! default panic hook still prints the message and its location to stderr,
 //! which is where a learner looks first.
 
+#[cfg(test)]
+mod batch_tests;
 mod core;
 mod runtime;
 mod timers;

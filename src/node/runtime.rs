@@ -50,6 +50,9 @@ pub(crate) struct NodeCounters {
     pub unauthentic_messages: AtomicU64,
     /// Authentic peer messages refused as replays.
     pub replayed_messages: AtomicU64,
+    /// Batches that handled at least one envelope, and those envelopes.
+    pub batches: AtomicU64,
+    pub batched_envelopes: AtomicU64,
     /// Incarnations that ended in a panic.
     pub panics: AtomicU64,
     /// The message of the latest panic. Written before `panics` is counted
