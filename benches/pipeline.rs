@@ -17,13 +17,24 @@
 //!   and the client run on the bench thread with instant links (as
 //!   `eventual_put_handlers/r1_w1` in `benches/eventual.rs`), one message
 //!   per step, no batching. Every threaded figure pays this CPU and more.
+//! - `floor/two threads at once`: two such clusters, each on a thread of
+//!   its own, side by side: how much the machine's second core adds right
+//!   now (2.0 on an idle 2-core machine, less when others use it). A
+//!   threaded cluster cannot beat the floor by more than that.
 //! - `periodic/…`: temporary sled storage, sled's background flush
 //!   ([`Durability::Periodic`]); eventual R=W=1 with 1 and 8 in flight,
-//!   batching on and off, and strong (ABD) with 8 in flight.
+//!   batching on and off, two clients with 8 in flight each, and strong
+//!   (ABD) with 8 in flight.
 //! - `flush before ack/…`: every write flushed before it is acknowledged
 //!   ([`Durability::FlushBeforeAck`]), on sled databases in a directory on
 //!   the machine's disk (temporary sled lives in `/dev/shm`, where a flush
-//!   costs little): eventual R=W=1, batching on and off, 1 and 8 in flight.
+//!   costs little): eventual R=W=1, batching on and off, 1 and 8 in flight,
+//!   and four clients with 8 in flight each. A coordinator's batch can only
+//!   hold the puts in flight that it coordinates: with 8 in flight over
+//!   three coordinators, about 8/3 — which bounds what one flush can cover.
+//!
+//! Each figure is followed by the mean batch size the nodes saw
+//! (envelopes handled ÷ batches, from the cluster's metrics).
 //!
 //! After the criterion figures it prints the ratios the issue asks for,
 //! computed from this run's means: pipelined ÷ the one-thread floor (goal ≥
@@ -50,6 +61,10 @@ struct Setup {
     batching: bool,
     durability: Durability,
     runtime: Runtime,
+    /// Clusters run side by side, each on its own threads.
+    clusters: usize,
+    /// Clients per cluster, each on a thread of its own.
+    clients: usize,
 }
 
 impl Setup {
@@ -61,7 +76,13 @@ impl Setup {
             batching,
             durability: Durability::Periodic,
             runtime: Runtime::Threads,
+            clusters: 1,
+            clients: 1,
         }
+    }
+
+    fn clients(self, clients: usize) -> Self {
+        Setup { clients, ..self }
     }
 
     fn flushed(self) -> Self {
@@ -71,7 +92,7 @@ impl Setup {
         }
     }
 
-    fn cluster(&self, dir: &std::path::Path) -> (Cluster, Client) {
+    fn cluster(&self, dir: &std::path::Path) -> (Cluster, Vec<Client>) {
         let storage = match self.durability {
             Durability::FlushBeforeAck => StorageKind::Directory(dir.to_path_buf()),
             Durability::Periodic => StorageKind::Temporary,
@@ -88,9 +109,33 @@ impl Setup {
             .client_timeout(Duration::from_secs(10))
             .build()
             .expect("cluster builds");
-        let client = cluster.client().expect("client");
-        (cluster, client)
+        let clients = (0..self.clients)
+            .map(|_| cluster.client().expect("client"))
+            .collect();
+        (cluster, clients)
     }
+}
+
+/// Time for `iters` puts shared among `clients`, each on its own thread
+/// (the bench thread when there is one) with `window` in flight.
+fn puts_by_all(clients: &mut [Client], window: usize, iters: u64, counter: &mut u64) -> Duration {
+    if let [client] = clients {
+        return puts(client, window, iters, counter);
+    }
+    let k = clients.len() as u64;
+    let mut own = *counter;
+    *counter += iters;
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for (i, client) in (0..k).zip(clients.iter_mut()) {
+            // Exactly `iters` in all; each client its own range of values.
+            let share = iters / k + u64::from(i < iters % k);
+            let mut from = own;
+            own += share;
+            scope.spawn(move || puts(client, window, share, &mut from));
+        }
+    });
+    started.elapsed()
 }
 
 /// Time for `iters` puts with `window` in flight.
@@ -115,69 +160,166 @@ fn puts(client: &mut Client, window: usize, iters: u64, counter: &mut u64) -> Du
 }
 
 fn pipeline(c: &mut Criterion) {
+    let floor = Setup {
+        runtime: Runtime::Simulated,
+        ..Setup::threads("floor/one thread", EVENTUAL, 1, false)
+    };
     let setups = [
+        floor,
+        // Two independent one-thread floors at once, on two threads: how
+        // much of a second core the machine gives right now.
         Setup {
-            runtime: Runtime::Simulated,
-            ..Setup::threads("floor/one thread", EVENTUAL, 1, false)
+            name: "floor/two threads at once",
+            clusters: 2,
+            ..floor
         },
-        Setup::threads("periodic/eventual, 1 in flight, unbatched", EVENTUAL, 1, false),
+        Setup::threads(
+            "periodic/eventual, 1 in flight, unbatched",
+            EVENTUAL,
+            1,
+            false,
+        ),
         Setup::threads("periodic/eventual, 1 in flight, batched", EVENTUAL, 1, true),
-        Setup::threads("periodic/eventual, 8 in flight, unbatched", EVENTUAL, 8, false),
+        Setup::threads(
+            "periodic/eventual, 8 in flight, unbatched",
+            EVENTUAL,
+            8,
+            false,
+        ),
         Setup::threads("periodic/eventual, 8 in flight, batched", EVENTUAL, 8, true),
-        Setup::threads("periodic/strong, 8 in flight, batched", Consistency::Strong, 8, true),
-        Setup::threads("flush before ack/eventual, 1 in flight, unbatched", EVENTUAL, 1, false)
-            .flushed(),
-        Setup::threads("flush before ack/eventual, 1 in flight, batched", EVENTUAL, 1, true)
-            .flushed(),
-        Setup::threads("flush before ack/eventual, 8 in flight, unbatched", EVENTUAL, 8, false)
-            .flushed(),
-        Setup::threads("flush before ack/eventual, 8 in flight, batched", EVENTUAL, 8, true)
-            .flushed(),
+        Setup::threads(
+            "periodic/eventual, 2 clients × 8, batched",
+            EVENTUAL,
+            8,
+            true,
+        )
+        .clients(2),
+        Setup::threads(
+            "periodic/strong, 8 in flight, batched",
+            Consistency::Strong,
+            8,
+            true,
+        ),
+        Setup::threads(
+            "flush before ack/eventual, 1 in flight, unbatched",
+            EVENTUAL,
+            1,
+            false,
+        )
+        .flushed(),
+        Setup::threads(
+            "flush before ack/eventual, 1 in flight, batched",
+            EVENTUAL,
+            1,
+            true,
+        )
+        .flushed(),
+        Setup::threads(
+            "flush before ack/eventual, 8 in flight, unbatched",
+            EVENTUAL,
+            8,
+            false,
+        )
+        .flushed(),
+        Setup::threads(
+            "flush before ack/eventual, 8 in flight, batched",
+            EVENTUAL,
+            8,
+            true,
+        )
+        .flushed(),
+        Setup::threads(
+            "flush before ack/eventual, 4 clients × 8, unbatched",
+            EVENTUAL,
+            8,
+            false,
+        )
+        .flushed()
+        .clients(4),
+        Setup::threads(
+            "flush before ack/eventual, 4 clients × 8, batched",
+            EVENTUAL,
+            8,
+            true,
+        )
+        .flushed()
+        .clients(4),
     ];
     let mut group = c.benchmark_group("pipeline");
     group.throughput(Throughput::Elements(1));
     let mut per_put: HashMap<&'static str, f64> = HashMap::new();
+    let mut batch_sizes: HashMap<&'static str, f64> = HashMap::new();
     for setup in setups {
-        let dir = tempfile::tempdir().expect("a directory for the databases");
-        let (cluster, mut client) = setup.cluster(dir.path());
+        let dirs: Vec<_> = (0..setup.clusters)
+            .map(|_| tempfile::tempdir().expect("a directory for the databases"))
+            .collect();
+        let mut clusters = Vec::new();
+        let mut clients = Vec::new();
+        for dir in &dirs {
+            let (cluster, mine) = setup.cluster(dir.path());
+            clusters.push(cluster);
+            clients.extend(mine);
+        }
         let mut total = (Duration::ZERO, 0u64);
         let mut counter = 0u64;
         group.bench_function(setup.name, |b| {
             b.iter_custom(|iters| {
-                let took = puts(&mut client, setup.window, iters, &mut counter);
+                let took = puts_by_all(&mut clients, setup.window, iters, &mut counter);
                 total.0 += took;
                 total.1 += iters;
                 took
             })
         });
-        drop(client);
-        drop(cluster);
+        drop(clients);
+        let loads = clusters[0].metrics().nodes;
+        let batches: u64 = loads.iter().map(|l| l.batches).sum();
+        let envelopes: u64 = loads.iter().map(|l| l.batched_envelopes).sum();
+        batch_sizes.insert(setup.name, envelopes as f64 / batches.max(1) as f64);
+        drop(clusters);
         per_put.insert(setup.name, total.0.as_secs_f64() / total.1.max(1) as f64);
     }
     group.finish();
     let t = |name: &str| per_put.get(name).copied().unwrap_or(f64::NAN);
-    let floor = t("floor/one thread");
-    println!("\nper put (mean over every iteration criterion ran):");
+    let floor_per_put = t("floor/one thread");
+    println!("\nper put (mean over every iteration criterion ran), and mean batch size:");
     for setup in setups {
-        println!("  {:<52} {:>9.2} µs", setup.name, t(setup.name) * 1e6);
+        println!(
+            "  {:<54} {:>9.2} µs  {:>5.2} envelopes per batch",
+            setup.name,
+            t(setup.name) * 1e6,
+            batch_sizes.get(setup.name).copied().unwrap_or(f64::NAN)
+        );
     }
     println!("\nratios of throughput, from this run:");
     println!(
         "  eventual R=W=1, 8 in flight, batched ÷ protocol code on one thread: {:.2} (goal ≥ 1.5)",
-        floor / t("periodic/eventual, 8 in flight, batched")
+        floor_per_put / t("periodic/eventual, 8 in flight, batched")
     );
     println!(
         "  eventual R=W=1, 8 in flight, unbatched ÷ protocol code on one thread: {:.2}",
-        floor / t("periodic/eventual, 8 in flight, unbatched")
+        floor_per_put / t("periodic/eventual, 8 in flight, unbatched")
+    );
+    println!(
+        "  eventual R=W=1, 2 clients × 8 in flight, batched ÷ protocol code on one thread: {:.2}",
+        floor_per_put / t("periodic/eventual, 2 clients × 8, batched")
     );
     println!(
         "  eventual R=W=1, 1 in flight ÷ protocol code on one thread: {:.2}",
-        floor / t("periodic/eventual, 1 in flight, batched")
+        floor_per_put / t("periodic/eventual, 1 in flight, batched")
+    );
+    println!(
+        "  two one-thread floors at once ÷ one (the second core's share now): {:.2}",
+        floor_per_put / t("floor/two threads at once")
     );
     println!(
         "  FlushBeforeAck, 8 in flight, batched ÷ unbatched: {:.2} (goal ≥ 5)",
         t("flush before ack/eventual, 8 in flight, unbatched")
             / t("flush before ack/eventual, 8 in flight, batched")
+    );
+    println!(
+        "  FlushBeforeAck, 4 clients × 8 in flight, batched ÷ unbatched: {:.2} (goal ≥ 5)",
+        t("flush before ack/eventual, 4 clients × 8, unbatched")
+            / t("flush before ack/eventual, 4 clients × 8, batched")
     );
     println!(
         "  strong ÷ eventual R=W=1, both 8 in flight, batched: {:.2} (goal ≥ 0.5)",

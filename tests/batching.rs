@@ -136,7 +136,10 @@ fn group_commit_flushes_once_per_batch_instead_of_once_per_write() -> replikv::R
         flushes >= writes,
         "unbatched: {flushes} flushes for {writes} writes: every write is flushed"
     );
-    assert_eq!(batch, 1.0, "without batching every envelope is its own batch");
+    assert_eq!(
+        batch, 1.0,
+        "without batching every envelope is its own batch"
+    );
     Ok(())
 }
 

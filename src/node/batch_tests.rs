@@ -124,7 +124,11 @@ fn a_batch_is_committed_with_one_flush_before_any_of_its_acknowledgements_leaves
     assert_eq!(engine.flushes.load(Ordering::SeqCst), 1, "one flush");
     assert_eq!(engine.inner.scan_prefix(b"").unwrap().len(), 8);
     core.take_outbox(&mut out);
-    assert_eq!(done(&out), (1..=8).collect::<Vec<_>>(), "in order, all of them");
+    assert_eq!(
+        done(&out),
+        (1..=8).collect::<Vec<_>>(),
+        "in order, all of them"
+    );
 }
 
 #[test]

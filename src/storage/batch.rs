@@ -6,8 +6,8 @@
 //! [`WriteBatch`]. The protocol writes and reads as usual; its writes land
 //! here, and its reads see them first, so a handler reads what an earlier
 //! handler of the same batch wrote. When the batch ends, the node core
-//! applies them as one engine batch ([`Storage::apply_batch`], a single
-//! `sled::Batch` on sled), flushes once under
+//! applies them in one call ([`Storage::apply_batch`]; on sled one
+//! insert after another, for a reason given there), flushes once under
 //! [`Durability::FlushBeforeAck`](super::Durability::FlushBeforeAck), and
 //! only then releases the batch's replies and messages. One flush then
 //! covers every write of the batch: the *group commit* of databases since

@@ -81,8 +81,9 @@ pub trait Storage: Send + Sync + 'static {
     /// Makes every write so far durable.
     fn flush(&self) -> Result<()>;
     /// Applies `writes` in order — `Some(value)` stores, `None` removes —
-    /// as one engine batch when the engine has them (sled applies a
-    /// `sled::Batch` atomically). This is how a node commits the writes of
+    /// in one call, so an engine can apply them at once (the in-memory
+    /// engine takes its lock once; sled applies them one by one, see
+    /// [`SledStorage`]). This is how a node commits the writes of
     /// one batch of messages (see the module docs on group commit). The
     /// default applies them one by one, stopping at the first error.
     ///
