@@ -73,6 +73,8 @@
 //! fits are.
 
 mod adversary;
+#[cfg(test)]
+mod batch_tests;
 mod controls;
 mod delay;
 mod faults;
