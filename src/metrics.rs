@@ -170,6 +170,13 @@ pub struct NodeLoad {
     /// Client requests not run because they were duplicates or late copies
     /// ([`crate::protocol::RequestFilter`]).
     pub duplicate_requests: u64,
+    /// Batches of envelopes the node handled, each closed by one group
+    /// commit (see [`ClusterBuilder::batching`](crate::ClusterBuilder::batching));
+    /// a node that does not batch handles every envelope as a batch of one.
+    pub batches: u64,
+    /// Envelopes handled in those batches: `batched_envelopes / batches`
+    /// is the mean batch size.
+    pub batched_envelopes: u64,
     /// Incarnations that ended because the protocol panicked (each one
     /// crashed the node; see [`Cluster::crash`](crate::Cluster::crash)).
     pub panics: u64,

@@ -62,6 +62,7 @@ pub struct ClusterBuilder {
     pub(super) link_key: Option<LinkKey>,
     pub(super) data_key: Option<crate::security::DataKey>,
     pub(super) access: Option<crate::security::AccessPolicy>,
+    pub(super) batching: bool,
 }
 
 pub(super) enum ProtocolChoice {
@@ -108,6 +109,7 @@ impl Default for ClusterBuilder {
             link_key: None,
             data_key: None,
             access: None,
+            batching: true,
         }
     }
 }
@@ -226,6 +228,36 @@ impl ClusterBuilder {
     /// When writes become durable (default: sled's periodic flush).
     pub fn durability(mut self, durability: Durability) -> Self {
         self.durability = durability;
+        self
+    }
+
+    /// Whether a node handles everything waiting in its inbox as one batch
+    /// (default on): the batch's storage writes are applied as one engine
+    /// batch and, under [`Durability::FlushBeforeAck`], flushed once — a
+    /// *group commit* — before any of its replies and messages leave, and
+    /// the messages to each peer leave together. Off, a node handles one
+    /// message at a time and flushes after every write, as a comparison
+    /// (`benches/pipeline.rs` measures both). Semantics do not change:
+    /// nothing is acknowledged before its write is applied, and flushed
+    /// when the durability setting asks for it. The simulator hands a node
+    /// one message per step either way (see `src/node/core.rs`).
+    ///
+    /// ```
+    /// use replikv::storage::Durability;
+    /// use replikv::{Cluster, StorageKind};
+    ///
+    /// let cluster = Cluster::builder()
+    ///     .storage(StorageKind::Memory)
+    ///     .durability(Durability::FlushBeforeAck)
+    ///     .batching(false)
+    ///     .build()?;
+    /// let mut client = cluster.client()?;
+    /// client.put("k", "v")?;
+    /// assert_eq!(client.get("k")?, Some(b"v".to_vec()));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn batching(mut self, on: bool) -> Self {
+        self.batching = on;
         self
     }
 

@@ -100,6 +100,8 @@ pub struct Cluster {
     /// Whether live membership changes are refused: consensus mode's Raft
     /// group has no safe reconfiguration yet (see `protocol::consensus`).
     fixed_membership: bool,
+    /// Whether nodes handle their inbox in batches with group commit.
+    batching: bool,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -212,6 +214,7 @@ impl Cluster {
                 .access
                 .map(|policy| Arc::new(crate::security::AccessControl::new(policy))),
             fixed_membership,
+            batching: builder.batching,
         };
         for id in ids {
             cluster.start_node(id)?;
@@ -244,6 +247,7 @@ impl Cluster {
             link_key: self.link_key.clone(),
             access: self.access.clone(),
             started_at_ns,
+            batching: self.batching,
         };
         slot.incarnation += 1;
         let running = match &self.world {
@@ -566,6 +570,8 @@ impl Cluster {
                     replayed_messages: slot.counters.replayed_messages.load(Ordering::Relaxed),
                     refused_requests: slot.counters.refused_requests.load(Ordering::Relaxed),
                     duplicate_requests: slot.counters.duplicate_requests.load(Ordering::Relaxed),
+                    batches: slot.counters.batches.load(Ordering::Relaxed),
+                    batched_envelopes: slot.counters.batched_envelopes.load(Ordering::Relaxed),
                     panics: slot.counters.panics.load(Ordering::Acquire),
                     last_panic: slot.counters.last_panic.lock().clone(),
                     up: slot.running.is_some(),

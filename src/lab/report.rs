@@ -576,6 +576,8 @@ mod tests {
             replayed_messages: 0,
             refused_requests: 0,
             duplicate_requests: 0,
+            batches: 0,
+            batched_envelopes: 0,
             panics,
             last_panic: last_panic.map(str::to_string),
             up: panics == 0,

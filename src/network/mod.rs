@@ -73,6 +73,8 @@
 //! fits are.
 
 mod adversary;
+#[cfg(test)]
+mod batch_tests;
 mod controls;
 mod delay;
 mod faults;
@@ -348,6 +350,49 @@ impl Network {
     /// [`Network::set_adversary`]) and then the faults in force.
     pub fn send(&self, envelope: Envelope) {
         self.send_caused(envelope, None);
+    }
+
+    /// Sends what one node released at the end of a batch (see
+    /// `src/node/core.rs`): one call through the network for the batch,
+    /// with the messages to each receiver next to one another, in the
+    /// order they were produced. When no fault, attacker or trace is set,
+    /// the batch is counted once and its routes read once, and each
+    /// message goes straight into its receiver's channel.
+    ///
+    /// The fault model still decides each message's fate on its own: a
+    /// loss probability of 10 % loses a tenth of the messages, not a tenth
+    /// of the batches. That is the honest choice here. The fault sweeps,
+    /// the lesson's figures and the protocols' retry rules are all stated
+    /// per message, and a batch that travelled as one unit would change
+    /// what a given knob setting means with the load (a loaded node sends
+    /// bigger batches, so fewer, more correlated losses). A real network
+    /// loses whole segments, but TCP retransmits them, so what reaches a
+    /// receiver late or never is still decided message by message at the
+    /// application's level. `envelopes` is empty afterwards.
+    pub(crate) fn send_batch(&self, envelopes: &mut Vec<Envelope>) {
+        // Stable: messages to one receiver keep their production order.
+        envelopes.sort_by_key(|envelope| envelope.to);
+        let shared = &self.shared;
+        let plain = shared.quiet.load(Ordering::Acquire)
+            && !shared.attacked.load(Ordering::Acquire)
+            && shared.trace.get().is_none()
+            && matches!(&*self.transport, Transport::Threads(_));
+        if !plain {
+            for envelope in envelopes.drain(..) {
+                self.send(envelope);
+            }
+            return;
+        }
+        let bytes: usize = envelopes.iter().map(Envelope::size).sum();
+        let counters = &shared.counters;
+        counters
+            .sent
+            .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+        counters.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+        let routes = shared.routes.load();
+        for envelope in envelopes.drain(..) {
+            shared.deliver_via(&routes, envelope, None, None);
+        }
     }
 
     /// [`Network::send`], naming for the trace the message whose handling
@@ -731,8 +776,18 @@ impl Shared {
     /// `trace` is the message's number in the trace, if one is recorded.
     /// True when the envelope reached the inbox.
     fn deliver(&self, envelope: Envelope, sent_on: Option<u64>, trace: Option<u64>) -> bool {
+        self.deliver_via(&self.routes.load(), envelope, sent_on, trace)
+    }
+
+    /// [`Shared::deliver`] on routes the caller has already read.
+    fn deliver_via(
+        &self,
+        routes: &Routes,
+        envelope: Envelope,
+        sent_on: Option<u64>,
+        trace: Option<u64>,
+    ) -> bool {
         let sent_on = sent_on.filter(|_| !self.survive_restart.load(Ordering::Relaxed));
-        let routes = self.routes.load();
         let sent = match envelope.to {
             Endpoint::Node(n) => match routes.nodes.get(n.index()) {
                 Some(Some(NodeRoute {

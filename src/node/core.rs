@@ -22,6 +22,28 @@
 //!
 //! So there is no behaviour that exists in only one runtime: a protocol
 //! cannot tell which driver runs it.
+//!
+//! # Batches and group commit
+//!
+//! What a core produces is *held* until the end of a batch. A driver that
+//! batches says where one begins and ends ([`Core::begin_batch`],
+//! [`Core::end_batch`]); any call made outside a batch is a batch of its
+//! own. At the end of a batch the core commits the node's store — the
+//! batch's writes applied as one engine batch and, under
+//! [`Durability::FlushBeforeAck`](crate::storage::Durability::FlushBeforeAck),
+//! flushed once ([`crate::storage`], "Group commit") — and only then
+//! releases the batch's replies and messages to [`Core::take_outbox`]. So
+//! nothing that acknowledges a write leaves before the write is applied
+//! (and flushed when the cluster asks for it), however many writes the
+//! batch made. When the commit fails, the batch's envelopes are dropped
+//! and counted as handler errors: to everyone else the node looks as if
+//! those messages were lost, which every protocol already tolerates, and
+//! a client that waited for an answer times out (an indeterminate
+//! operation), never hears a false "done".
+//!
+//! The thread driver makes a batch of everything waiting in the inbox at a
+//! wake-up; the simulator hands the core one message per step, so each of
+//! its calls is a batch of one, through the same code.
 
 use super::runtime::NodeCounters;
 use super::timers::Timers;
@@ -63,8 +85,17 @@ pub(crate) struct NodeCore<P: Protocol> {
     /// The duplicate-request rule (volatile: see [`RequestFilter`]).
     requests: RequestFilter,
     counters: Arc<NodeCounters>,
-    /// Envelopes produced and not yet taken by the driver.
+    /// Envelopes produced in the open batch, held until its commit.
     outbox: Vec<Envelope>,
+    /// Envelopes of committed batches, not yet taken by the driver.
+    released: Vec<Envelope>,
+    /// The node's store (a clone of the context's): committed at the end
+    /// of each batch.
+    store: NodeStore,
+    /// Whether the driver opened a batch ([`Core::begin_batch`]).
+    in_batch: bool,
+    /// Envelopes handled in the open batch.
+    handled: u64,
     /// Seals what it sends and checks what it receives (see
     /// [`crate::security`]); `None` when links are not authenticated.
     links: Option<Links>,
@@ -85,8 +116,15 @@ pub(crate) trait Core: Send {
     fn fire_due_timers(&mut self, now_ns: u64);
     /// The deadline of the next live timer, on the cluster clock.
     fn next_timer_ns(&mut self) -> Option<u64>;
-    /// Moves the envelopes produced so far into `out`, in production order.
+    /// Moves the envelopes of every committed batch into `out`, in
+    /// production order.
     fn take_outbox(&mut self, out: &mut Vec<Envelope>);
+    /// Opens a batch: what the next calls produce is held, and their
+    /// writes wait, until [`Core::end_batch`].
+    fn begin_batch(&mut self);
+    /// Closes the open batch: commits its writes, then releases what it
+    /// produced (see the module docs).
+    fn end_batch(&mut self);
 }
 
 impl<P: Protocol> NodeCore<P> {
@@ -95,6 +133,7 @@ impl<P: Protocol> NodeCore<P> {
         let seed = env.seed
             ^ (u64::from(env.node.0) << 32)
             ^ env.incarnation.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let store = env.store.clone();
         let ctx = Context::new(env.node, env.store, env.placement, env.clock, seed);
         NodeCore {
             node: env.node,
@@ -105,6 +144,10 @@ impl<P: Protocol> NodeCore<P> {
             requests: RequestFilter::new(),
             counters: env.counters,
             outbox: Vec::new(),
+            released: Vec::new(),
+            store,
+            in_batch: false,
+            handled: 0,
             links: env.links,
             access: env.access,
         }
@@ -124,6 +167,7 @@ impl<P: Protocol> NodeCore<P> {
     ) {
         let result = call(&mut self.protocol, &mut self.ctx);
         self.after_handler(result, None, now_ns);
+        self.end_lone_batch();
     }
 
     /// The live timers as (deadline, token), earliest first.
@@ -160,6 +204,32 @@ impl<P: Protocol> NodeCore<P> {
         self.ctx.reply(reply_to, response);
         self.after_handler(Ok(()), None, now_ns);
         false
+    }
+
+    /// Ends the batch a call made on its own, outside a driver's batch.
+    fn end_lone_batch(&mut self) {
+        if !self.in_batch {
+            self.commit();
+        }
+    }
+
+    /// Commits the store, then releases the batch's envelopes (or drops
+    /// them when the commit failed: see the module docs).
+    fn commit(&mut self) {
+        if self.handled > 0 {
+            self.count(|c| &c.batches);
+            self.counters
+                .batched_envelopes
+                .fetch_add(self.handled, Ordering::Relaxed);
+            self.handled = 0;
+        }
+        match self.store.commit() {
+            Ok(_) => self.released.append(&mut self.outbox),
+            Err(_) => {
+                self.count(|c| &c.handler_errors);
+                self.outbox.clear();
+            }
+        }
     }
 
     fn count(&self, counter: impl Fn(&NodeCounters) -> &std::sync::atomic::AtomicU64) {
@@ -242,9 +312,44 @@ impl<P: Protocol> Core for NodeCore<P> {
     fn start(&mut self, now_ns: u64) {
         let started = self.protocol.on_start(&mut self.ctx);
         self.after_handler(started, None, now_ns);
+        self.end_lone_batch();
     }
 
     fn handle(&mut self, envelope: Envelope, now_ns: u64) {
+        self.handled += 1;
+        self.handle_one(envelope, now_ns);
+        self.end_lone_batch();
+    }
+
+    fn fire_due_timers(&mut self, now_ns: u64) {
+        while let Some((id, token)) = self.timers.pop_due(now_ns) {
+            let result = self.protocol.on_timer(&mut self.ctx, id, token);
+            self.after_handler(result, None, now_ns);
+        }
+        self.end_lone_batch();
+    }
+
+    fn next_timer_ns(&mut self) -> Option<u64> {
+        self.timers.next_deadline()
+    }
+
+    fn take_outbox(&mut self, out: &mut Vec<Envelope>) {
+        out.append(&mut self.released);
+    }
+
+    fn begin_batch(&mut self) {
+        self.in_batch = true;
+    }
+
+    fn end_batch(&mut self) {
+        self.in_batch = false;
+        self.commit();
+    }
+}
+
+impl<P: Protocol> NodeCore<P> {
+    /// One envelope from the inbox, inside the open batch.
+    fn handle_one(&mut self, envelope: Envelope, now_ns: u64) {
         match (envelope.from, envelope.payload) {
             (Endpoint::Client(client), Payload::Request { id, request }) => {
                 let reply_to = ReplyTo {
@@ -312,20 +417,5 @@ impl<P: Protocol> Core for NodeCore<P> {
             // claiming to come from a client) is garbage: drop it.
             _ => self.count(|c| &c.garbled_messages),
         }
-    }
-
-    fn fire_due_timers(&mut self, now_ns: u64) {
-        while let Some((id, token)) = self.timers.pop_due(now_ns) {
-            let result = self.protocol.on_timer(&mut self.ctx, id, token);
-            self.after_handler(result, None, now_ns);
-        }
-    }
-
-    fn next_timer_ns(&mut self) -> Option<u64> {
-        self.timers.next_deadline()
-    }
-
-    fn take_outbox(&mut self, out: &mut Vec<Envelope>) {
-        out.append(&mut self.outbox);
     }
 }

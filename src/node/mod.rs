@@ -10,6 +10,17 @@
 //! than handling a message; an order from the cluster waiting on the control
 //! channel is always obeyed before the next message.
 //!
+//! # Batches
+//!
+//! When a node wakes it handles everything already waiting in its inbox
+//! (up to 256 envelopes) as one batch, without waiting for more to arrive:
+//! the batch's storage writes are committed together — one flush under
+//! [`crate::storage::Durability::FlushBeforeAck`] — and only then do its
+//! replies and messages leave, in one call through the network (see
+//! `core.rs`, "Batches and group commit"). A batch stops early for an
+//! order from the cluster or a timer falling due.
+//! [`crate::ClusterBuilder::batching`] turns batching off.
+//!
 //! # Client requests run at most once
 //!
 //! The network may duplicate a client's request, or deliver a copy long
@@ -48,6 +59,8 @@
 //! default panic hook still prints the message and its location to stderr,
 //! which is where a learner looks first.
 
+#[cfg(test)]
+mod batch_tests;
 mod core;
 mod runtime;
 mod timers;

@@ -24,6 +24,11 @@ use std::time::{Duration, Instant};
 /// How long the loop sleeps when no timer is pending (it wakes on any message).
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
+/// The most envelopes one batch handles, so that a node whose inbox never
+/// empties still fires its timers and obeys the cluster between batches,
+/// and a batch's first reply never waits behind thousands of others.
+pub(crate) const MAX_BATCH: usize = 256;
+
 /// Orders from the cluster to a node thread.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Control {
@@ -47,6 +52,9 @@ pub(crate) struct NodeCounters {
     pub replayed_messages: AtomicU64,
     /// Client requests refused by access control.
     pub refused_requests: AtomicU64,
+    /// Batches that handled at least one envelope, and those envelopes.
+    pub batches: AtomicU64,
+    pub batched_envelopes: AtomicU64,
     /// Incarnations that ended in a panic.
     pub panics: AtomicU64,
     /// The message of the latest panic. Written before `panics` is counted
@@ -95,15 +103,28 @@ pub(crate) struct NodeEnv {
     /// The cluster clock when this incarnation's inbox was attached: a
     /// sealed message stamped earlier was sent to an earlier incarnation.
     pub started_at_ns: u64,
+    /// Whether the node handles its inbox in batches with group commit
+    /// ([`crate::ClusterBuilder::batching`]).
+    pub batching: bool,
 }
 
 impl NodeEnv {
-    fn core_env(&self) -> CoreEnv {
+    /// The store this incarnation's protocol and core use: one whose
+    /// writes wait for the core's group commit when the node batches.
+    fn incarnation_store(&self) -> NodeStore {
+        if self.batching {
+            self.store.batched()
+        } else {
+            self.store.clone()
+        }
+    }
+
+    fn core_env(&self, store: NodeStore) -> CoreEnv {
         CoreEnv {
             node: self.node,
             incarnation: self.incarnation,
             seed: self.seed,
-            store: self.store.clone(),
+            store,
             placement: self.placement.clone(),
             clock: self.clock.clone(),
             counters: self.counters.clone(),
@@ -171,13 +192,14 @@ where
     P: Protocol,
     F: Fn(&NodeSetup) -> P,
 {
+    let store = env.incarnation_store();
     let protocol = factory(&NodeSetup {
         node: env.node,
         incarnation: env.incarnation,
         placement: env.placement.clone(),
-        store: env.store.clone(),
+        store: store.clone(),
     });
-    Box::new(NodeCore::new(protocol, env.core_env()))
+    Box::new(NodeCore::new(protocol, env.core_env(store)))
 }
 
 /// A node thread's whole life: build the protocol, run the loop. A panic
@@ -233,13 +255,16 @@ impl NodeLoop {
         let now = self.now_ns();
         self.core.start(now);
         self.flush();
+        // An envelope a batch took from the inbox after an order arrived:
+        // the order is obeyed first.
+        let mut carried = None;
         loop {
             // Due timers first: a node whose inbox never empties must still
             // retransmit and give up on time.
             let now = self.now_ns();
             self.core.fire_due_timers(now);
             self.flush();
-            let envelope = match self.poll_inbox_briefly() {
+            let envelope = match carried.take().or_else(|| self.poll_inbox_briefly()) {
                 Some(envelope) => envelope,
                 None => {
                     let wait = self.until_next_timer().unwrap_or(IDLE_WAIT);
@@ -266,17 +291,52 @@ impl NodeLoop {
             {
                 return;
             }
-            let now = self.now_ns();
-            self.core.handle(envelope, now);
+            if self.env.batching {
+                carried = self.handle_batch(envelope);
+            } else {
+                let now = self.now_ns();
+                self.core.handle(envelope, now);
+            }
             self.flush();
         }
     }
 
-    /// Sends what the core produced.
+    /// Handles `first` and whatever else is already waiting in the inbox
+    /// (up to [`MAX_BATCH`]) as one batch: one group commit, then every
+    /// reply and message at once. Stops early when a timer falls due, and
+    /// when an order from the cluster has arrived: an envelope taken after
+    /// the order is handed back, to be handled once the order is obeyed
+    /// (as the loop does for the first envelope of a batch).
+    fn handle_batch(&mut self, first: Envelope) -> Option<Envelope> {
+        self.core.begin_batch();
+        let mut now = self.now_ns();
+        self.core.handle(first, now);
+        let mut carried = None;
+        for _ in 1..MAX_BATCH {
+            if self.core.next_timer_ns().is_some_and(|due| now >= due) {
+                break;
+            }
+            let Ok(envelope) = self.env.inbox.try_recv() else {
+                break;
+            };
+            if !self.env.control.is_empty() {
+                carried = Some(envelope);
+                break;
+            }
+            now = self.now_ns();
+            self.core.handle(envelope, now);
+        }
+        self.core.end_batch();
+        carried
+    }
+
+    /// Sends what the core released: one call through the network per
+    /// batch, messages to the same peer together (see
+    /// [`Network::send_batch`]).
     fn flush(&mut self) {
         self.core.take_outbox(&mut self.outbox);
-        for envelope in self.outbox.drain(..) {
-            self.env.network.send(envelope);
+        if !self.outbox.is_empty() {
+            self.env.network.send_batch(&mut self.outbox);
         }
     }
 

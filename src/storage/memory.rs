@@ -48,4 +48,16 @@ impl Storage for MemoryStorage {
     fn flush(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Under one lock.
+    fn apply_batch(&self, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        let mut map = self.map.lock();
+        for (key, value) in writes {
+            match value {
+                Some(value) => map.insert(key.clone(), value.clone()),
+                None => map.remove(key),
+            };
+        }
+        Ok(())
+    }
 }

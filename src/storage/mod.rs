@@ -33,7 +33,19 @@
 //! the cluster tells the engine about every crash ([`Storage::on_crash`]),
 //! and the wrapper then drops every write since the last flush.
 //! `tests/durability.rs` uses it to show both sides of the contract.
+//!
+//! # Group commit
+//!
+//! A node on threads handles a whole inbox of messages per wake-up, and
+//! its store then holds the batch's writes aside (`batch.rs`) until the
+//! node core applies them as one engine batch ([`Storage::apply_batch`]),
+//! flushes once under [`Durability::FlushBeforeAck`], and only then
+//! releases the batch's acknowledgements. A write is still flushed before
+//! it is acknowledged; what changes is that one flush pays for the whole
+//! batch. [`ClusterBuilder::batching`](crate::ClusterBuilder::batching)
+//! turns it off (one flush per write, as above), for comparison.
 
+mod batch;
 mod factory;
 mod lose_unflushed;
 mod memory;
@@ -45,6 +57,8 @@ pub use lose_unflushed::LoseUnflushed;
 pub use memory::MemoryStorage;
 pub use record::{Record, Version};
 pub use sled_store::SledStorage;
+
+pub(crate) use batch::WriteBatch;
 
 use crate::codec;
 use crate::error::{Error, Result};
@@ -66,6 +80,31 @@ pub trait Storage: Send + Sync + 'static {
     fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Makes every write so far durable.
     fn flush(&self) -> Result<()>;
+    /// Applies `writes` in order — `Some(value)` stores, `None` removes —
+    /// in one call, so an engine can apply them at once (the in-memory
+    /// engine takes its lock once; sled applies them one by one, see
+    /// [`SledStorage`]). This is how a node commits the writes of
+    /// one batch of messages (see the module docs on group commit). The
+    /// default applies them one by one, stopping at the first error.
+    ///
+    /// ```
+    /// use replikv::storage::{MemoryStorage, Storage};
+    /// let engine = MemoryStorage::new();
+    /// engine.insert(b"old", b"0")?;
+    /// engine.apply_batch(&[(b"new".to_vec(), Some(b"1".to_vec())), (b"old".to_vec(), None)])?;
+    /// assert_eq!(engine.get(b"new")?, Some(b"1".to_vec()));
+    /// assert_eq!(engine.get(b"old")?, None);
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    fn apply_batch(&self, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        for (key, value) in writes {
+            match value {
+                Some(value) => self.insert(key, value)?,
+                None => self.remove(key)?,
+            }
+        }
+        Ok(())
+    }
     /// The node owning this engine has crashed (its thread has stopped):
     /// forget whatever a real crash would lose. The default forgets nothing,
     /// as a disk would; [`LoseUnflushed`] forgets every unflushed write.
@@ -89,6 +128,9 @@ impl<S: Storage + ?Sized> Storage for Arc<S> {
     }
     fn flush(&self) -> Result<()> {
         (**self).flush()
+    }
+    fn apply_batch(&self, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        (**self).apply_batch(writes)
     }
     fn on_crash(&self) {
         (**self).on_crash()
@@ -115,6 +157,9 @@ pub struct NodeStore {
     node: NodeId,
     engine: Arc<dyn Storage>,
     durability: Durability,
+    /// The open write batch of a node that commits in groups (see the
+    /// module docs); `None`: every write goes straight to the engine.
+    batch: Option<WriteBatch>,
 }
 
 impl std::fmt::Debug for NodeStore {
@@ -122,6 +167,7 @@ impl std::fmt::Debug for NodeStore {
         f.debug_struct("NodeStore")
             .field("node", &self.node)
             .field("durability", &self.durability)
+            .field("batched", &self.batch.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -152,7 +198,69 @@ impl NodeStore {
             node,
             engine,
             durability,
+            batch: None,
         }
+    }
+
+    /// A store on the same engine whose writes wait in a fresh write batch
+    /// until [`NodeStore::commit`] (the node core's group commit). Its
+    /// clones share the batch; the original store does not see it.
+    pub(crate) fn batched(&self) -> NodeStore {
+        NodeStore {
+            batch: Some(WriteBatch::default()),
+            ..self.clone()
+        }
+    }
+
+    /// Applies the open write batch as one engine batch and, under
+    /// [`Durability::FlushBeforeAck`], flushes once; returns how many writes
+    /// it committed. Nothing to do (`Ok(0)`) for a store without a batch,
+    /// whose writes were applied (and flushed) as they came. An error means
+    /// the batch may not be durable, so its acknowledgements must not go out.
+    pub(crate) fn commit(&self) -> Result<usize> {
+        let Some(batch) = &self.batch else {
+            return Ok(0);
+        };
+        let written = batch.apply_to(self.engine.as_ref())?;
+        if written > 0 {
+            self.sync()?;
+        }
+        Ok(written)
+    }
+
+    /// Reads `full` (an engine key), through the open batch if any.
+    fn read(&self, full: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.batch.as_ref().and_then(|batch| batch.get(full)) {
+            Some(batched) => Ok(batched),
+            None => self.engine.get(full),
+        }
+    }
+
+    /// Stores `value` under `full`: into the open batch, or into the engine
+    /// (flushed under [`Durability::FlushBeforeAck`]).
+    fn write(&self, full: Vec<u8>, value: Option<&[u8]>) -> Result<()> {
+        match (&self.batch, value) {
+            (Some(batch), Some(value)) => batch.insert(full, value.to_vec()),
+            (Some(batch), None) => batch.remove(full),
+            (None, Some(value)) => {
+                self.engine.insert(&full, value)?;
+                self.sync()?;
+            }
+            (None, None) => {
+                self.engine.remove(&full)?;
+                self.sync()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The engine's entries under `prefix`, through the open batch if any.
+    fn scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let scanned = self.engine.scan_prefix(prefix)?;
+        Ok(match &self.batch {
+            Some(batch) => batch.overlay(prefix, scanned),
+            None => scanned,
+        })
     }
 
     /// The node this store belongs to.
@@ -162,18 +270,18 @@ impl NodeStore {
 
     /// The record stored under `key`; [`Error::Corrupt`] if it does not decode.
     pub fn get_record(&self, key: &[u8]) -> Result<Option<Record>> {
-        match self.engine.get(&prefixed(RECORD_PREFIX, key))? {
+        match self.read(&prefixed(RECORD_PREFIX, key))? {
             None => Ok(None),
             Some(bytes) => self.decode_record(key, &bytes).map(Some),
         }
     }
 
     /// Stores `record` under `key` unconditionally (flushing first under
-    /// [`Durability::FlushBeforeAck`]).
+    /// [`Durability::FlushBeforeAck`], or, on a node that commits in groups,
+    /// at the end of the batch, before any acknowledgement leaves).
     pub fn put_record(&self, key: &[u8], record: &Record) -> Result<()> {
         let bytes = codec::encode(record).map_err(Error::Encode)?;
-        self.engine.insert(&prefixed(RECORD_PREFIX, key), &bytes)?;
-        self.sync()
+        self.write(prefixed(RECORD_PREFIX, key), Some(&bytes))
     }
 
     /// Stores `record` only if it is newer than what is stored; returns
@@ -192,14 +300,12 @@ impl NodeStore {
     /// Removes the record for `key` (used when a key moves off this node;
     /// protocols delete with tombstones, never with this).
     pub fn remove_record(&self, key: &[u8]) -> Result<()> {
-        self.engine.remove(&prefixed(RECORD_PREFIX, key))?;
-        self.sync()
+        self.write(prefixed(RECORD_PREFIX, key), None)
     }
 
     /// Every record on this node, in key order. A corrupt record fails the scan.
     pub fn records(&self) -> Result<Vec<(Vec<u8>, Record)>> {
-        self.engine
-            .scan_prefix(&[RECORD_PREFIX])?
+        self.scan(&[RECORD_PREFIX])?
             .into_iter()
             .map(|(full, bytes)| {
                 let key = full[1..].to_vec();
@@ -211,33 +317,34 @@ impl NodeStore {
 
     /// Protocol metadata stored under `name`.
     pub fn get_meta(&self, name: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.engine.get(&prefixed(META_PREFIX, name))
+        self.read(&prefixed(META_PREFIX, name))
     }
 
     /// Stores protocol metadata under `name`.
     pub fn put_meta(&self, name: &[u8], value: &[u8]) -> Result<()> {
-        self.engine.insert(&prefixed(META_PREFIX, name), value)?;
-        self.sync()
+        self.write(prefixed(META_PREFIX, name), Some(value))
     }
 
     /// Removes protocol metadata under `name`.
     pub fn remove_meta(&self, name: &[u8]) -> Result<()> {
-        self.engine.remove(&prefixed(META_PREFIX, name))?;
-        self.sync()
+        self.write(prefixed(META_PREFIX, name), None)
     }
 
     /// Every metadata entry whose name starts with `prefix`.
     pub fn scan_meta(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         Ok(self
-            .engine
-            .scan_prefix(&prefixed(META_PREFIX, prefix))?
+            .scan(&prefixed(META_PREFIX, prefix))?
             .into_iter()
             .map(|(full, value)| (full[1..].to_vec(), value))
             .collect())
     }
 
-    /// Makes every write so far durable, whatever the [`Durability`].
+    /// Makes every write so far durable, whatever the [`Durability`]
+    /// (committing the open write batch first, if any).
     pub fn flush(&self) -> Result<()> {
+        if let Some(batch) = &self.batch {
+            batch.apply_to(self.engine.as_ref())?;
+        }
         self.engine.flush()
     }
 
