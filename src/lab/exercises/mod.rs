@@ -22,6 +22,7 @@
 //! | 7 | [`grade_survives_two_crashes`] | fault tolerance: independent failures |
 //! | 8 | [`grade_bank_balance`] | CAP: consistency or availability under a partition |
 //! | 9 | [`grade_lost_writes`] | no global clock: skew loses writes |
+//! | 12 | [`grade_exactly_once`] | message queues: exactly-once effects over at-least-once delivery |
 //!
 //! # Why graders measure instead of comparing with an answer key
 //!
@@ -97,7 +98,9 @@ mod cache;
 mod cap;
 mod concurrent;
 mod convergence;
+mod effects;
 mod fault_tolerance;
+mod ledger;
 mod linearizable;
 mod load;
 mod lost;
@@ -108,6 +111,7 @@ mod watch;
 pub use cache::{CacheChoice, grade_cache, grade_cache_with_seed};
 pub use cap::{grade_bank_balance, grade_bank_balance_with_seed};
 pub use convergence::{grade_converges, grade_converges_with_seed};
+pub use effects::{grade_exactly_once, grade_exactly_once_with_seed};
 pub use fault_tolerance::{
     ReplicationChoice, grade_survives_two_crashes, grade_survives_two_crashes_with_seed,
 };
@@ -116,6 +120,7 @@ pub use linearizable::{
     grade_linearizable_with_seed,
 };
 pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance, grade_load_balance_with_seed};
+pub use ledger::{ACCOUNT_PREFIX, Account, Deposit, Ledger};
 pub use lost::{grade_lost_writes, grade_lost_writes_with_seed};
 pub use partitioning::grade_partitioning;
 pub use quorums::{QUORUM_REPLICAS, grade_quorums, grade_quorums_with_seed};
