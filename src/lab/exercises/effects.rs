@@ -114,7 +114,7 @@ where
     let passed = run.drained && run.duplicated == 0 && run.lost.is_empty() && run.foreign == 0;
     let measured = format!(
         "{} deposits sent, {} deliveries ({} redeliveries) to consumers that crashed {} times \
-         mid-message, {} node crashes, {} acknowledgements lost; {} entries applied: {} \
+         mid-message, {} node crashes, {} acknowledgements failed; {} entries applied: {} \
          duplicated, {} lost{}{}{} [simulated, seed {seed}]",
         MESSAGES,
         run.deliveries,
@@ -311,7 +311,7 @@ where
                 lost_acks += 1;
             }
         }
-        if (tick.is_multiple_of(5) || (idle && !faults_on))
+        if (tick.is_multiple_of(5) || idle)
             && !faults_on
             && down.is_none()
             && let Ok(depth) = producer.depth()
@@ -336,7 +336,8 @@ where
     cluster.network().set_duplicate_probability(0.0)?;
 
     // Count each deposit's entries.
-    let by_entry: BTreeMap<&str, MessageId> = sent.iter().map(|(id, e)| (e.as_str(), *id)).collect();
+    let by_entry: BTreeMap<&str, MessageId> =
+        sent.iter().map(|(id, e)| (e.as_str(), *id)).collect();
     let mut applied: BTreeMap<MessageId, u64> = BTreeMap::new();
     let (mut entries, mut foreign) = (0, 0);
     let client = producer.client_mut();

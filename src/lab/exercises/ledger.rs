@@ -234,19 +234,20 @@ mod tests {
     #[test]
     fn a_crash_after_the_first_write_keeps_the_write_and_refuses_everything_after() {
         let (_cluster, mut client) = client();
-        let mut ledger = Ledger::new(&mut client, Some(1));
         let one = Account {
             entries: vec!["deposit #1".into()],
             applied: Vec::new(),
         };
-        assert!(ledger.account("account/0").unwrap().is_none());
-        assert!(!ledger.crashed());
-        let crashed = ledger.swap_account("account/0", None, &one);
-        assert!(matches!(crashed, Err(Error::Unavailable(_))), "{crashed:?}");
-        assert!(ledger.crashed());
-        assert!(ledger.get("seen/1").is_err());
-        assert!(ledger.account("account/0").is_err());
-        drop(ledger);
+        {
+            let mut ledger = Ledger::new(&mut client, Some(1));
+            assert!(ledger.account("account/0").unwrap().is_none());
+            assert!(!ledger.crashed());
+            let crashed = ledger.swap_account("account/0", None, &one);
+            assert!(matches!(crashed, Err(Error::Unavailable(_))), "{crashed:?}");
+            assert!(ledger.crashed());
+            assert!(ledger.get("seen/1").is_err());
+            assert!(ledger.account("account/0").is_err());
+        }
         let mut fresh = Ledger::new(&mut client, None);
         assert_eq!(fresh.account("account/0").unwrap(), Some(one));
         fresh.put("seen/1", b"y").unwrap();

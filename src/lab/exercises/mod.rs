@@ -115,12 +115,12 @@ pub use effects::{grade_exactly_once, grade_exactly_once_with_seed};
 pub use fault_tolerance::{
     ReplicationChoice, grade_survives_two_crashes, grade_survives_two_crashes_with_seed,
 };
+pub use ledger::{ACCOUNT_PREFIX, Account, Deposit, Ledger};
 pub use linearizable::{
     LINEARIZABLE_CLIENT_LINK, LINEARIZABLE_NODE_LINK, grade_linearizable,
     grade_linearizable_with_seed,
 };
 pub use load::{LOAD_IMBALANCE_LIMIT, grade_load_balance, grade_load_balance_with_seed};
-pub use ledger::{ACCOUNT_PREFIX, Account, Deposit, Ledger};
 pub use lost::{grade_lost_writes, grade_lost_writes_with_seed};
 pub use partitioning::grade_partitioning;
 pub use quorums::{QUORUM_REPLICAS, grade_quorums, grade_quorums_with_seed};
