@@ -58,6 +58,12 @@ mod ex10;
 
 #[path = "exercise_solutions/elect_leader.rs"]
 mod elect_leader;
+#[path = "exercise_starters/exercise_12_exactly_once.rs"]
+#[allow(dead_code)]
+mod ex12;
+
+#[path = "exercise_solutions/exactly_once.rs"]
+mod exactly_once;
 #[path = "exercise_solutions/forward_to_one.rs"]
 #[allow(dead_code)]
 mod forward_to_one;
@@ -77,6 +83,7 @@ use replikv::lab::exercises::{
     grade_linearizable, grade_linearizable_with_seed, grade_load_balance, grade_lost_writes,
     grade_partitioning, grade_quorums, grade_survives_two_crashes,
 };
+use replikv::lab::exercises::{Deposit, Ledger, grade_exactly_once, grade_exactly_once_with_seed};
 use replikv::network::Latency;
 use replikv::partition::Strategy;
 use replikv::protocol::Strong;
@@ -599,6 +606,113 @@ fn exercise_10_reference_passes_with_other_seeds() {
     }
 }
 
+/// A number in a grade's `measured` text: the one just before `marker`.
+fn measured(grade: &Grade, marker: &str) -> u64 {
+    number_before(&grade.measured, marker)
+        .unwrap_or_else(|| panic!("`{marker}` is measured:\n{grade}"))
+}
+
+/// Asserts a grade ran the faults that cause redeliveries.
+fn assert_redelivered(grade: &Grade) {
+    assert!(measured(grade, " redeliveries") > 0, "{grade}");
+    assert!(measured(grade, " times mid-message") > 0, "{grade}");
+    assert!(measured(grade, " node crashes") > 0, "{grade}");
+}
+
+#[test]
+fn exercise_12_exactly_once() {
+    let starter = assert_honest(
+        || grade_exactly_once(ex12::consumer),
+        vec![Box::new(|| {
+            grade_exactly_once(exactly_once::dedup_in_the_record)
+        })],
+    );
+    assert_redelivered(&starter);
+    assert!(measured(&starter, " duplicated") > 0, "{starter}");
+    assert_hint(&starter, "applied again", "is missing");
+    assert!(starter.history.is_some(), "the graded run is recorded");
+}
+
+#[test]
+fn exercise_12_references_pass_with_other_seeds() {
+    for seed in [1, 2, 3] {
+        let grade = grade_exactly_once_with_seed(exactly_once::dedup_in_the_record, Some(seed));
+        assert!(grade.passed, "seed {seed}:\n{grade}");
+        assert_redelivered(&grade);
+        assert!(
+            grade
+                .measured
+                .contains(&format!("[simulated, seed {seed}]")),
+            "{grade}"
+        );
+    }
+    // Deduplicating on the entry itself (a natural idempotency key kept in
+    // the record) is right too: the grader judges behaviour, not the code.
+    let by_entry = || {
+        |message: &replikv::queue::Delivery, ledger: &mut Ledger<'_>| {
+            let deposit = Deposit::of(message)?;
+            loop {
+                let old = ledger.account(&deposit.account)?;
+                let mut new = old.clone().unwrap_or_default();
+                if new.entries.contains(&deposit.entry) {
+                    return Ok(());
+                }
+                new.entries.push(deposit.entry.clone());
+                if ledger.swap_account(&deposit.account, old.as_ref(), &new)? {
+                    return Ok(());
+                }
+            }
+        }
+    };
+    let grade = grade_exactly_once(by_entry);
+    assert!(grade.passed, "{grade}");
+}
+
+#[test]
+fn exercise_12_dedup_in_memory_fails_because_a_fresh_process_forgets_it() {
+    for seed in [12, 1] {
+        let grade = grade_exactly_once_with_seed(exactly_once::dedup_in_memory, Some(seed));
+        assert!(measured(&grade, " duplicated") > 0, "seed {seed}:\n{grade}");
+        assert_hint(&grade, "applied again", "is missing");
+    }
+}
+
+#[test]
+fn exercise_12_dedup_in_a_separate_key_fails_when_a_crash_splits_the_writes() {
+    for seed in [12, 1] {
+        let after = grade_exactly_once_with_seed(
+            || exactly_once::dedup_in_a_separate_key(false),
+            Some(seed),
+        );
+        assert!(measured(&after, " duplicated") > 0, "seed {seed}:\n{after}");
+        assert_hint(&after, "applied again", "is missing");
+        let before = grade_exactly_once_with_seed(
+            || exactly_once::dedup_in_a_separate_key(true),
+            Some(seed),
+        );
+        assert!(measured(&before, " lost") > 0, "seed {seed}:\n{before}");
+        assert_eq!(
+            measured(&before, " duplicated"),
+            0,
+            "seed {seed}:\n{before}"
+        );
+        assert_hint(&before, "is missing", "applied again");
+    }
+}
+
+/// A handler that never succeeds applies nothing: every deposit is lost,
+/// even though nothing was ever applied twice.
+#[test]
+fn exercise_12_a_handler_that_always_fails_loses_every_deposit() {
+    let grade = grade_exactly_once(|| {
+        |_: &replikv::queue::Delivery, _: &mut Ledger<'_>| -> replikv::Result<()> {
+            Err(replikv::Error::Unavailable("refuse".into()))
+        }
+    });
+    assert!(!grade.passed, "{grade}");
+    assert_eq!(measured(&grade, " lost"), 30, "{grade}");
+}
+
 /// `examples/exercise_NN_*.rs` and `tests/exercise_starters/`: file names.
 fn exercise_files(dir: &str) -> Vec<String> {
     let dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
@@ -681,6 +795,7 @@ fn lesson_quotes_what_each_starter_prints_exactly() {
         (8, Box::new(|| grade_bank_balance(ex08::answer()))),
         (9, Box::new(|| grade_lost_writes(ex09::find_lost_writes))),
         (10, Box::new(|| grade_election(ex10::answer))),
+        (12, Box::new(|| grade_exactly_once(ex12::consumer))),
     ];
     for (n, starter) in starters {
         let printed = starter().to_string();

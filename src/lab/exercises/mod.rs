@@ -24,6 +24,7 @@
 //! | 9 | [`grade_lost_writes`] | no global clock: skew loses writes |
 //! | 10 | [`grade_election`] | coordination: elect one leader per term, again after a crash |
 //! | 11 | [`grade_tamper_proof`] | security: tamper-proof node messages |
+//! | 12 | [`grade_exactly_once`] | message queues: exactly-once effects over at-least-once delivery |
 //!
 //! # Why graders measure instead of comparing with an answer key
 //!
@@ -99,8 +100,10 @@ mod cache;
 mod cap;
 mod concurrent;
 mod convergence;
+mod effects;
 mod election;
 mod fault_tolerance;
+mod ledger;
 mod linearizable;
 mod load;
 mod lost;
@@ -112,10 +115,12 @@ mod watch;
 pub use cache::{CacheChoice, grade_cache, grade_cache_with_seed};
 pub use cap::{grade_bank_balance, grade_bank_balance_with_seed};
 pub use convergence::{grade_converges, grade_converges_with_seed};
+pub use effects::{grade_exactly_once, grade_exactly_once_with_seed};
 pub use election::{ELECTION_BOUND, grade_election, grade_election_with_seed};
 pub use fault_tolerance::{
     ReplicationChoice, grade_survives_two_crashes, grade_survives_two_crashes_with_seed,
 };
+pub use ledger::{ACCOUNT_PREFIX, Account, Deposit, Ledger};
 pub use linearizable::{
     LINEARIZABLE_CLIENT_LINK, LINEARIZABLE_NODE_LINK, grade_linearizable,
     grade_linearizable_with_seed,
