@@ -229,12 +229,16 @@ mod calibrate;
 mod curve;
 mod kstale;
 mod measure;
+pub mod production;
+pub mod reproduce;
 pub mod wars;
 
 pub use calibrate::Overheads;
 pub use curve::{CurvePoint, StalenessCurve};
 pub use kstale::{KPoint, k_staleness_closed_form};
 pub use measure::Measurement;
+pub use production::{ProductionFit, operation_latency};
+pub use reproduce::{PbsCell, PbsReproduction, PbsTable, TimeEstimate};
 pub use wars::{Coordinators, ReadFanout, WarsLatencies, WarsModel, WarsSamples, WarsVariant};
 
 use crate::client::CoordinatorPolicy;
