@@ -217,3 +217,58 @@ fn the_full_table_meets_the_issues_goals() {
         }
     }
 }
+
+/// The paper's estimator, as its simulator (`nrw_solver/src/Simulator.java`
+/// in the authors' repository) computes a t-visibility sweep: fresh trials
+/// at each `t` of a 1 ms grid, and the published `t` is (we assume) the
+/// first grid `t` whose estimate reaches 99.9 %. With 50 000 trials per `t`
+/// that is about 50 stale reads, ±7, at each `t`; as `t` climbs towards the
+/// true answer, one of the noisy estimates tends to cross early. Slow
+/// (ignored; some 3 minutes in debug): it shows that estimator lands below
+/// the exact WARS quantile for LinkedIn's disk fit, R = W = 1 — with the
+/// default seeds at 48–51 ms, mean 49.4, against 52.5 ms: about 6 % early.
+#[test]
+#[ignore]
+fn a_first_crossing_sweep_with_50000_trials_per_t_lands_early() {
+    let fit = ProductionFit::LnkdDisk;
+    let model = WarsModel::paper(3, 1, 1, fit.latencies());
+    let exact = ms(model
+        .simulate(4_000_000, 1)
+        .expect("valid")
+        .time_for(0.999)
+        .expect("a probability"));
+    let repetitions = 5;
+    let mut sweeps = Vec::new();
+    for rep in 0..repetitions {
+        let first = (20..200u64)
+            .find(|&t| {
+                let samples = model.simulate(50_000, 1000 * rep + t).expect("valid");
+                samples.probability(Duration::from_millis(t)) >= 0.999
+            })
+            .expect("crosses before 200 ms");
+        sweeps.push(first as f64);
+    }
+    let mean = sweeps.iter().sum::<f64>() / repetitions as f64;
+    eprintln!("exact {exact:.2} ms, first-crossing sweeps {sweeps:?} (mean {mean:.2} ms)");
+    assert!(
+        mean < exact,
+        "the sweep estimator should land early: exact {exact:.2} ms, sweeps {sweeps:?}"
+    );
+}
+
+/// LinkedIn SSD, R = 2, W = 1: the paper's table has `t` = 0 and its text
+/// says no staleness was observed across 10M writes. WARS on the published
+/// fits agrees with the 0 — more than 99.9 % of reads are fresh at once —
+/// but not with "none in 10M": a few in 10 000 are stale at `t` = 0 (two
+/// replicas whose writes drew the slow exponential part, answering first).
+#[test]
+fn linkedin_ssd_r2_w1_is_fresh_at_once_for_the_table_but_not_for_seven_nines() {
+    let samples = WarsModel::paper(3, 2, 1, ProductionFit::LnkdSsd.latencies())
+        .simulate(200_000, seed())
+        .expect("valid");
+    let fresh = samples.probability(Duration::ZERO);
+    assert!(
+        (0.999..0.9999).contains(&fresh),
+        "P(consistent at t = 0) = {fresh}"
+    );
+}

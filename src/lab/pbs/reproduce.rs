@@ -27,12 +27,13 @@
 //!    That brackets the answer within an octave `[lo, hi]`.
 //! 2. **Fine**: seven `t`s from `lo − (hi−lo)/4` to `lo + 1.5·(hi−lo)`,
 //!    evenly spaced (a margin on both sides, in case the coarse stage's
-//!    few trials misplaced the bracket), all the trials at each. The answer
-//!    is interpolated between the last `t` whose stale fraction is above
-//!    `1 − p` and the next, linearly in `t` and in the logarithm of the
-//!    stale fraction (tails decay roughly exponentially over so short a
-//!    span). When the fine stage does not bracket it, the estimate is a
-//!    bound, printed `<` or `>`.
+//!    few trials misplaced the bracket), all the trials at each; if they
+//!    all lie on one side of the answer, the next octave up (or down), up
+//!    to four octaves in all. The answer is interpolated between the last
+//!    `t` whose stale fraction is above `1 − p` and the next, linearly in
+//!    `t` and in the logarithm of the stale fraction (tails decay roughly
+//!    exponentially over so short a span). When the fine stage still does
+//!    not bracket it, the estimate is a bound, printed `<` or `>`.
 //!
 //! Every `t` is a fresh cluster with its own seed, each trial a fresh key
 //! written once and read once ([`StalenessExperiment::measure`]).
@@ -69,6 +70,9 @@ const LADDER_START: Duration = Duration::from_micros(125);
 /// The fine stage's `t`s as fractions of the bracket `[lo, hi]`:
 /// `lo + f·(hi − lo)`.
 const FINE_FRACTIONS: [f64; 7] = [-0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5];
+
+/// How many octaves the fine stage tries before it settles for a bound.
+const FINE_ATTEMPTS: usize = 4;
 
 /// The coarse stage runs enough trials at each `t` to expect this many
 /// stale reads where the stale fraction is `1 − p`.
@@ -406,27 +410,39 @@ impl PbsReproduction {
             let last = ladder.last().copied().unwrap_or_default();
             return Ok((TimeEstimate::Above(last), total));
         };
-        let (lo, hi) = if k == 0 {
+        let (mut lo, mut hi) = if k == 0 {
             (Duration::ZERO, LADDER_START)
         } else {
             (ladder[k - 1], ladder[k])
         };
-        // Fine: seven evenly spaced ts around the bracket.
-        let (lo_s, span) = (lo.as_secs_f64(), (hi - lo).as_secs_f64());
-        let mut fine: Vec<Duration> = FINE_FRACTIONS
-            .iter()
-            .map(|f| lo_s + f * span)
-            .filter(|&s| s >= 0.0)
-            .map(Duration::from_secs_f64)
-            .collect();
-        fine.dedup();
-        let mut points = Vec::with_capacity(fine.len());
-        for &t in &fine {
-            let (stale, n) = self.stale_at(fit, (r, w), t, self.trials, next_seed())?;
-            total += n;
-            points.push((t, stale));
+        // Fine: seven evenly spaced ts around the bracket; when they miss
+        // the answer (the coarse stage's few trials misplaced it), the next
+        // octave up or down, a few times at most.
+        let mut estimate = TimeEstimate::Above(hi);
+        for _ in 0..FINE_ATTEMPTS {
+            let (lo_s, span) = (lo.as_secs_f64(), (hi - lo).as_secs_f64());
+            let mut fine: Vec<Duration> = FINE_FRACTIONS
+                .iter()
+                .map(|f| lo_s + f * span)
+                .filter(|&s| s >= 0.0)
+                .map(Duration::from_secs_f64)
+                .collect();
+            fine.dedup();
+            let mut points = Vec::with_capacity(fine.len());
+            for &t in &fine {
+                let (stale, n) = self.stale_at(fit, (r, w), t, self.trials, next_seed())?;
+                total += n;
+                points.push((t, stale));
+            }
+            estimate = interpolate(&points, q);
+            (lo, hi) = match estimate {
+                TimeEstimate::At(_) => break,
+                TimeEstimate::Above(_) => (hi, hi * 2),
+                TimeEstimate::Below(_) if lo > LADDER_START => (lo / 2, lo),
+                TimeEstimate::Below(_) => (Duration::ZERO, LADDER_START),
+            };
         }
-        Ok((interpolate(&points, q), total))
+        Ok((estimate, total))
     }
 
     /// Runs every cell, calling `progress(done, total)` after each cell
