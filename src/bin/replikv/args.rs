@@ -478,6 +478,35 @@ pub struct StalenessArgs {
     /// wake-ups, so no calibration) and the same seed gives the same curve.
     #[arg(long, value_enum, default_value_t = RuntimeArg::Threads)]
     pub runtime: RuntimeArg,
+    #[command(flatten)]
+    pub reproduce: ReproducePbsArgs,
+}
+
+/// `staleness --reproduce-pbs`: the PBS paper's production table.
+#[derive(Debug, Clone, Args)]
+pub struct ReproducePbsArgs {
+    /// Instead of one curve, reproduce the PBS paper's production table:
+    /// LinkedIn SSD and disk and Yammer latency fits, N=3, (R,W) = (1,1),
+    /// (2,1), (1,2), the t at which 99.9 % of reads are fresh — measured on
+    /// the simulator in the paper's setting, predicted by WARS, and as
+    /// published. --trials is then the trials per t of the fine search
+    /// stage, --seed the first seed; the other curve options are ignored.
+    #[arg(long)]
+    pub reproduce_pbs: bool,
+    /// With --reproduce-pbs: how many seeds, from --seed on (1 to 100).
+    #[arg(long, default_value_t = 3)]
+    pub seeds: u64,
+    /// With --reproduce-pbs: WARS Monte Carlo trials per seed.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub model_trials: u64,
+    /// With --reproduce-pbs: the probability of a fresh read to find t for
+    /// (the paper's values are for 0.999 only).
+    #[arg(long, default_value_t = 0.999)]
+    pub p: f64,
+    /// With --reproduce-pbs: only these fits, comma-separated (lnkd-ssd,
+    /// lnkd-disk, ymmr; default all three).
+    #[arg(long, value_delimiter = ',')]
+    pub fits: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -509,6 +509,9 @@ fn check(args: CheckArgs, out: &mut Stdout) -> Result<ExitCode> {
 }
 
 fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
+    if args.reproduce.reproduce_pbs {
+        return crate::pbs_table::reproduce_pbs(&args, out);
+    }
     at_most("--n", args.n, limits::MAX_STALENESS_N)?;
     at_least_one("--trials", args.trials)?;
     if let Some(tolerance) = args.tolerance

@@ -22,6 +22,7 @@ mod commands;
 mod limits;
 mod output;
 mod partitions;
+mod pbs_table;
 mod pictures;
 mod sweep;
 

@@ -107,6 +107,15 @@
 //!   `t` is measured from the moment `put` returns to the client, on the
 //!   cluster's clock, to the moment `get` is called.
 //!
+//! # The paper's production table
+//!
+//! [`production`] holds the paper's LinkedIn and Yammer latency fits and
+//! its published t-visibility, each with the source it was copied from;
+//! [`reproduce`] ([`PbsReproduction`], `replikv staleness --reproduce-pbs`)
+//! measures, on the simulator in the paper's setting, the `t` at which
+//! 99.9 % of reads are fresh for N = 3 and (R, W) ∈ {(1, 1), (2, 1),
+//! (1, 2)}, beside the WARS prediction and the published value.
+//!
 //! # Threads or simulator
 //!
 //! [`StalenessExperiment::runtime`] chooses the driver of the measured
@@ -229,12 +238,16 @@ mod calibrate;
 mod curve;
 mod kstale;
 mod measure;
+pub mod production;
+pub mod reproduce;
 pub mod wars;
 
 pub use calibrate::Overheads;
 pub use curve::{CurvePoint, StalenessCurve};
 pub use kstale::{KPoint, k_staleness_closed_form};
 pub use measure::Measurement;
+pub use production::{ProductionFit, operation_latency};
+pub use reproduce::{PbsCell, PbsReproduction, PbsTable, TimeEstimate};
 pub use wars::{Coordinators, ReadFanout, WarsLatencies, WarsModel, WarsSamples, WarsVariant};
 
 use crate::client::CoordinatorPolicy;
