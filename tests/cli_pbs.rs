@@ -193,3 +193,61 @@ fn bad_latencies_and_misplaced_settings_are_refused_with_a_clear_message() {
         &["NonReplica", "at least 4 nodes"],
     );
 }
+
+/// `staleness --reproduce-pbs` measures the paper's own setting: curve
+/// options are refused with it, its own options are refused without it,
+/// and an absurd `--p` or `--trials` is named in the error.
+#[test]
+fn reproduce_pbs_refuses_misplaced_and_absurd_options() {
+    refused(&["staleness", "--fits", "bogus"], &["--reproduce-pbs"]);
+    refused(&["staleness", "--p", "0.5"], &["--reproduce-pbs"]);
+    refused(&["staleness", "--seeds", "7"], &["--reproduce-pbs"]);
+    refused(&["staleness", "--model-trials", "5"], &["--reproduce-pbs"]);
+    for curve in [
+        &["--n", "5"][..],
+        &["--coordinator", "first"],
+        &["--read-strategy", "r"],
+        &["--model", "system"],
+        &["--latency", "fixed:5ms"],
+        &["--runtime", "sim"],
+    ] {
+        let mut args = vec!["staleness", "--reproduce-pbs"];
+        args.extend_from_slice(curve);
+        refused(&args, &["cannot be used with", curve[0]]);
+    }
+    refused(
+        &["staleness", "--reproduce-pbs", "--p", "0.9999999"],
+        &["--p 0.9999999", "0.99999"],
+    );
+    refused(
+        &[
+            "staleness",
+            "--reproduce-pbs",
+            "--trials",
+            "18446744073709551615",
+        ],
+        &["--trials"],
+    );
+}
+
+/// When no cell's WARS t is above 1 ms, the summary says none was held to
+/// the goal instead of printing a vacuous 0 % (LESSON's quick command).
+#[test]
+fn reproduce_pbs_summary_never_reports_an_empty_comparison_as_met() {
+    let out = replikv_ok(&[
+        "staleness",
+        "--reproduce-pbs",
+        "--fits",
+        "lnkd-ssd",
+        "--p",
+        "0.99",
+        "--trials",
+        "500",
+        "--seeds",
+        "1",
+        "--model-trials",
+        "50000",
+    ]);
+    assert!(out.contains("no cell has a WARS t above 1 ms"), "{out}");
+    assert!(!out.contains("largest |measured/WARS"), "{out}");
+}

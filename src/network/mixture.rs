@@ -4,7 +4,8 @@
 //! # Why
 //!
 //! Measured latencies are rarely one textbook distribution. The PBS paper
-//! (Bailis et al., VLDB 2012, Table 3) fits LinkedIn's and Yammer's
+//! (Bailis et al., VLDB 2012, its table of latency fits, `table:fits` in
+//! the paper's LaTeX source; see `lab::pbs::production`) fits LinkedIn's and Yammer's
 //! production latencies with a *body* — a Pareto distribution, most of the
 //! mass close to its scale — plus a small *tail* component — an
 //! exponential with a long mean — for example LinkedIn's SSD write
@@ -76,7 +77,7 @@ impl Part {
 /// ```
 /// use replikv::network::{Latency, Mixture};
 /// use std::time::Duration;
-/// // LinkedIn SSD writes (PBS, Table 3): 91.22 % Pareto + 8.78 % exponential.
+/// // LinkedIn SSD writes (PBS's latency fits): 91.22 % Pareto + 8.78 % exponential.
 /// let body = Latency::Pareto { scale: Duration::from_micros(235), shape: 10.0 };
 /// let tail = Latency::exponential_per_ms(1.66);
 /// let fit = Mixture::new(&[(0.9122, body), (0.0878, tail)])?;

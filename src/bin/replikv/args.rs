@@ -490,22 +490,30 @@ pub struct ReproducePbsArgs {
     /// (2,1), (1,2), the t at which 99.9 % of reads are fresh — measured on
     /// the simulator in the paper's setting, predicted by WARS, and as
     /// published. --trials is then the trials per t of the fine search
-    /// stage, --seed the first seed; the other curve options are ignored.
-    #[arg(long)]
+    /// stage, --seed the first seed; the curve options (--n, --r, --w,
+    /// --latency and the kind latencies, --coordinator, --read-strategy,
+    /// --model, --k, --t, --tolerance, --csv, --svg, --runtime) are refused
+    /// with it: the table measures the paper's own setting.
+    #[arg(long, conflicts_with_all = [
+        "n", "r", "w", "latency", "write_latency", "ack_latency", "read_latency",
+        "response_latency", "coordinator", "read_strategy", "model", "k", "t",
+        "tolerance", "csv", "svg", "runtime",
+    ])]
     pub reproduce_pbs: bool,
     /// With --reproduce-pbs: how many seeds, from --seed on (1 to 100).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, requires = "reproduce_pbs")]
     pub seeds: u64,
-    /// With --reproduce-pbs: WARS Monte Carlo trials per seed.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// With --reproduce-pbs: WARS Monte Carlo trials per seed (at most
+    /// 100000000).
+    #[arg(long, default_value_t = 1_000_000, requires = "reproduce_pbs")]
     pub model_trials: u64,
-    /// With --reproduce-pbs: the probability of a fresh read to find t for
-    /// (the paper's values are for 0.999 only).
-    #[arg(long, default_value_t = 0.999)]
+    /// With --reproduce-pbs: the probability of a fresh read to find t for,
+    /// 0.5 to 0.99999 (the paper's values are for 0.999 only).
+    #[arg(long, default_value_t = 0.999, requires = "reproduce_pbs")]
     pub p: f64,
     /// With --reproduce-pbs: only these fits, comma-separated (lnkd-ssd,
     /// lnkd-disk, ymmr; default all three).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', requires = "reproduce_pbs")]
     pub fits: Vec<String>,
 }
 

@@ -79,7 +79,7 @@ impl KPoint {
 }
 
 impl fmt::Display for KPoint {
-    /// `k=2: measured 61.20 % (1000 trials), closed form ≥ 55.56 %`.
+    /// `k=2: measured 61.20 % (1000 trials), closed form 55.56 %` (the closed form is a lower bound here).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
