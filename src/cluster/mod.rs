@@ -95,6 +95,10 @@ pub struct Cluster {
     world: Option<Arc<World>>,
     /// The cluster's link key, when node links are authenticated.
     link_key: Option<crate::security::LinkKey>,
+    /// The cluster's link epoch, in every sealed header: random on threads
+    /// (a new process is a new epoch), from the seed on the simulator (runs
+    /// stay reproducible).
+    link_epoch: u64,
     /// Client sessions and grants, when access control is on.
     access: Option<Arc<crate::security::AccessControl>>,
     /// Whether live membership changes are refused: consensus mode's Raft
@@ -210,6 +214,15 @@ impl Cluster {
             next_node: AtomicU32::new(builder.nodes as u32),
             world,
             link_key: builder.link_key,
+            link_epoch: match builder.runtime {
+                Runtime::Threads => rand::random(),
+                Runtime::Simulated => u64::from_le_bytes(
+                    blake3::derive_key("replikv link epoch v1", &builder.seed.to_le_bytes())
+                        [..8]
+                        .try_into()
+                        .unwrap_or_default(),
+                ),
+            },
             access: builder
                 .access
                 .map(|policy| Arc::new(crate::security::AccessControl::new(policy))),
@@ -245,6 +258,7 @@ impl Cluster {
             control: control_rx,
             counters: slot.counters.clone(),
             link_key: self.link_key.clone(),
+            link_epoch: self.link_epoch,
             access: self.access.clone(),
             started_at_ns,
             batching: self.batching,

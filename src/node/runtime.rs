@@ -98,6 +98,8 @@ pub(crate) struct NodeEnv {
     pub counters: Arc<NodeCounters>,
     /// The cluster's link key, when links are authenticated.
     pub link_key: Option<LinkKey>,
+    /// The cluster's link epoch (see [`crate::security::Header::epoch`]).
+    pub link_epoch: u64,
     /// The clients' sessions and grants, when access control is on.
     pub access: Option<Arc<crate::security::AccessControl>>,
     /// The cluster clock when this incarnation's inbox was attached: a
@@ -131,7 +133,15 @@ impl NodeEnv {
             links: self
                 .link_key
                 .clone()
-                .map(|key| Links::new(key, self.node, self.incarnation, self.started_at_ns)),
+                .map(|key| {
+                    Links::new(
+                        key,
+                        self.link_epoch,
+                        self.node,
+                        self.incarnation,
+                        self.started_at_ns,
+                    )
+                }),
             access: self.access.clone(),
         }
     }

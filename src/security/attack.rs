@@ -6,7 +6,7 @@
 //! authenticated the best it can do is keep a captured tag on bytes it
 //! changed — which the receiver refuses.
 
-use super::link::{HEADER_LEN, TAG_LEN};
+use super::link::{HEADER_LEN, SEQUENCE_AT, TAG_LEN};
 use crate::cluster::Consistency;
 use crate::codec;
 use crate::error::{Error, Result};
@@ -198,7 +198,7 @@ impl Attacker {
             return Some(body);
         }
         let mut header = original.get(..HEADER_LEN)?.to_vec();
-        let sequence = header.get_mut(8..16)?;
+        let sequence = header.get_mut(SEQUENCE_AT..SEQUENCE_AT + 8)?;
         let mut word = [0u8; 8];
         word.copy_from_slice(sequence);
         let moved = u64::from_le_bytes(word).wrapping_add(super::REPLAY_WINDOW / 2);

@@ -42,8 +42,8 @@
 //!
 //! [`ClusterBuilder::authenticate_links`](crate::ClusterBuilder::authenticate_links)
 //! gives every node the cluster's [`LinkKey`]. The sans-I/O node core seals
-//! each peer message it sends ([`seal`]): a header with the sender's
-//! incarnation, a per-link sequence number and the send time, then a keyed
+//! each peer message it sends ([`seal`]): a header with the cluster epoch, the
+//! sender's incarnation, a per-link sequence number and the send time, then a keyed
 //! BLAKE3 tag over the link (sender and receiver ids), the header and the
 //! message. The receiving core checks the tag in constant time ([`open`]),
 //! then the replay rules ([`Replay`]), and only then decodes the message and
@@ -59,6 +59,12 @@
 //! counts from 1 again, and a restarted receiver has forgotten what it saw.
 //! The rules (see [`Replay`]):
 //!
+//! - the **cluster epoch** is in the authenticated header: a number drawn
+//!   when the cluster is built (at random on threads, so every run of a
+//!   program is a new epoch; from the seed on the simulator, so runs stay
+//!   reproducible). Counters start at 0 in every cluster, so without it a
+//!   capture from another cluster, or from an earlier run, under the same
+//!   key would look fresh; a receiver refuses every other epoch;
 //! - the **sender's incarnation** is in the authenticated header; a receiver
 //!   keeps one window per sender, restarts it when a newer incarnation
 //!   speaks, and refuses an incarnation older than the newest it heard;
