@@ -319,6 +319,7 @@ impl Cluster {
                 gate: self.gate.clone(),
                 world: self.world.clone(),
                 outstanding: self.outstanding.clone(),
+                access: self.access.clone(),
             },
         )
     }
@@ -329,8 +330,11 @@ impl Cluster {
     /// grants allow. A wrong or unknown credential is
     /// [`Error::Unauthenticated`]; a cluster without access control is
     /// [`Error::InvalidConfig`] (a credential there would protect nothing).
-    /// Clients of a cluster with access control never get the shared read
-    /// cache: a cache hit would not be checked.
+    /// Clients of a cluster with access control never get the builder's
+    /// shared read cache; one given with [`Client::set_cache`] answers a
+    /// client only for keys its grants let it read (any other read goes to
+    /// a node, which refuses it). Every request the client sends carries a
+    /// tag under its session key (see [`crate::security::AccessPolicy`]).
     ///
     /// ```
     /// use replikv::security::{Access, AccessPolicy, Credential};
@@ -349,8 +353,9 @@ impl Cluster {
                 "this cluster has no access control: build it with `access_control`".into(),
             ));
         };
-        let client = self.client()?;
-        access.open_session(client.id(), credential)?;
+        let mut client = self.client()?;
+        let key = access.open_session(client.id(), credential)?;
+        client.set_session_key(key);
         Ok(client)
     }
 
@@ -583,6 +588,7 @@ impl Cluster {
                         .load(Ordering::Relaxed),
                     replayed_messages: slot.counters.replayed_messages.load(Ordering::Relaxed),
                     refused_requests: slot.counters.refused_requests.load(Ordering::Relaxed),
+                    forged_requests: slot.counters.forged_requests.load(Ordering::Relaxed),
                     duplicate_requests: slot.counters.duplicate_requests.load(Ordering::Relaxed),
                     batches: slot.counters.batches.load(Ordering::Relaxed),
                     batched_envelopes: slot.counters.batched_envelopes.load(Ordering::Relaxed),

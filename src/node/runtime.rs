@@ -52,6 +52,8 @@ pub(crate) struct NodeCounters {
     pub replayed_messages: AtomicU64,
     /// Client requests refused by access control.
     pub refused_requests: AtomicU64,
+    /// Client requests dropped because their session tag did not verify.
+    pub forged_requests: AtomicU64,
     /// Batches that handled at least one envelope, and those envelopes.
     pub batches: AtomicU64,
     pub batched_envelopes: AtomicU64,
