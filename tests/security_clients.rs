@@ -332,10 +332,12 @@ fn a_request_whose_client_id_was_rewritten_on_the_network_is_dropped() {
         a.put("users/alice/balance", "100").unwrap();
         // Bob's requests go out under alice's id: were ids believed, he
         // would write alice's key.
-        cluster.network().set_adversary(std::sync::Arc::new(Spoofer {
-            from: b.id(),
-            as_client: a.id(),
-        }));
+        cluster
+            .network()
+            .set_adversary(std::sync::Arc::new(Spoofer {
+                from: b.id(),
+                as_client: a.id(),
+            }));
         let spoofed = b.put("users/alice/balance", "0");
         assert!(
             matches!(&spoofed, Err(e) if e.is_indeterminate()),
@@ -366,9 +368,14 @@ fn a_request_altered_in_flight_is_dropped() {
         .unwrap();
     let mut a = cluster.client_as(&alice()).unwrap();
     a.put("users/alice/n", "1").unwrap();
-    cluster.network().set_adversary(std::sync::Arc::new(Alterer));
+    cluster
+        .network()
+        .set_adversary(std::sync::Arc::new(Alterer));
     let altered = a.put("users/alice/n", "2");
-    assert!(matches!(&altered, Err(e) if e.is_indeterminate()), "{altered:?}");
+    assert!(
+        matches!(&altered, Err(e) if e.is_indeterminate()),
+        "{altered:?}"
+    );
     cluster.network().clear_adversary();
     cluster.run_until_quiet(std::time::Duration::from_secs(5));
     assert_eq!(forged(&cluster), 1);

@@ -122,7 +122,10 @@ fn a_new_process_with_the_same_seed_and_key_is_a_new_epoch_on_threads() {
         std::thread::yield_now();
     }
     assert_eq!(refused(&b), (captured.len() as u64, 0));
-    assert!(stored_values(&b).is_empty(), "nothing of the first run applied");
+    assert!(
+        stored_values(&b).is_empty(),
+        "nothing of the first run applied"
+    );
 }
 
 #[test]

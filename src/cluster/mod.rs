@@ -217,8 +217,7 @@ impl Cluster {
             link_epoch: match builder.runtime {
                 Runtime::Threads => rand::random(),
                 Runtime::Simulated => u64::from_le_bytes(
-                    blake3::derive_key("replikv link epoch v1", &builder.seed.to_le_bytes())
-                        [..8]
+                    blake3::derive_key("replikv link epoch v1", &builder.seed.to_le_bytes())[..8]
                         .try_into()
                         .unwrap_or_default(),
                 ),

@@ -213,9 +213,7 @@ impl Envelope {
                 Payload::Request { request, .. } => request.payload_len() + CLIENT_FRAME_BYTES,
                 Payload::Cas { cas, .. } => cas.payload_len() + CLIENT_FRAME_BYTES,
                 Payload::Authenticated { tag, payload } => tag.len() + size_of(payload),
-                Payload::Response { response, .. } => {
-                    response.payload_len() + CLIENT_FRAME_BYTES
-                }
+                Payload::Response { response, .. } => response.payload_len() + CLIENT_FRAME_BYTES,
             }
         }
         size_of(&self.payload)

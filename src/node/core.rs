@@ -427,9 +427,10 @@ impl<P: Protocol> NodeCore<P> {
             (Endpoint::Client(client), Payload::Authenticated { tag, payload }) => {
                 self.client_request(client, *payload, Some(tag), now_ns)
             }
-            (Endpoint::Client(client), payload @ (Payload::Request { .. } | Payload::Cas { .. })) => {
-                self.client_request(client, payload, None, now_ns)
-            }
+            (
+                Endpoint::Client(client),
+                payload @ (Payload::Request { .. } | Payload::Cas { .. }),
+            ) => self.client_request(client, payload, None, now_ns),
             (Endpoint::Node(from), Payload::Peer(bytes)) => {
                 self.count(|c| &c.peer_messages);
                 let bytes = match &mut self.links {

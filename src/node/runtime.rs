@@ -132,18 +132,15 @@ impl NodeEnv {
             placement: self.placement.clone(),
             clock: self.clock.clone(),
             counters: self.counters.clone(),
-            links: self
-                .link_key
-                .clone()
-                .map(|key| {
-                    Links::new(
-                        key,
-                        self.link_epoch,
-                        self.node,
-                        self.incarnation,
-                        self.started_at_ns,
-                    )
-                }),
+            links: self.link_key.clone().map(|key| {
+                Links::new(
+                    key,
+                    self.link_epoch,
+                    self.node,
+                    self.incarnation,
+                    self.started_at_ns,
+                )
+            }),
             access: self.access.clone(),
         }
     }

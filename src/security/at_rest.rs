@@ -310,7 +310,10 @@ impl<S: Storage + ?Sized> Encrypted<S> {
             Ok(bytes) if bytes.is_empty() => 0,
             Ok(bytes) => {
                 let plain = key.open(HIGH_WATER_LABEL, &bytes).map_err(|reason| {
-                    corrupt("(high-water mark)", format!("{}: {reason}", high_water.display()))
+                    corrupt(
+                        "(high-water mark)",
+                        format!("{}: {reason}", high_water.display()),
+                    )
                 })?;
                 let word: [u8; 8] = plain.as_slice().try_into().map_err(|_| {
                     corrupt("(high-water mark)", format!("{} bytes, not 8", plain.len()))
@@ -391,7 +394,9 @@ impl<S: Storage + ?Sized> Storage for Encrypted<S> {
     fn insert(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let mut written = self.written.lock();
         let number = *written + 1;
-        let sealed = self.key.seal(key, &[&number.to_le_bytes()[..], value].concat())?;
+        let sealed = self
+            .key
+            .seal(key, &[&number.to_le_bytes()[..], value].concat())?;
         self.inner.insert(key, &sealed)?;
         *written = number;
         Ok(())

@@ -510,10 +510,19 @@ mod tests {
     #[test]
     fn another_epoch_is_refused_as_a_replay() {
         let mut links = Links::new(key(), 5, NodeId(1), 0, 0);
-        let mine = Header { epoch: 5, ..header(1) };
-        let theirs = Header { epoch: 6, ..header(2) };
+        let mine = Header {
+            epoch: 5,
+            ..header(1)
+        };
+        let theirs = Header {
+            epoch: 6,
+            ..header(2)
+        };
         let sealed = |h| seal(&key(), NodeId(0), NodeId(1), h, b"x");
-        assert_eq!(links.open(NodeId(0), &sealed(theirs)), Err(Refusal::Replayed));
+        assert_eq!(
+            links.open(NodeId(0), &sealed(theirs)),
+            Err(Refusal::Replayed)
+        );
         assert_eq!(links.open(NodeId(0), &sealed(mine)), Ok(&b"x"[..]));
     }
 }
