@@ -134,6 +134,9 @@ pub(crate) struct ClientEnv {
     /// Requests in flight per node, shared by every client of the cluster
     /// (for the load-aware policies).
     pub outstanding: Arc<Outstanding>,
+    /// The cluster's access control, when on: a cache hit is served only
+    /// when the client may read the key.
+    pub access: Option<Arc<crate::security::AccessControl>>,
 }
 
 /// A blocking client of the cluster. Make one per thread with
@@ -162,6 +165,9 @@ pub struct Client {
     submitted: BTreeMap<u64, Submitted>,
     /// Numbers for tickets of operations that needed no request.
     next_local: u64,
+    /// The session key of a client made with `Cluster::client_as`: every
+    /// request carries a tag under it.
+    session_key: Option<[u8; 32]>,
 }
 
 impl Client {
@@ -177,7 +183,13 @@ impl Client {
             next_request: 0,
             submitted: BTreeMap::new(),
             next_local: 0,
+            session_key: None,
         })
+    }
+
+    /// Signs every request from now on with `key` (see `Cluster::client_as`).
+    pub(crate) fn set_session_key(&mut self, key: [u8; 32]) {
+        self.session_key = Some(key);
     }
 
     /// This client's id.
@@ -199,7 +211,9 @@ impl Client {
 
     /// Puts a read cache in front of this client (`None`: no cache). Pass a
     /// clone of one [`ReadCache`] to several clients to share it: a write by
-    /// any of them invalidates the entry for all.
+    /// any of them invalidates the entry for all. On a cluster with access
+    /// control, the cache answers this client only for keys it may read;
+    /// other reads go to a node, which refuses them.
     pub fn set_cache(&mut self, cache: Option<ReadCache>) {
         self.env.cache = cache;
     }
@@ -318,7 +332,15 @@ impl Client {
             Op::Cas { key, expected, new } => return self.start_cas(key, expected, new),
             Op::Get { key } => {
                 validate_key(&key)?;
-                let fill = match self.env.cache.as_ref().map(|cache| cache.lookup(&key)) {
+                // A shared cache holds what other clients read: serve it only
+                // when this client may read the key (else the node refuses).
+                let readable = self.env.access.as_ref().is_none_or(|access| {
+                    access
+                        .check(self.id, crate::security::Access::Read, &key)
+                        .is_ok()
+                });
+                let cache = self.env.cache.as_ref().filter(|_| readable);
+                let fill = match cache.map(|cache| cache.lookup(&key)) {
                     Some(Lookup::Hit { value, at_ns }) => {
                         let value = self.record_cache_hit(&key, value, at_ns);
                         return Ok(Started::Finished(Ok(value)));
@@ -416,6 +438,14 @@ impl Client {
         let id = self.next_request;
         if let Payload::Request { id: slot, .. } | Payload::Cas { id: slot, .. } = &mut payload {
             *slot = id;
+        }
+        if let Some(key) = &self.session_key
+            && let Some(tag) = crate::security::request_tag(key, self.id, &payload)
+        {
+            payload = Payload::Authenticated {
+                tag: *tag.as_bytes(),
+                payload: Box::new(payload),
+            };
         }
         let call_ns = self.env.clock.now_ns();
         let timeout_ns = u64::try_from(self.env.timeout.as_nanos()).unwrap_or(u64::MAX);

@@ -167,6 +167,11 @@ pub struct NodeLoad {
     /// Client requests refused by access control, unauthenticated or not
     /// permitted (0 unless it is on; see [`crate::security::AccessPolicy`]).
     pub refused_requests: u64,
+    /// Client requests dropped unanswered because they claimed the id of a
+    /// client with a session but their tag did not verify: a client id
+    /// rewritten or a request altered on the network (see
+    /// [`crate::security::AccessPolicy`]).
+    pub forged_requests: u64,
     /// Client requests not run because they were duplicates or late copies
     /// ([`crate::protocol::RequestFilter`]).
     pub duplicate_requests: u64,

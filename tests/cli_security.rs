@@ -159,3 +159,44 @@ fn the_lesson_quotes_rows_the_attack_commands_print() {
         );
     }
 }
+
+/// `RUN` with another `--consistency`.
+fn run_in(mode: &str, extra: &[&str]) -> Output {
+    let mut args = RUN.to_vec();
+    let at = args.iter().position(|a| *a == "strong").unwrap();
+    args[at] = mode;
+    args.extend_from_slice(extra);
+    replikv(&args)
+}
+
+#[test]
+fn consensus_mode_is_attacked_and_defended_like_the_others() {
+    let parse = |out: Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON report")
+    };
+    let open = parse(run_in("consensus", &["--attack", "forge"]));
+    assert!(open["security"]["injected"].as_u64().unwrap() > 0, "{open}");
+    let defended = parse(run_in(
+        "consensus",
+        &["--attack", "tamper", "--authenticate-links"],
+    ));
+    let s = &defended["security"];
+    assert!(s["injected"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(s["refused_unauthentic"], s["injected"], "{s}");
+}
+
+#[test]
+fn attacking_single_copy_mode_is_a_clear_error() {
+    let out = run_in("single", &["--attack", "forge"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("single-copy nodes send each other no messages"),
+        "{err}"
+    );
+}

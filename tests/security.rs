@@ -31,6 +31,9 @@ struct Damage {
     /// Successful reads (in the history and at the end) of a value the
     /// attacker made up.
     attacker_values_read: usize,
+    /// Copies of a value the attacker made up, stored on the replicas at
+    /// the end.
+    attacker_values_stored: usize,
     /// Acknowledged writes no longer visible at the end (eventual only).
     lost_writes: usize,
     /// Operations that succeeded.
@@ -122,10 +125,18 @@ fn run(setup: &Setup) -> replikv::Result<Damage> {
         }
         finals.insert(key.as_bytes().to_vec(), value);
     }
+    let mut attacker_values_stored = 0;
+    for node in cluster.nodes() {
+        for (_, record) in cluster.store(node)?.records()? {
+            attacker_values_stored +=
+                usize::from(record.value.is_some_and(|v| is_attacker_value(&v)));
+        }
+    }
     let metrics = cluster.metrics();
     Ok(Damage {
         linearizable,
         attacker_values_read,
+        attacker_values_stored,
         lost_writes: lost_writes(&history, &finals).len(),
         ok,
         injected: attacker.map_or(0, |a| a.injected()),
@@ -291,4 +302,37 @@ fn authenticated_links_work_on_threads_too() -> replikv::Result<()> {
     // Forgeries still in flight when the loop ended may not have arrived yet.
     assert!(refused > 0 && refused <= attacker.injected(), "{refused}");
     Ok(())
+}
+
+const CONSENSUS: Consistency = Consistency::Consensus;
+
+#[test]
+fn raft_messages_are_attacked_too_and_authenticated_links_refuse_every_injection() {
+    // Without a defence: a forged AppendEntries from "a leader of a later
+    // term" takes over the log, and clients read what it wrote.
+    let d = damage(&setup(CONSENSUS, AttackKind::Forge, false, 21));
+    assert!(d.injected > 0, "{d:?}");
+    assert!(d.attacker_values_read > 0 && !d.linearizable, "{d:?}");
+    // Values tampered inside AppendEntries reach the followers' state
+    // machines: the leader serves its own copy, so clients do not see it
+    // yet, but the replicas have diverged (a later leader would serve it).
+    let d = damage(&setup(CONSENSUS, AttackKind::Tamper, false, 21));
+    assert!(d.injected > 0, "{d:?}");
+    assert!(d.attacker_values_stored > 0, "{d:?}");
+    for attack in [AttackKind::Forge, AttackKind::Tamper, AttackKind::Replay] {
+        let d = damage(&setup(CONSENSUS, attack, true, 22));
+        assert!(d.injected > 0, "{attack}: {d:?}");
+        let refused = match attack {
+            AttackKind::Replay => d.replayed,
+            _ => d.unauthentic,
+        };
+        assert_eq!(
+            refused, d.injected,
+            "{attack}: every injection refused: {d:?}"
+        );
+        assert!(d.linearizable, "{attack}: {d:?}");
+        assert_eq!(d.attacker_values_read, 0, "{attack}: {d:?}");
+        assert_eq!(d.attacker_values_stored, 0, "{attack}: {d:?}");
+        assert_eq!(d.lost_writes, 0, "{attack}: {d:?}");
+    }
 }

@@ -75,14 +75,27 @@ fn reopened_with_the_key_the_data_reads_back_and_with_another_key_it_is_corrupt(
             .storage(StorageKind::Directory(dir.path().into()))
             .encrypt_at_rest(key)
             .build()
-            .unwrap()
     };
     {
-        let cluster = open(DataKey::for_experiment(1));
+        let cluster = open(DataKey::for_experiment(1)).unwrap();
         let value = cluster.client().unwrap().get("k7").unwrap();
         assert_eq!(value, Some(format!("{MARKER}-7").into_bytes()));
     }
-    let cluster = open(DataKey::for_experiment(2));
+    // Under another key the node's high-water mark (sealed like the
+    // records) does not open: the node refuses to start rather than serve
+    // values it cannot read.
+    match open(DataKey::for_experiment(2)).map(|_| ()) {
+        Err(Error::Corrupt { node, key, reason }) => {
+            assert_eq!((node, key.as_str()), (NodeId(0), "(high-water mark)"));
+            assert!(reason.contains("another data key"), "{reason}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    // Without the mark, every record still reads as Corrupt naming its key.
+    for node in 0..3 {
+        std::fs::remove_file(dir.path().join(format!("node-{node}.high-water"))).unwrap();
+    }
+    let cluster = open(DataKey::for_experiment(2)).unwrap();
     match cluster.client().unwrap().get("k7") {
         Err(Error::Corrupt { key, reason, .. }) => {
             assert_eq!(key, "k7");
@@ -166,4 +179,107 @@ fn bad_data_keys_are_clear_errors() {
         }
     }
     assert!(DataKey::from_slice(&[7; 16]).is_err());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// What reopening a copy of the store with one bit flipped in node 1's
+/// sled file gave.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Node 1 holds every record, each with its value.
+    Intact,
+    /// Reported: `Error::Corrupt` naming node 1 (at open or at read).
+    Corrupt,
+    /// sled itself refused to open the directory.
+    Unopenable,
+}
+
+#[test]
+fn a_bit_flipped_in_the_real_sled_file_is_reported_never_silently_lost() {
+    // sled checksums its log and, on opening, cuts it at the first damaged
+    // entry: without replikv's high-water mark the records after the damage
+    // simply vanish. Every trial flips one bit at a seeded position of
+    // node 1's real database file and reopens the whole cluster.
+    let original = tempfile::tempdir().unwrap();
+    write_values(original.path(), Some(DataKey::for_experiment(4)));
+    let db = Path::new("node-1").join("db");
+    let len = std::fs::metadata(original.path().join(&db)).unwrap().len();
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    let mut rng_state = 0x5EED_u64;
+    for trial in 0..40 {
+        // splitmix64: positions spread over the whole file.
+        rng_state = rng_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = rng_state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let bit = z % (len * 8);
+        let copy = tempfile::tempdir().unwrap();
+        copy_dir(original.path(), copy.path());
+        let path = copy.path().join(&db);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[(bit / 8) as usize] ^= 1 << (bit % 8);
+        std::fs::write(&path, bytes).unwrap();
+        let built = Cluster::builder()
+            .nodes(3)
+            .consistency(Consistency::Strong)
+            .storage(StorageKind::Directory(copy.path().into()))
+            .encrypt_at_rest(DataKey::for_experiment(4))
+            .build();
+        let outcome = match built {
+            Err(Error::Corrupt { node, .. }) => {
+                assert_eq!(node, NodeId(1), "trial {trial}, bit {bit}");
+                Outcome::Corrupt
+            }
+            Err(Error::StorageDirectory { path, .. }) => {
+                assert!(path.ends_with("node-1"), "trial {trial}: {path:?}");
+                Outcome::Unopenable
+            }
+            Err(other) => panic!("trial {trial}, bit {bit}: {other}"),
+            Ok(cluster) => match cluster.store(NodeId(1)).unwrap().records() {
+                Err(Error::Corrupt { node, .. }) => {
+                    assert_eq!(node, NodeId(1), "trial {trial}, bit {bit}");
+                    Outcome::Corrupt
+                }
+                Err(other) => panic!("trial {trial}, bit {bit}: {other}"),
+                Ok(records) => {
+                    let values: std::collections::BTreeMap<_, _> = records
+                        .into_iter()
+                        .map(|(key, record)| (key, record.value))
+                        .collect();
+                    assert_eq!(
+                        values.len(),
+                        50,
+                        "trial {trial}, bit {bit}: records silently lost"
+                    );
+                    for i in 0..50 {
+                        assert_eq!(
+                            values.get(format!("k{i}").as_bytes()),
+                            Some(&Some(format!("{MARKER}-{i}").into_bytes())),
+                            "trial {trial}, bit {bit}"
+                        );
+                    }
+                    Outcome::Intact
+                }
+            },
+        };
+        *outcomes.entry(format!("{outcome:?}")).or_default() += 1;
+    }
+    println!("{len} bytes, 40 flips: {outcomes:?}");
+    assert!(
+        outcomes.get("Corrupt").copied().unwrap_or(0) > 0,
+        "some flip damaged a record: {outcomes:?}"
+    );
 }

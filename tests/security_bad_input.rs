@@ -52,6 +52,7 @@ impl Adversary for Garbler {
             }
             Garble::WrongKey => {
                 let header = Header {
+                    epoch: 0,
                     incarnation: 0,
                     sequence: rng.random_range(1..1000),
                     sent_at_ns: 0,

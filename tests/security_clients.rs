@@ -206,3 +206,178 @@ fn a_shared_read_cache_cannot_bypass_the_check() {
         Err(Error::PermissionDenied(_))
     ));
 }
+
+#[test]
+fn a_compare_and_set_needs_read_and_write_since_its_answer_reveals_the_value() {
+    // A write-only grant lets carol put, but a compare-and-set would tell
+    // her whether the value was the one she guessed: refused.
+    let carol = Credential::new("carol", "carol's long secret").unwrap();
+    let policy = policy().grant(&carol, Access::Write, "drop/").unwrap();
+    let cluster = Cluster::builder()
+        .runtime(Runtime::Simulated)
+        .consistency(Consistency::Consensus)
+        .access_control(policy)
+        .build()
+        .unwrap();
+    let mut c = cluster.client_as(&carol).unwrap();
+    c.put("drop/box", "x").unwrap();
+    let guess = c.compare_and_set("drop/box", Some(b"x"), Some(b"y"));
+    assert!(
+        matches!(&guess, Err(Error::PermissionDenied(why)) if why.contains("compare-and-set")),
+        "{guess:?}"
+    );
+    assert!(matches!(c.get("drop/box"), Err(Error::PermissionDenied(_))));
+}
+
+#[test]
+fn a_cache_shared_with_set_cache_does_not_serve_keys_the_client_may_not_read() {
+    let cluster = cluster(Consistency::Strong, Runtime::Simulated);
+    let shared = cluster
+        .shared_cache(replikv::cache::CacheConfig::new(
+            16,
+            std::time::Duration::from_secs(60),
+        ))
+        .unwrap();
+    let mut a = cluster.client_as(&alice()).unwrap();
+    let mut b = cluster.client_as(&bob()).unwrap();
+    a.set_cache(Some(shared.clone()));
+    b.set_cache(Some(shared));
+    a.put("users/alice/secret", "s").unwrap();
+    b.put("public/motd", "hello").unwrap();
+    // Both values are now in the shared cache.
+    assert_eq!(a.get("users/alice/secret").unwrap(), Some(b"s".to_vec()));
+    assert_eq!(a.get("public/motd").unwrap(), Some(b"hello".to_vec()));
+    let leaked = b.get("users/alice/secret");
+    assert!(
+        matches!(leaked, Err(Error::PermissionDenied(_))),
+        "{leaked:?}"
+    );
+    // What bob may read, the cache still serves him.
+    assert_eq!(b.get("public/motd").unwrap(), Some(b"hello".to_vec()));
+    let hits = cluster
+        .history()
+        .ops
+        .iter()
+        .filter(|op| op.cached && op.client == b.id())
+        .count();
+    assert!(hits > 0, "bob's readable keys still come from the cache");
+}
+
+/// Rewrites the client id on every request from `victim_of` to `as_client`,
+/// and (when `alter`) the value inside authenticated puts.
+struct Spoofer {
+    from: replikv::ClientId,
+    as_client: replikv::ClientId,
+}
+
+impl replikv::network::Adversary for Spoofer {
+    fn intercept(
+        &self,
+        mut envelope: replikv::network::Envelope,
+        _at_ns: u64,
+        out: &mut Vec<replikv::network::Envelope>,
+    ) {
+        if envelope.from == replikv::Endpoint::Client(self.from) {
+            envelope.from = replikv::Endpoint::Client(self.as_client);
+        }
+        out.push(envelope);
+    }
+}
+
+/// Alters the value of every authenticated put, keeping its tag.
+struct Alterer;
+
+impl replikv::network::Adversary for Alterer {
+    fn intercept(
+        &self,
+        mut envelope: replikv::network::Envelope,
+        _at_ns: u64,
+        out: &mut Vec<replikv::network::Envelope>,
+    ) {
+        use replikv::network::Payload;
+        use replikv::protocol::Request;
+        if let Payload::Authenticated { payload, .. } = &mut envelope.payload
+            && let Payload::Request {
+                request: Request::Put { value, .. },
+                ..
+            } = payload.as_mut()
+        {
+            *value = b"altered".to_vec();
+        }
+        out.push(envelope);
+    }
+}
+
+fn forged(cluster: &Cluster) -> u64 {
+    cluster
+        .metrics()
+        .nodes
+        .iter()
+        .map(|n| n.forged_requests)
+        .sum()
+}
+
+#[test]
+fn a_request_whose_client_id_was_rewritten_on_the_network_is_dropped() {
+    for consistency in [Consistency::Strong, Consistency::Consensus] {
+        let cluster = Cluster::builder()
+            .runtime(Runtime::Simulated)
+            .consistency(consistency)
+            .access_control(policy())
+            .client_timeout(std::time::Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let mut a = cluster.client_as(&alice()).unwrap();
+        let mut b = cluster.client_as(&bob()).unwrap();
+        a.put("users/alice/balance", "100").unwrap();
+        // Bob's requests go out under alice's id: were ids believed, he
+        // would write alice's key.
+        cluster
+            .network()
+            .set_adversary(std::sync::Arc::new(Spoofer {
+                from: b.id(),
+                as_client: a.id(),
+            }));
+        let spoofed = b.put("users/alice/balance", "0");
+        assert!(
+            matches!(&spoofed, Err(e) if e.is_indeterminate()),
+            "{consistency:?}: dropped unanswered: {spoofed:?}"
+        );
+        cluster.network().clear_adversary();
+        cluster.run_until_quiet(std::time::Duration::from_secs(5));
+        assert!(forged(&cluster) >= 1, "{consistency:?}");
+        assert_eq!(
+            a.get("users/alice/balance").unwrap(),
+            Some(b"100".to_vec()),
+            "{consistency:?}: nothing applied"
+        );
+        // Alice's own numbering is untouched by the forgery.
+        a.put("users/alice/balance", "101").unwrap();
+        assert_eq!(a.get("users/alice/balance").unwrap(), Some(b"101".to_vec()));
+    }
+}
+
+#[test]
+fn a_request_altered_in_flight_is_dropped() {
+    let cluster = Cluster::builder()
+        .runtime(Runtime::Simulated)
+        .consistency(Consistency::Strong)
+        .access_control(policy())
+        .client_timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let mut a = cluster.client_as(&alice()).unwrap();
+    a.put("users/alice/n", "1").unwrap();
+    cluster
+        .network()
+        .set_adversary(std::sync::Arc::new(Alterer));
+    let altered = a.put("users/alice/n", "2");
+    assert!(
+        matches!(&altered, Err(e) if e.is_indeterminate()),
+        "{altered:?}"
+    );
+    cluster.network().clear_adversary();
+    cluster.run_until_quiet(std::time::Duration::from_secs(5));
+    assert_eq!(forged(&cluster), 1);
+    assert_eq!(a.get("users/alice/n").unwrap(), Some(b"1".to_vec()));
+}

@@ -432,9 +432,12 @@ impl ClusterBuilder {
 
     /// Encrypts every value each node stores under `key` (default off):
     /// XChaCha20-Poly1305, bound to the key it is stored under, so the
-    /// database files hold no plaintext value and a record altered on disk
-    /// reads as [`Error::Corrupt`] naming the node and the key. Keys stay in
-    /// the clear. See [`crate::security::Encrypted`].
+    /// database files hold no plaintext value, an entry altered on disk
+    /// that reaches replikv reads as [`Error::Corrupt`] naming the node and
+    /// the key, and (with [`StorageKind::Directory`]) records sled drops
+    /// from a damaged log make the node refuse to open with
+    /// [`Error::Corrupt`] naming it. Rollback to an older entry is not
+    /// detected. Keys stay in the clear. See [`crate::security::Encrypted`].
     ///
     /// ```
     /// use replikv::security::DataKey;

@@ -105,9 +105,20 @@ impl Engines {
             StorageKind::Custom(factory) => factory.make(node)?,
         };
         // Innermost, so that only ciphertext reaches the engine.
-        let engine: Arc<dyn Storage> = match &self.data_key {
-            Some(key) => Arc::new(crate::security::Encrypted::new(engine, key.clone(), node)),
-            None => engine,
+        // On disk, the number of the last flushed write is kept beside the
+        // node's directory, so records that vanish from sled's files are
+        // reported when the node opens (`Encrypted::with_high_water`).
+        let engine: Arc<dyn Storage> = match (&self.data_key, &self.kind) {
+            (Some(key), StorageKind::Directory(dir)) => {
+                Arc::new(crate::security::Encrypted::with_high_water(
+                    engine,
+                    key.clone(),
+                    node,
+                    &dir.join(format!("node-{}.high-water", node.0)),
+                )?)
+            }
+            (Some(key), _) => Arc::new(crate::security::Encrypted::new(engine, key.clone(), node)),
+            (None, _) => engine,
         };
         if !self.lose_unflushed {
             return Ok(engine);

@@ -95,6 +95,10 @@ pub struct Cluster {
     world: Option<Arc<World>>,
     /// The cluster's link key, when node links are authenticated.
     link_key: Option<crate::security::LinkKey>,
+    /// The cluster's link epoch, in every sealed header: random on threads
+    /// (a new process is a new epoch), from the seed on the simulator (runs
+    /// stay reproducible).
+    link_epoch: u64,
     /// Client sessions and grants, when access control is on.
     access: Option<Arc<crate::security::AccessControl>>,
     /// Whether live membership changes are refused: consensus mode's Raft
@@ -210,6 +214,14 @@ impl Cluster {
             next_node: AtomicU32::new(builder.nodes as u32),
             world,
             link_key: builder.link_key,
+            link_epoch: match builder.runtime {
+                Runtime::Threads => rand::random(),
+                Runtime::Simulated => u64::from_le_bytes(
+                    blake3::derive_key("replikv link epoch v1", &builder.seed.to_le_bytes())[..8]
+                        .try_into()
+                        .unwrap_or_default(),
+                ),
+            },
             access: builder
                 .access
                 .map(|policy| Arc::new(crate::security::AccessControl::new(policy))),
@@ -245,6 +257,7 @@ impl Cluster {
             control: control_rx,
             counters: slot.counters.clone(),
             link_key: self.link_key.clone(),
+            link_epoch: self.link_epoch,
             access: self.access.clone(),
             started_at_ns,
             batching: self.batching,
@@ -305,6 +318,7 @@ impl Cluster {
                 gate: self.gate.clone(),
                 world: self.world.clone(),
                 outstanding: self.outstanding.clone(),
+                access: self.access.clone(),
             },
         )
     }
@@ -315,8 +329,11 @@ impl Cluster {
     /// grants allow. A wrong or unknown credential is
     /// [`Error::Unauthenticated`]; a cluster without access control is
     /// [`Error::InvalidConfig`] (a credential there would protect nothing).
-    /// Clients of a cluster with access control never get the shared read
-    /// cache: a cache hit would not be checked.
+    /// Clients of a cluster with access control never get the builder's
+    /// shared read cache; one given with [`Client::set_cache`] answers a
+    /// client only for keys its grants let it read (any other read goes to
+    /// a node, which refuses it). Every request the client sends carries a
+    /// tag under its session key (see [`crate::security::AccessPolicy`]).
     ///
     /// ```
     /// use replikv::security::{Access, AccessPolicy, Credential};
@@ -335,8 +352,9 @@ impl Cluster {
                 "this cluster has no access control: build it with `access_control`".into(),
             ));
         };
-        let client = self.client()?;
-        access.open_session(client.id(), credential)?;
+        let mut client = self.client()?;
+        let key = access.open_session(client.id(), credential)?;
+        client.set_session_key(key);
         Ok(client)
     }
 
@@ -569,6 +587,7 @@ impl Cluster {
                         .load(Ordering::Relaxed),
                     replayed_messages: slot.counters.replayed_messages.load(Ordering::Relaxed),
                     refused_requests: slot.counters.refused_requests.load(Ordering::Relaxed),
+                    forged_requests: slot.counters.forged_requests.load(Ordering::Relaxed),
                     duplicate_requests: slot.counters.duplicate_requests.load(Ordering::Relaxed),
                     batches: slot.counters.batches.load(Ordering::Relaxed),
                     batched_envelopes: slot.counters.batched_envelopes.load(Ordering::Relaxed),

@@ -575,6 +575,7 @@ mod tests {
             unauthentic_messages: 0,
             replayed_messages: 0,
             refused_requests: 0,
+            forged_requests: 0,
             duplicate_requests: 0,
             batches: 0,
             batched_envelopes: 0,

@@ -146,6 +146,18 @@ pub enum Payload {
         /// The compare-and-set.
         cas: Cas,
     },
+    /// A [`Payload::Request`] or [`Payload::Cas`] from a client made with
+    /// [`Cluster::client_as`](crate::Cluster::client_as), with a tag under
+    /// the client's session key over its id, the request number and the
+    /// request: the node checks it before anything else (see
+    /// [`crate::security::AccessPolicy`]), so a request whose client id an
+    /// attacker rewrote, or whose contents it altered, is dropped.
+    Authenticated {
+        /// Keyed BLAKE3 under the session key.
+        tag: [u8; 32],
+        /// The request or compare-and-set.
+        payload: Box<Payload>,
+    },
     /// A reply to a client.
     Response {
         /// The request number answered.
@@ -173,13 +185,17 @@ impl Envelope {
     /// assert_eq!(get.kind, MessageKind::ReadRequest);
     /// ```
     pub fn new(from: Endpoint, to: Endpoint, payload: Payload) -> Self {
-        let kind = match &payload {
-            Payload::Peer(_) => MessageKind::Other,
-            Payload::Request { request, .. } => MessageKind::of_request(request),
-            // A compare-and-set reads and writes: a write request.
-            Payload::Cas { .. } => MessageKind::WriteRequest,
-            Payload::Response { response, .. } => MessageKind::of_response(response),
-        };
+        fn kind_of(payload: &Payload) -> MessageKind {
+            match payload {
+                Payload::Peer(_) => MessageKind::Other,
+                Payload::Request { request, .. } => MessageKind::of_request(request),
+                // A compare-and-set reads and writes: a write request.
+                Payload::Cas { .. } => MessageKind::WriteRequest,
+                Payload::Authenticated { payload, .. } => kind_of(payload),
+                Payload::Response { response, .. } => MessageKind::of_response(response),
+            }
+        }
+        let kind = kind_of(&payload);
         Envelope {
             from,
             to,
@@ -191,12 +207,16 @@ impl Envelope {
     /// Size on the wire in bytes: the encoded peer message, or key and value
     /// plus a small fixed frame for client traffic.
     pub fn size(&self) -> usize {
-        match &self.payload {
-            Payload::Peer(bytes) => bytes.len(),
-            Payload::Request { request, .. } => request.payload_len() + CLIENT_FRAME_BYTES,
-            Payload::Cas { cas, .. } => cas.payload_len() + CLIENT_FRAME_BYTES,
-            Payload::Response { response, .. } => response.payload_len() + CLIENT_FRAME_BYTES,
+        fn size_of(payload: &Payload) -> usize {
+            match payload {
+                Payload::Peer(bytes) => bytes.len(),
+                Payload::Request { request, .. } => request.payload_len() + CLIENT_FRAME_BYTES,
+                Payload::Cas { cas, .. } => cas.payload_len() + CLIENT_FRAME_BYTES,
+                Payload::Authenticated { tag, payload } => tag.len() + size_of(payload),
+                Payload::Response { response, .. } => response.payload_len() + CLIENT_FRAME_BYTES,
+            }
         }
+        size_of(&self.payload)
     }
 }
 

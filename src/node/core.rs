@@ -199,6 +199,7 @@ impl<P: Protocol> NodeCore<P> {
             Ok(()) => return true,
             Err(Denial::Unauthenticated(why)) => Response::Unauthenticated(why),
             Err(Denial::PermissionDenied(why)) => Response::PermissionDenied(why),
+            Err(Denial::Forged) => Response::Unauthenticated("forged request".into()),
         };
         self.count(|c| &c.refused_requests);
         self.ctx.reply(reply_to, response);
@@ -348,20 +349,54 @@ impl<P: Protocol> Core for NodeCore<P> {
 }
 
 impl<P: Protocol> NodeCore<P> {
-    /// One envelope from the inbox, inside the open batch.
-    fn handle_one(&mut self, envelope: Envelope, now_ns: u64) {
-        match (envelope.from, envelope.payload) {
-            (Endpoint::Client(client), Payload::Request { id, request }) => {
-                let reply_to = ReplyTo {
-                    client,
-                    request: id,
-                };
-                // A duplicate, or a late copy of a request its client gave
-                // up on: running it again could undo a later write.
-                if !self.requests.admit(reply_to) {
-                    self.count(|c| &c.duplicate_requests);
+    /// A client's request or compare-and-set, with the tag it carried:
+    /// authenticated (when access control is on), then the duplicate rule,
+    /// then the grants, and only then the protocol.
+    fn client_request(
+        &mut self,
+        client: crate::ids::ClientId,
+        payload: Payload,
+        tag: Option<[u8; 32]>,
+        now_ns: u64,
+    ) {
+        let id = match &payload {
+            Payload::Request { id, .. } | Payload::Cas { id, .. } => *id,
+            _ => {
+                self.count(|c| &c.garbled_messages);
+                return;
+            }
+        };
+        let reply_to = ReplyTo {
+            client,
+            request: id,
+        };
+        // First: a forgery must not use up the real request's number in
+        // the duplicate rule below.
+        let mut unauthenticated = None;
+        if let Some(control) = &self.access {
+            match control.authenticate(client, &payload, tag.as_ref()) {
+                Ok(()) => {}
+                Err(Denial::Unauthenticated(why)) => unauthenticated = Some(why),
+                Err(_) => {
+                    self.count(|c| &c.forged_requests);
                     return;
                 }
+            }
+        }
+        // A duplicate, or a late copy of a request its client gave up on:
+        // running it again could undo a later write.
+        if !self.requests.admit(reply_to) {
+            self.count(|c| &c.duplicate_requests);
+            return;
+        }
+        if let Some(why) = unauthenticated {
+            self.count(|c| &c.refused_requests);
+            self.ctx.reply(reply_to, Response::Unauthenticated(why));
+            self.after_handler(Ok(()), None, now_ns);
+            return;
+        }
+        match payload {
+            Payload::Request { request, .. } => {
                 let access = match request {
                     crate::protocol::Request::Get { .. } => Access::Read,
                     _ => Access::Write,
@@ -373,22 +408,29 @@ impl<P: Protocol> NodeCore<P> {
                 let result = self.protocol.on_request(&mut self.ctx, reply_to, request);
                 self.after_handler(result, Some(reply_to), now_ns);
             }
-            (Endpoint::Client(client), Payload::Cas { id, cas }) => {
-                let reply_to = ReplyTo {
-                    client,
-                    request: id,
-                };
-                if !self.requests.admit(reply_to) {
-                    self.count(|c| &c.duplicate_requests);
-                    return;
-                }
-                if !self.permitted(reply_to, Access::Write, &cas.key, now_ns) {
+            Payload::Cas { cas, .. } => {
+                // Its answer tells whether the value was the expected one.
+                if !self.permitted(reply_to, Access::ReadWrite, &cas.key, now_ns) {
                     return;
                 }
                 self.count(|c| &c.requests);
                 let result = self.protocol.on_cas(&mut self.ctx, reply_to, cas);
                 self.after_handler(result, Some(reply_to), now_ns);
             }
+            _ => self.count(|c| &c.garbled_messages),
+        }
+    }
+
+    /// One envelope from the inbox, inside the open batch.
+    fn handle_one(&mut self, envelope: Envelope, now_ns: u64) {
+        match (envelope.from, envelope.payload) {
+            (Endpoint::Client(client), Payload::Authenticated { tag, payload }) => {
+                self.client_request(client, *payload, Some(tag), now_ns)
+            }
+            (
+                Endpoint::Client(client),
+                payload @ (Payload::Request { .. } | Payload::Cas { .. }),
+            ) => self.client_request(client, payload, None, now_ns),
             (Endpoint::Node(from), Payload::Peer(bytes)) => {
                 self.count(|c| &c.peer_messages);
                 let bytes = match &mut self.links {

@@ -52,6 +52,8 @@ pub(crate) struct NodeCounters {
     pub replayed_messages: AtomicU64,
     /// Client requests refused by access control.
     pub refused_requests: AtomicU64,
+    /// Client requests dropped because their session tag did not verify.
+    pub forged_requests: AtomicU64,
     /// Batches that handled at least one envelope, and those envelopes.
     pub batches: AtomicU64,
     pub batched_envelopes: AtomicU64,
@@ -98,6 +100,8 @@ pub(crate) struct NodeEnv {
     pub counters: Arc<NodeCounters>,
     /// The cluster's link key, when links are authenticated.
     pub link_key: Option<LinkKey>,
+    /// The cluster's link epoch (see [`crate::security::Header::epoch`]).
+    pub link_epoch: u64,
     /// The clients' sessions and grants, when access control is on.
     pub access: Option<Arc<crate::security::AccessControl>>,
     /// The cluster clock when this incarnation's inbox was attached: a
@@ -128,10 +132,15 @@ impl NodeEnv {
             placement: self.placement.clone(),
             clock: self.clock.clone(),
             counters: self.counters.clone(),
-            links: self
-                .link_key
-                .clone()
-                .map(|key| Links::new(key, self.node, self.incarnation, self.started_at_ns)),
+            links: self.link_key.clone().map(|key| {
+                Links::new(
+                    key,
+                    self.link_epoch,
+                    self.node,
+                    self.incarnation,
+                    self.started_at_ns,
+                )
+            }),
             access: self.access.clone(),
         }
     }

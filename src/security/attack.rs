@@ -6,11 +6,13 @@
 //! authenticated the best it can do is keep a captured tag on bytes it
 //! changed — which the receiver refuses.
 
-use super::link::{HEADER_LEN, TAG_LEN};
+use super::link::{HEADER_LEN, SEQUENCE_AT, TAG_LEN};
 use crate::cluster::Consistency;
 use crate::codec;
 use crate::error::{Error, Result};
 use crate::network::{Adversary, Envelope, Payload};
+use crate::protocol::Request;
+use crate::protocol::consensus::{ClientOp, Command, RaftMessage};
 use crate::protocol::eventual::EventualMessage;
 use crate::protocol::strong::StrongMessage;
 use crate::storage::{Record, Version};
@@ -39,8 +41,12 @@ pub enum AttackKind {
     /// On seeing a `Store` go by, injects another one from the same sender
     /// to the same replica, for the same key, holding a value no client
     /// wrote, with a version counter [`FORGED_LEAP`] ahead of the original's.
+    /// Against Raft: on seeing an `Append` that carries puts, injects a copy
+    /// whose puts hold values no client wrote, under a term [`FORGED_LEAP`]
+    /// ahead (a "leader from the future" the follower obeys).
     Forge,
-    /// Rewrites the value inside `Store` messages in flight (version kept).
+    /// Rewrites the value inside `Store` messages (Raft: the puts inside
+    /// `Append` messages) in flight, version and term kept.
     Tamper,
     /// Captures peer messages and sends captured ones again, on their
     /// original link, at random later times.
@@ -84,8 +90,8 @@ impl FromStr for AttackKind {
 enum Dialect {
     Strong,
     Eventual,
-    /// Single-copy nodes do not talk to each other: nothing to forge.
-    None,
+    /// Raft: the puts inside `Append` (AppendEntries) messages.
+    Consensus,
 }
 
 /// A seeded network attacker; install with
@@ -139,6 +145,15 @@ struct Framed<M> {
 impl Attacker {
     /// An attacker of `kind` against a cluster of `consistency`, acting on
     /// each peer message it sees with `probability`, drawing from `seed`.
+    /// Single-copy mode is refused ([`Error::InvalidConfig`]): its nodes
+    /// send each other nothing to attack.
+    ///
+    /// ```
+    /// use replikv::security::{AttackKind, Attacker};
+    /// use replikv::Consistency;
+    /// assert!(Attacker::new(AttackKind::Forge, Consistency::SingleCopy, 0.5, 1).is_err());
+    /// assert!(Attacker::new(AttackKind::Forge, Consistency::Consensus, 0.5, 1).is_ok());
+    /// ```
     pub fn new(
         kind: AttackKind,
         consistency: Consistency,
@@ -153,7 +168,15 @@ impl Attacker {
         let dialect = match consistency {
             Consistency::Strong => Dialect::Strong,
             Consistency::Eventual { .. } => Dialect::Eventual,
-            Consistency::SingleCopy | Consistency::Consensus => Dialect::None,
+            Consistency::Consensus => Dialect::Consensus,
+            Consistency::SingleCopy => {
+                return Err(Error::InvalidConfig(
+                    "single-copy nodes send each other no messages: there is nothing on the \
+                     network to forge, tamper with or replay (attack strong, eventual or \
+                     consensus mode)"
+                        .into(),
+                ));
+            }
         };
         Ok(Attacker {
             kind,
@@ -198,7 +221,7 @@ impl Attacker {
             return Some(body);
         }
         let mut header = original.get(..HEADER_LEN)?.to_vec();
-        let sequence = header.get_mut(8..16)?;
+        let sequence = header.get_mut(SEQUENCE_AT..SEQUENCE_AT + 8)?;
         let mut word = [0u8; 8];
         word.copy_from_slice(sequence);
         let moved = u64::from_le_bytes(word).wrapping_add(super::REPLAY_WINDOW / 2);
@@ -210,16 +233,34 @@ impl Attacker {
         Some(out)
     }
 
-    /// The payload with the record inside a `Store` rewritten by `change`,
-    /// or `None` when it is not a `Store` of the attacked protocol.
-    fn rewrite_store(&self, bytes: &[u8], change: impl FnOnce(&mut Record)) -> Option<Vec<u8>> {
+    /// The payload with the value of every write it carries replaced by
+    /// `value` — the record of a `Store` (strong, eventual), the puts in a
+    /// Raft `Append` — and, when `leap`, moved [`FORGED_LEAP`] ahead: the
+    /// record's version counter, or the Raft term (of the message and of
+    /// its entries, so a follower takes it for a leader of a later term).
+    /// `None` when the message carries no write.
+    fn rewrite(&self, bytes: &[u8], value: &[u8], leap: bool) -> Option<Vec<u8>> {
+        let store = |record: &mut Record| {
+            // A forgery writes even over a deletion; tampering alters values.
+            if !leap {
+                record.value.as_ref()?;
+            }
+            record.value = Some(value.to_vec());
+            if leap {
+                record.version = Version::new(
+                    record.version.counter.saturating_add(FORGED_LEAP),
+                    record.version.node,
+                );
+            }
+            Some(())
+        };
         match self.dialect {
             Dialect::Strong => {
                 let mut framed = Self::parse::<StrongMessage>(bytes)?;
                 let StrongMessage::Store { record, .. } = &mut framed.message else {
                     return None;
                 };
-                change(record);
+                store(record)?;
                 Self::reframe(bytes, &framed.message, framed.sealed)
             }
             Dialect::Eventual => {
@@ -227,16 +268,43 @@ impl Attacker {
                 let EventualMessage::Store { record, .. } = &mut framed.message else {
                     return None;
                 };
-                change(record);
+                store(record)?;
                 Self::reframe(bytes, &framed.message, framed.sealed)
             }
-            Dialect::None => None,
+            Dialect::Consensus => {
+                let mut framed = Self::parse::<RaftMessage>(bytes)?;
+                let RaftMessage::Append { term, entries, .. } = &mut framed.message else {
+                    return None;
+                };
+                let mut puts = 0;
+                for entry in entries.iter_mut() {
+                    if let Command::Op {
+                        op: ClientOp::Request(Request::Put { value: put, .. }),
+                        ..
+                    } = &mut entry.command
+                    {
+                        *put = value.to_vec();
+                        puts += 1;
+                    }
+                }
+                if puts == 0 {
+                    return None;
+                }
+                if leap {
+                    *term = term.saturating_add(FORGED_LEAP);
+                    for entry in entries.iter_mut() {
+                        entry.term = *term;
+                    }
+                }
+                Self::reframe(bytes, &framed.message, framed.sealed)
+            }
         }
     }
 
-    fn forged_value(&self) -> Vec<u8> {
-        let n = self.injected.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("forged-{n}").into_bytes()
+    /// The value the next injection writes: `{what}-N`.
+    fn next_value(&self, what: &str) -> Vec<u8> {
+        let n = self.injected.load(Ordering::Relaxed) + 1;
+        format!("{what}-{n}").into_bytes()
     }
 }
 
@@ -260,19 +328,14 @@ impl Adversary for Attacker {
         match self.kind {
             AttackKind::Forge => {
                 let forged = if self.strikes() {
-                    self.rewrite_store(bytes, |record| {
-                        record.version = Version::new(
-                            record.version.counter.saturating_add(FORGED_LEAP),
-                            record.version.node,
-                        );
-                        record.value = Some(self.forged_value());
-                    })
+                    self.rewrite(bytes, &self.next_value("forged"), true)
                 } else {
                     None
                 };
                 let (from, to, kind) = (envelope.from, envelope.to, envelope.kind);
                 out.push(envelope);
                 if let Some(bytes) = forged {
+                    self.injected.fetch_add(1, Ordering::Relaxed);
                     out.push(Envelope {
                         from,
                         to,
@@ -283,24 +346,18 @@ impl Adversary for Attacker {
             }
             AttackKind::Tamper => {
                 let altered = if self.strikes() {
-                    let n = self.injected.load(Ordering::Relaxed) + 1;
-                    let altered = self.rewrite_store(bytes, |record| {
-                        if record.value.is_some() {
-                            record.value = Some(format!("tampered-{n}").into_bytes());
-                        }
-                    });
-                    if altered.is_some() {
-                        self.injected.fetch_add(1, Ordering::Relaxed);
-                    }
-                    altered
+                    self.rewrite(bytes, &self.next_value("tampered"), false)
                 } else {
                     None
                 };
                 match altered {
-                    Some(bytes) => out.push(Envelope {
-                        payload: Payload::Peer(bytes),
-                        ..envelope
-                    }),
+                    Some(bytes) => {
+                        self.injected.fetch_add(1, Ordering::Relaxed);
+                        out.push(Envelope {
+                            payload: Payload::Peer(bytes),
+                            ..envelope
+                        })
+                    }
                     None => out.push(envelope),
                 }
             }

@@ -5,7 +5,7 @@
 //! and a tag:
 //!
 //! ```text
-//! sender incarnation (u64 LE) | sequence (u64 LE) | sent at, cluster ns (u64 LE) | message | tag (32 bytes)
+//! cluster epoch (u64 LE) | sender incarnation (u64 LE) | sequence (u64 LE) | sent at, cluster ns (u64 LE) | message | tag (32 bytes)
 //! ```
 //!
 //! The tag is keyed BLAKE3 under the cluster's [`LinkKey`] over a domain
@@ -22,7 +22,9 @@ use std::fmt;
 /// Bytes of the tag at the end of a sealed message.
 pub const TAG_LEN: usize = 32;
 /// Bytes of the header at the start of a sealed message.
-pub const HEADER_LEN: usize = 24;
+pub const HEADER_LEN: usize = 32;
+/// Where the sequence number sits in the header (bytes).
+pub(crate) const SEQUENCE_AT: usize = 16;
 /// Sequence numbers a receiver remembers per sender, below the highest it
 /// accepted: an older message is refused even if it was never seen (a loss,
 /// which every protocol here tolerates; see [`Replay`]).
@@ -120,15 +122,20 @@ pub(crate) fn key_hex(what: &str, hex: &str) -> Result<[u8; 32]> {
             hex.len()
         )));
     }
+    // Strict: `u8::from_str_radix` would take a leading '+'.
+    if let Some(at) = hex.bytes().position(|b| !b.is_ascii_hexdigit()) {
+        return Err(Error::InvalidConfig(format!(
+            "the {what} is not hexadecimal at character {at}"
+        )));
+    }
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        _ => b - b'A' + 10,
+    };
     let mut bytes = [0u8; 32];
-    for (i, byte) in bytes.iter_mut().enumerate() {
-        let pair = hex.get(2 * i..2 * i + 2).unwrap_or("");
-        *byte = u8::from_str_radix(pair, 16).map_err(|_| {
-            Error::InvalidConfig(format!(
-                "the {what} is not hexadecimal at character {}",
-                2 * i
-            ))
-        })?;
+    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        *byte = digit(pair[0]) << 4 | digit(pair[1]);
     }
     Ok(bytes)
 }
@@ -139,7 +146,8 @@ pub enum Refusal {
     /// Too short to hold a header and a tag, or the tag does not match: forged
     /// or altered in flight.
     Unauthentic,
-    /// Authentic, but seen before, older than the window, from an earlier
+    /// Authentic, but from another cluster epoch, seen before, older than
+    /// the window, from an earlier
     /// incarnation of its sender than one already heard from, or sent before
     /// the receiver's incarnation started.
     Replayed,
@@ -148,6 +156,11 @@ pub enum Refusal {
 /// The header fields of a sealed message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
+    /// The cluster's epoch: drawn when the cluster is built (at random on
+    /// threads, from the seed on the simulator), so messages captured from
+    /// another cluster, or from an earlier run of this process, that used
+    /// the same link key are refused (see [`Replay`]).
+    pub epoch: u64,
     /// The sender's incarnation (how many times it had restarted).
     pub incarnation: u64,
     /// The message's number on its link, from 1, per sender incarnation.
@@ -159,9 +172,10 @@ pub struct Header {
 impl Header {
     fn to_bytes(self) -> [u8; HEADER_LEN] {
         let mut out = [0u8; HEADER_LEN];
-        out[..8].copy_from_slice(&self.incarnation.to_le_bytes());
-        out[8..16].copy_from_slice(&self.sequence.to_le_bytes());
-        out[16..].copy_from_slice(&self.sent_at_ns.to_le_bytes());
+        out[..8].copy_from_slice(&self.epoch.to_le_bytes());
+        out[8..16].copy_from_slice(&self.incarnation.to_le_bytes());
+        out[SEQUENCE_AT..SEQUENCE_AT + 8].copy_from_slice(&self.sequence.to_le_bytes());
+        out[24..].copy_from_slice(&self.sent_at_ns.to_le_bytes());
         out
     }
 
@@ -172,9 +186,10 @@ impl Header {
             u64::from_le_bytes(w)
         };
         Header {
-            incarnation: word(0),
-            sequence: word(8),
-            sent_at_ns: word(16),
+            epoch: word(0),
+            incarnation: word(8),
+            sequence: word(SEQUENCE_AT),
+            sent_at_ns: word(24),
         }
     }
 }
@@ -185,7 +200,7 @@ impl Header {
 /// use replikv::security::{Header, LinkKey, open, seal};
 /// use replikv::NodeId;
 /// let key = LinkKey::for_experiment(1);
-/// let header = Header { incarnation: 0, sequence: 1, sent_at_ns: 5 };
+/// let header = Header { epoch: 9, incarnation: 0, sequence: 1, sent_at_ns: 5 };
 /// let sealed = seal(&key, NodeId(0), NodeId(1), header, b"hello");
 /// assert_eq!(open(&key, NodeId(0), NodeId(1), &sealed), Ok((header, &b"hello"[..])));
 /// // The tag covers the link: the same bytes claimed by another sender fail.
@@ -280,6 +295,10 @@ impl Window {
 /// The replay rules of one receiver incarnation. A message that passed
 /// [`open`] is accepted only when
 ///
+/// 0. it carries the receiver's cluster epoch (sequence numbers and
+///    incarnations start again at 0 in every cluster and every process, so
+///    without the epoch a capture from another cluster, or from before the
+///    process restarted, that used the same key would look fresh);
 /// 1. it was sealed no earlier than this receiver incarnation started (a
 ///    message sent before then was addressed to an earlier incarnation, whose
 ///    connection died with it; this is what keeps a restarted receiver, which
@@ -294,25 +313,30 @@ impl Window {
 /// ```
 /// use replikv::security::{Header, Replay};
 /// use replikv::NodeId;
-/// let mut replay = Replay::new(100);
-/// let h = |incarnation, sequence| Header { incarnation, sequence, sent_at_ns: 100 };
+/// let mut replay = Replay::new(7, 100);
+/// let h = |incarnation, sequence| Header { epoch: 7, incarnation, sequence, sent_at_ns: 100 };
 /// assert!(replay.accept(NodeId(1), h(0, 1)));
 /// assert!(!replay.accept(NodeId(1), h(0, 1)), "a replay");
 /// assert!(replay.accept(NodeId(1), h(1, 1)), "the sender restarted");
 /// assert!(!replay.accept(NodeId(1), h(0, 2)), "its old incarnation is over");
-/// assert!(!replay.accept(NodeId(2), Header { incarnation: 0, sequence: 1, sent_at_ns: 99 }));
+/// let before_start = Header { epoch: 7, incarnation: 0, sequence: 1, sent_at_ns: 99 };
+/// assert!(!replay.accept(NodeId(2), before_start), "sent to an earlier incarnation");
+/// let other_cluster = Header { epoch: 8, incarnation: 0, sequence: 1, sent_at_ns: 100 };
+/// assert!(!replay.accept(NodeId(2), other_cluster), "another cluster or run");
 /// ```
 #[derive(Clone, Debug)]
 pub struct Replay {
+    epoch: u64,
     started_at_ns: u64,
     windows: HashMap<NodeId, Window>,
 }
 
 impl Replay {
-    /// The rules of a receiver incarnation that started at `started_at_ns`
-    /// on the cluster clock.
-    pub fn new(started_at_ns: u64) -> Self {
+    /// The rules of a receiver incarnation of the cluster of `epoch` that
+    /// started at `started_at_ns` on the cluster clock.
+    pub fn new(epoch: u64, started_at_ns: u64) -> Self {
         Replay {
+            epoch,
             started_at_ns,
             windows: HashMap::new(),
         }
@@ -320,7 +344,7 @@ impl Replay {
 
     /// True (and remembered) when `header` from `from` is fresh.
     pub fn accept(&mut self, from: NodeId, header: Header) -> bool {
-        if header.sent_at_ns < self.started_at_ns {
+        if header.epoch != self.epoch || header.sent_at_ns < self.started_at_ns {
             return false;
         }
         let window = self
@@ -342,6 +366,7 @@ impl Replay {
 #[derive(Debug)]
 pub(crate) struct Links {
     key: LinkKey,
+    epoch: u64,
     node: NodeId,
     incarnation: u64,
     next: HashMap<NodeId, u64>,
@@ -349,13 +374,20 @@ pub(crate) struct Links {
 }
 
 impl Links {
-    pub(crate) fn new(key: LinkKey, node: NodeId, incarnation: u64, started_at_ns: u64) -> Self {
+    pub(crate) fn new(
+        key: LinkKey,
+        epoch: u64,
+        node: NodeId,
+        incarnation: u64,
+        started_at_ns: u64,
+    ) -> Self {
         Links {
             key,
+            epoch,
             node,
             incarnation,
             next: HashMap::new(),
-            replay: Replay::new(started_at_ns),
+            replay: Replay::new(epoch, started_at_ns),
         }
     }
 
@@ -364,6 +396,7 @@ impl Links {
         let next = self.next.entry(to).or_insert(0);
         *next += 1;
         let header = Header {
+            epoch: self.epoch,
             incarnation: self.incarnation,
             sequence: *next,
             sent_at_ns: now_ns,
@@ -396,6 +429,7 @@ mod tests {
 
     fn header(sequence: u64) -> Header {
         Header {
+            epoch: 0,
             incarnation: 0,
             sequence,
             sent_at_ns: 0,
@@ -438,7 +472,7 @@ mod tests {
 
     #[test]
     fn the_window_accepts_reordering_and_refuses_repeats_and_the_too_old() {
-        let mut replay = Replay::new(0);
+        let mut replay = Replay::new(0, 0);
         let from = NodeId(1);
         assert!(replay.accept(from, header(5)));
         assert!(replay.accept(from, header(3)), "overtaken, still fresh");
@@ -463,5 +497,32 @@ mod tests {
         let not_hex = LinkKey::from_hex(&"zz".repeat(32)).map(|_| ()).unwrap_err();
         assert!(not_hex.to_string().contains("hexadecimal"), "{not_hex}");
         assert!(LinkKey::from_hex(&"ab".repeat(32)).is_ok());
+        assert_eq!(
+            LinkKey::from_hex(&"aB".repeat(32)).unwrap(),
+            LinkKey::new([0xab; 32]).unwrap()
+        );
+        // `u8::from_str_radix` accepts "+a"; a key does not.
+        let plus = format!("+a{}", "ab".repeat(31));
+        let err = LinkKey::from_hex(&plus).map(|_| ()).unwrap_err();
+        assert!(err.to_string().contains("character 0"), "{err}");
+    }
+
+    #[test]
+    fn another_epoch_is_refused_as_a_replay() {
+        let mut links = Links::new(key(), 5, NodeId(1), 0, 0);
+        let mine = Header {
+            epoch: 5,
+            ..header(1)
+        };
+        let theirs = Header {
+            epoch: 6,
+            ..header(2)
+        };
+        let sealed = |h| seal(&key(), NodeId(0), NodeId(1), h, b"x");
+        assert_eq!(
+            links.open(NodeId(0), &sealed(theirs)),
+            Err(Refusal::Replayed)
+        );
+        assert_eq!(links.open(NodeId(0), &sealed(mine)), Ok(&b"x"[..]));
     }
 }

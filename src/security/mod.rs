@@ -26,7 +26,8 @@
 //!
 //! - authenticated node links (below);
 //! - client credentials and permissions ([`AccessPolicy`], [`Credential`],
-//!   [`Access`]): the node refuses a request from a client with no session
+//!   [`Access`]): the node drops a request whose session tag does not
+//!   verify, refuses a request from a client with no session
 //!   ([`Error::Unauthenticated`](crate::Error::Unauthenticated)) or outside
 //!   its grants ([`Error::PermissionDenied`](crate::Error::PermissionDenied))
 //!   before its protocol sees it;
@@ -42,8 +43,8 @@
 //!
 //! [`ClusterBuilder::authenticate_links`](crate::ClusterBuilder::authenticate_links)
 //! gives every node the cluster's [`LinkKey`]. The sans-I/O node core seals
-//! each peer message it sends ([`seal`]): a header with the sender's
-//! incarnation, a per-link sequence number and the send time, then a keyed
+//! each peer message it sends ([`seal`]): a header with the cluster epoch, the
+//! sender's incarnation, a per-link sequence number and the send time, then a keyed
 //! BLAKE3 tag over the link (sender and receiver ids), the header and the
 //! message. The receiving core checks the tag in constant time ([`open`]),
 //! then the replay rules ([`Replay`]), and only then decodes the message and
@@ -59,6 +60,12 @@
 //! counts from 1 again, and a restarted receiver has forgotten what it saw.
 //! The rules (see [`Replay`]):
 //!
+//! - the **cluster epoch** is in the authenticated header: a number drawn
+//!   when the cluster is built (at random on threads, so every run of a
+//!   program is a new epoch; from the seed on the simulator, so runs stay
+//!   reproducible). Counters start at 0 in every cluster, so without it a
+//!   capture from another cluster, or from an earlier run, under the same
+//!   key would look fresh; a receiver refuses every other epoch;
 //! - the **sender's incarnation** is in the authenticated header; a receiver
 //!   keeps one window per sender, restarts it when a newer incarnation
 //!   speaks, and refuses an incarnation older than the newest it heard;
@@ -85,16 +92,19 @@
 //! - **Confidentiality**: tags authenticate, they do not hide. Anyone on the
 //!   network still reads every value. Real links use TLS or Noise, which
 //!   encrypt and authenticate with keys agreed per connection.
-//! - **Client messages**: clients authenticate once, when the client is
-//!   made ([`Cluster::client_as`](crate::Cluster::client_as); see
-//!   [`AccessPolicy`]), and each request is then checked against the
-//!   client's grants — but requests are not authenticated per message, so an
-//!   attacker on the network who spoofs an authorised client's id is
-//!   believed. Real systems bind the session to a mutually authenticated
-//!   connection (mTLS) or check a token on every request.
+//! - **Client messages**: requests from a client made with
+//!   [`Cluster::client_as`](crate::Cluster::client_as) carry a tag under a
+//!   session key, so a rewritten client id or an altered request is dropped
+//!   (see [`AccessPolicy`]); but answers are not authenticated, nothing is
+//!   encrypted, and the credential's verifier is a fast salted hash. Real
+//!   systems run client traffic over mutually authenticated TLS.
 //! - **Keys at rest**: [`Encrypted`] seals values and protocol metadata, not
 //!   the keys they are stored under (the engine must order and scan them), and
 //!   not the sizes or the access pattern.
+//! - **Rollback at rest**: an older sealed entry put back in the files, or
+//!   the whole directory rolled back with its high-water mark, opens fine;
+//!   detecting it needs a trusted monotonic counter (see [`Encrypted`]'s
+//!   module docs for exactly what damage at rest is detected).
 //! - **Key management**: one static link key and one static data key for the
 //!   whole cluster, no rotation, no revocation; a leaked link key means every
 //!   link is open until every node is restarted with a new one, and data
@@ -126,7 +136,7 @@ mod attack;
 pub mod link;
 
 pub use access::{Access, AccessPolicy, Credential, MIN_SECRET_LEN};
-pub(crate) use access::{AccessControl, Denial};
+pub(crate) use access::{AccessControl, Denial, request_tag};
 pub use at_rest::{AEAD_TAG_LEN, DataKey, Encrypted, NONCE_LEN};
 pub use attack::{AttackKind, Attacker, FORGED_LEAP, is_attacker_value};
 pub use link::{Header, LinkKey, REPLAY_WINDOW, Refusal, Replay, open, seal};

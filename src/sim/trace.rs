@@ -46,6 +46,7 @@ impl TraceKind {
             Payload::Peer(bytes) => ("peer", xxhash_rust::xxh3::xxh3_64(bytes)),
             Payload::Request { .. } => ("request", debug_digest(&envelope.payload)),
             Payload::Cas { .. } => ("cas", debug_digest(&envelope.payload)),
+            Payload::Authenticated { .. } => ("authenticated", debug_digest(&envelope.payload)),
             Payload::Response { .. } => ("response", debug_digest(&envelope.payload)),
         };
         TraceKind::Deliver {

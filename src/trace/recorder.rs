@@ -58,8 +58,12 @@ impl Recorder {
 
     /// Records a send and returns the message's number.
     pub(crate) fn send(&self, envelope: &Envelope, at_ns: u64, cause: Option<u64>) -> u64 {
-        let message = match &envelope.payload {
-            Payload::Peer(_) => MessageKind::Peer,
+        let payload = match &envelope.payload {
+            Payload::Authenticated { payload, .. } => payload.as_ref(),
+            payload => payload,
+        };
+        let message = match payload {
+            Payload::Peer(_) | Payload::Authenticated { .. } => MessageKind::Peer,
             Payload::Request { id, request } => MessageKind::Request {
                 client: client_of(envelope.from),
                 request: *id,
