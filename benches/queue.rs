@@ -24,6 +24,7 @@ fn main() -> Result<(), replikv::Error> {
     let cluster = Cluster::builder()
         .nodes(3)
         .consistency(Consistency::Consensus)
+        .durability(replikv::storage::Durability::FlushBeforeAck)
         .record_history(false)
         .client_timeout(Duration::from_secs(5))
         .build()?;

@@ -242,6 +242,7 @@ fn raft(seed: u64) -> Result<Cluster> {
         .runtime(Runtime::Simulated)
         .nodes(3)
         .consistency(Consistency::Consensus)
+        .durability(crate::storage::Durability::FlushBeforeAck)
         .seed(seed)
         .record_history(false)
         .latency(Latency::Uniform {
