@@ -131,9 +131,5 @@ fn a_link_refuses_probabilities_outside_zero_to_one() {
         .runtime(Runtime::Simulated)
         .build()
         .unwrap();
-    assert_eq!(
-        link.call(&a, &b, Duration::from_secs(1), 1, |n| Ok(n))
-            .unwrap(),
-        1
-    );
+    assert_eq!(link.call(&a, &b, Duration::from_secs(1), 1, Ok).unwrap(), 1);
 }
