@@ -446,7 +446,29 @@ impl Queue {
     /// Takes the lowest-numbered visible message and hides it for the
     /// visibility timeout; `None` when no message is visible. A message
     /// already delivered [`QueueConfig::max_deliveries`] times whose timeout
-    /// expired is moved to the dead-letter queue instead.
+    /// expired is moved to the dead-letter queue instead (in a dead-letter
+    /// queue, which has none, it is simply delivered again). A message whose
+    /// record could not be handed out within [`crate::MAX_VALUE_LEN`] (only
+    /// one stored without [`Queue::send`]'s check) is moved aside the same
+    /// way and counted in [`QueueCounts::undeliverable`]: no record blocks
+    /// the ones behind it.
+    ///
+    /// ```
+    /// use replikv::queue::{Queue, QueueConfig};
+    /// use replikv::storage::Durability;
+    /// use replikv::{Cluster, Consistency, Runtime};
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated)
+    ///     .consistency(Consistency::Consensus)
+    ///     .durability(Durability::FlushBeforeAck).build()?;
+    /// let mut queue = Queue::open(&cluster, "jobs", QueueConfig::default())?;
+    /// assert_eq!(queue.receive()?, None, "empty");
+    /// queue.send("a")?;
+    /// queue.send("b")?;
+    /// let a = queue.receive()?.expect("a");
+    /// let b = queue.receive()?.expect("b: a is in flight, hidden");
+    /// assert_eq!((a.body.as_slice(), b.body.as_slice()), (&b"a"[..], &b"b"[..]));
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
     pub fn receive(&mut self) -> Result<Option<Delivery>> {
         let head_key = slot::head_key(&self.name);
         let head = self.head()?;
@@ -567,6 +589,25 @@ impl Queue {
     /// another), dead-lettered, or already acknowledged — so this
     /// delivery's work may be repeated by another delivery. A delivery from
     /// another queue is [`Error::InvalidConfig`].
+    ///
+    /// ```
+    /// use replikv::queue::{Queue, QueueConfig};
+    /// use replikv::storage::Durability;
+    /// use replikv::{Cluster, Consistency, Runtime};
+    /// use std::time::Duration;
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated)
+    ///     .consistency(Consistency::Consensus)
+    ///     .durability(Durability::FlushBeforeAck).build()?;
+    /// let config = QueueConfig { visibility_timeout: Duration::from_secs(1), max_deliveries: 5 };
+    /// let mut queue = Queue::open(&cluster, "jobs", config)?;
+    /// queue.send("a")?;
+    /// let slow = queue.receive()?.expect("a");
+    /// cluster.run_for(Duration::from_secs(2)); // too slow: delivered again
+    /// let again = queue.receive()?.expect("a again");
+    /// assert!(!queue.ack(&slow)?, "too late");
+    /// assert!(queue.ack(&again)?);
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
     pub fn ack(&mut self, delivery: &Delivery) -> Result<bool> {
         if delivery.queue != self.name {
             return Err(Error::InvalidConfig(format!(

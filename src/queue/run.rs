@@ -136,6 +136,8 @@ impl QueueRun {
             .nodes(self.nodes)
             .consistency(Consistency::Consensus)
             .durability(crate::storage::Durability::FlushBeforeAck)
+            // A node crash is a power cut: unflushed writes are gone.
+            .lose_unflushed_on_crash(true)
             .seed(self.seed)
             .record_history(false)
             .latency(Latency::Uniform {
