@@ -5,7 +5,9 @@
 //! - queue `send`,
 //! - queue `receive` + `ack` of what was sent,
 //!
-//! and each one's rate as a ratio to `put`. Run with
+//! and each one's rate as a ratio to `put`. The cluster flushes every
+//! write before acknowledging it (`Durability::FlushBeforeAck`, which a
+//! queue requires), the baseline's puts included. Run with
 //! `cargo bench --bench queue` (`QUEUE_BENCH_OPS=N` to change the 2,000
 //! operations per phase). A send is a read of the tail, a compare-and-set
 //! of the slot and one of the tail; a receive reads the head and the slot
@@ -24,6 +26,7 @@ fn main() -> Result<(), replikv::Error> {
     let cluster = Cluster::builder()
         .nodes(3)
         .consistency(Consistency::Consensus)
+        .durability(replikv::storage::Durability::FlushBeforeAck)
         .record_history(false)
         .client_timeout(Duration::from_secs(5))
         .build()?;

@@ -1,6 +1,11 @@
-//! Two services, orders and payments, each its own Raft cluster, talking
-//! through a queue and through request/response with timeouts; a saga with
-//! compensation; an invariant checker over the run. On the simulator.
+//! Two services, orders and payments, each its own Raft cluster, in one
+//! process on the simulator. Orders asks payments to charge by
+//! request/response with a timeout (retries with backoff and jitter; a
+//! request may also arrive late, after the caller gave up) and asks for
+//! refunds through a queue (`payments.refunds`, stored in the payments
+//! cluster, consumed by payments' worker); shoppers place orders on a
+//! queue in the orders cluster. A saga with compensation; an invariant
+//! checker over both services' final state.
 //!
 //! ```sh
 //! cargo run --release --example services -- --seed 3                    # defences on, faults on
@@ -50,12 +55,16 @@ fn main() -> Result<(), replikv::Error> {
     );
     println!("payments   {} charges, {} refunds", r.charges, r.refunds);
     println!(
-        "calls      {} ({} timed out, {} retries)",
-        r.calls, r.timeouts, r.retries
+        "calls      {} ({} timed out, {} retries, {} charges arrived late, {} of them refused)",
+        r.calls, r.timeouts, r.retries, r.late_charges, r.late_charges_refused
     );
     println!(
-        "queue      {} deliveries, {} redeliveries",
+        "orders q   {} deliveries, {} redeliveries",
         r.queue.deliveries, r.queue.redeliveries
+    );
+    println!(
+        "refunds q  {} sent, {} deliveries, {} redeliveries",
+        r.refunds_queue.sent, r.refunds_queue.deliveries, r.refunds_queue.redeliveries
     );
     println!("violations {}", r.violations.len());
     for v in r.violations.iter().take(5) {

@@ -524,6 +524,21 @@ impl Cluster {
         &self.clock
     }
 
+    /// When its nodes' writes become durable
+    /// ([`ClusterBuilder::durability`]).
+    ///
+    /// ```
+    /// use replikv::storage::Durability;
+    /// use replikv::{Cluster, Runtime};
+    /// let cluster = Cluster::builder().runtime(Runtime::Simulated)
+    ///     .durability(Durability::FlushBeforeAck).build()?;
+    /// assert_eq!(cluster.durability(), Durability::FlushBeforeAck);
+    /// # Ok::<(), replikv::Error>(())
+    /// ```
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
     /// `node`'s storage, for inspection (convergence checks, tests).
     pub fn store(&self, node: NodeId) -> Result<NodeStore> {
         let mut nodes = self.nodes.lock();

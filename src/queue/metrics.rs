@@ -42,6 +42,12 @@ pub struct QueueCounts {
     pub stale_acks: u64,
     /// Messages moved to the dead-letter queue.
     pub dead_lettered: u64,
+    /// Messages that could not be handed out because their record, with
+    /// the delivery bookkeeping, would exceed [`crate::MAX_VALUE_LEN`]
+    /// (only records stored without `send`'s check): moved to the
+    /// dead-letter queue (also counted in `dead_lettered`), or, in a
+    /// dead-letter queue, set aside as dead.
+    pub undeliverable: u64,
 }
 
 /// The number of messages in a queue at one moment (see

@@ -135,6 +135,9 @@ impl QueueRun {
             .runtime(Runtime::Simulated)
             .nodes(self.nodes)
             .consistency(Consistency::Consensus)
+            .durability(crate::storage::Durability::FlushBeforeAck)
+            // A node crash is a power cut: unflushed writes are gone.
+            .lose_unflushed_on_crash(true)
             .seed(self.seed)
             .record_history(false)
             .latency(Latency::Uniform {
@@ -277,7 +280,11 @@ impl QueueRun {
                 }
             }
         }
-        let mut dead = Queue::open(cluster, producer.dead_letter_queue(), self.config)?;
+        let dead_name = producer
+            .dead_letter_queue()
+            .map(str::to_string)
+            .ok_or_else(|| Error::InvalidConfig(format!("{QUEUE} is a dead-letter queue")))?;
+        let mut dead = Queue::open(cluster, &dead_name, self.config)?;
         let mut dead_ids = Vec::new();
         while let Some(delivery) = retry(|| dead.receive())? {
             dead_ids.push(delivery.id);

@@ -5,11 +5,15 @@
 //!   `accepted`, `charged`, `compensating`, then `confirmed` or
 //!   `cancelled` — and the queue `orders.placed`.
 //! - Payments (another Raft cluster) keeps `account/ID`: how many times
-//!   the order was charged and refunded, and whether it is closed.
-//! - The saga: accept → charge (payments; declined above
-//!   [`CARD_LIMIT`]) → ship (refused for every [`SHIP_REFUSED_EVERY`]th
-//!   order) → confirm; a failed or unknown charge, or a refused shipment,
-//!   leads to compensating → refund (payments) → cancelled.
+//!   the order was charged and refunded, and whether it is closed — and
+//!   the queue `payments.refunds`.
+//! - The saga: accept → charge (payments, by request/response; declined
+//!   above [`CARD_LIMIT`]) → ship (refused for every
+//!   [`SHIP_REFUSED_EVERY`]th order) → confirm; a failed or unknown
+//!   charge, or a refused shipment, leads to compensating → refund
+//!   requested (a message on `payments.refunds`, sent by the orders worker
+//!   to the payments cluster) → cancelled. The payments worker takes the
+//!   refunds from that queue and carries them out.
 //!
 //! ```
 //! use replikv::services::shop::{Defences, Shop};
@@ -19,7 +23,7 @@
 //! # Ok::<(), replikv::Error>(())
 //! ```
 
-use super::{Link, backoff};
+use super::{Link, LinkFaults, backoff};
 use crate::client::Client;
 use crate::codec;
 use crate::error::{Error, Result};
@@ -37,8 +41,10 @@ use std::time::Duration;
 pub const CARD_LIMIT: u64 = 900;
 /// Shipping refuses every order whose number is a multiple of this.
 pub const SHIP_REFUSED_EVERY: u64 = 7;
-/// The queue orders are placed on.
+/// The queue orders are placed on (in the orders cluster).
 pub const ORDERS_QUEUE: &str = "orders.placed";
+/// The queue refunds are requested on (in the payments cluster).
+pub const REFUNDS_QUEUE: &str = "payments.refunds";
 
 /// The two defences the checker depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,8 +77,9 @@ pub struct Shop {
     pub orders: usize,
     /// The defences.
     pub defences: Defences,
-    /// Faults: node crashes and partitions on both sides, a lossy and slow
-    /// link, and an orders worker that crashes mid-order.
+    /// Faults: node crashes and partitions on both sides, a link that
+    /// loses and delays requests and responses, and workers on both sides
+    /// that crash mid-message.
     pub faults: bool,
 }
 
@@ -109,8 +116,14 @@ pub struct ShopReport {
     pub timeouts: u64,
     /// Retries after a timeout.
     pub retries: u64,
+    /// Charge requests that reached payments after their caller gave up.
+    pub late_charges: u64,
+    /// Late charges refused because the account was closed by a refund.
+    pub late_charges_refused: u64,
     /// The orders queue's counters.
     pub queue: QueueCounts,
+    /// The refunds queue's counters.
+    pub refunds_queue: QueueCounts,
     /// Invariant violations; empty means the run is correct.
     pub violations: Vec<Violation>,
     /// Virtual time the run took, in nanoseconds (the orders cluster's clock).
@@ -170,6 +183,21 @@ struct PlaceOrder {
 enum Charge {
     Charged,
     Declined,
+    /// The account was closed by a refund: too late.
+    Closed,
+}
+
+/// A charge request, sent from orders to payments over the [`Link`].
+#[derive(Clone, Copy, Debug)]
+struct ChargeRequest {
+    order: u64,
+    amount: u64,
+}
+
+/// A refund request, sent from orders to payments on [`REFUNDS_QUEUE`].
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+struct RefundRequest {
+    order: u64,
 }
 
 /// The final states of both services, for [`check`].
@@ -242,6 +270,7 @@ fn raft(seed: u64) -> Result<Cluster> {
         .runtime(Runtime::Simulated)
         .nodes(3)
         .consistency(Consistency::Consensus)
+        .durability(crate::storage::Durability::FlushBeforeAck)
         .seed(seed)
         .record_history(false)
         .latency(Latency::Uniform {
@@ -251,32 +280,76 @@ fn raft(seed: u64) -> Result<Cluster> {
         .build()
 }
 
-/// Everything the orders worker needs.
+/// Everything the workers need.
 struct World {
     orders: Cluster,
     payments: Cluster,
     pay_client: Client,
-    link: Link,
+    link: Link<ChargeRequest>,
     defences: Defences,
     retries: u64,
+    late_refused: u64,
     attempt_seed: u64,
 }
 
 const CALL_TIMEOUT: Duration = Duration::from_millis(300);
 const RETRIES: usize = 5;
 
+/// Payments' charge handler.
+fn charge_handler(client: &mut Client, idempotent: bool, request: ChargeRequest) -> Result<Charge> {
+    if request.amount > CARD_LIMIT {
+        return Ok(Charge::Declined);
+    }
+    update_account(client, request.order, |account| {
+        if idempotent && account.closed {
+            return (account, Charge::Closed);
+        }
+        if idempotent && account.charges > 0 {
+            return (account, Charge::Charged);
+        }
+        let charged = Account {
+            charges: account.charges + 1,
+            ..account
+        };
+        (charged, Charge::Charged)
+    })
+}
+
+/// Payments' refund handler (the consumer of [`REFUNDS_QUEUE`]).
+fn refund_handler(client: &mut Client, idempotent: bool, order: u64) -> Result<()> {
+    update_account(client, order, |account| {
+        let refunds = if account.refunds < account.charges {
+            if idempotent {
+                account.charges
+            } else {
+                account.refunds + 1
+            }
+        } else {
+            account.refunds
+        };
+        let closed = Account {
+            refunds,
+            closed: idempotent || account.closed,
+            ..account
+        };
+        (closed, ())
+    })
+}
+
 impl World {
-    /// Calls payments with retries (backoff and jitter on the orders
-    /// clock); `Err(Timeout)` once they are exhausted.
-    fn call_payments<T>(&mut self, mut handler: impl FnMut(&mut Client) -> Result<T>) -> Result<T> {
+    /// Asks payments to charge, with retries (backoff and jitter on the
+    /// orders clock); `Err(Timeout)` once they are exhausted.
+    fn charge(&mut self, order: u64, amount: u64) -> Result<Charge> {
+        let idempotent = self.defences.idempotency;
         self.attempt_seed += 1;
         let mut delays = backoff(self.attempt_seed, RETRIES);
+        let request = ChargeRequest { order, amount };
         loop {
             let pay_client = &mut self.pay_client;
             let result = self
                 .link
-                .call(&self.orders, &self.payments, CALL_TIMEOUT, || {
-                    handler(pay_client)
+                .call(&self.orders, &self.payments, CALL_TIMEOUT, request, |r| {
+                    charge_handler(pay_client, idempotent, r)
                 });
             match result {
                 Err(Error::Timeout(_)) => match delays.next() {
@@ -291,51 +364,29 @@ impl World {
         }
     }
 
-    /// Payments' charge handler.
-    fn charge(&mut self, order: u64, amount: u64) -> Result<Charge> {
+    /// Hands payments the charge requests that have arrived late by now.
+    fn deliver_late_charges(&mut self) {
         let idempotent = self.defences.idempotency;
-        self.call_payments(|client| {
-            if amount > CARD_LIMIT {
-                return Ok(Charge::Declined);
-            }
-            update_account(client, order, |account| {
-                if idempotent && account.closed {
-                    return (account, Charge::Declined);
-                }
-                if idempotent && account.charges > 0 {
-                    return (account, Charge::Charged);
-                }
-                let charged = Account {
-                    charges: account.charges + 1,
-                    ..account
-                };
-                (charged, Charge::Charged)
-            })
-        })
+        let now = self.orders.clock().now_ns();
+        let pay_client = &mut self.pay_client;
+        let answers = self.link.deliver_late(&self.payments, now, |r| {
+            charge_handler(pay_client, idempotent, r)
+        });
+        self.late_refused += answers
+            .iter()
+            .filter(|a| matches!(a, Ok(Charge::Closed)))
+            .count() as u64;
+        super::align(&self.orders, self.payments.clock().now_ns());
     }
 
-    /// Payments' refund handler.
-    fn refund(&mut self, order: u64) -> Result<()> {
-        let idempotent = self.defences.idempotency;
-        self.call_payments(|client| {
-            update_account(client, order, |account| {
-                let refunds = if account.refunds < account.charges {
-                    if idempotent {
-                        account.charges
-                    } else {
-                        account.refunds + 1
-                    }
-                } else {
-                    account.refunds
-                };
-                let closed = Account {
-                    refunds,
-                    closed: idempotent || account.closed,
-                    ..account
-                };
-                (closed, ())
-            })
-        })
+    /// Sends a refund request to payments' queue (the payments cluster's
+    /// clock brought to the orders clock first, and back).
+    fn request_refund(&mut self, refunds: &mut Queue, order: u64) -> Result<()> {
+        super::align(&self.payments, self.orders.clock().now_ns());
+        let body = codec::encode(&RefundRequest { order }).map_err(Error::Encode)?;
+        let sent = refunds.send(body);
+        super::align(&self.orders, self.payments.clock().now_ns());
+        sent.map(|_| ())
     }
 }
 
@@ -385,6 +436,33 @@ enum Step {
     Abandon,
 }
 
+/// The two queues' handles: the shopper's and the orders worker's on
+/// `orders.placed`, the orders worker's sender and the payments worker's
+/// on `payments.refunds`.
+struct Queues {
+    shopper: Queue,
+    worker: Queue,
+    refund_sender: Queue,
+    refund_worker: Queue,
+}
+
+impl Queues {
+    fn open(orders: &Cluster, payments: &Cluster, config: QueueConfig) -> Result<Queues> {
+        let shopper = Queue::open(orders, ORDERS_QUEUE, config)?;
+        let worker =
+            Queue::open(orders, ORDERS_QUEUE, config)?.with_metrics(shopper.metrics().clone());
+        let refund_sender = Queue::open(payments, REFUNDS_QUEUE, config)?;
+        let refund_worker = Queue::open(payments, REFUNDS_QUEUE, config)?
+            .with_metrics(refund_sender.metrics().clone());
+        Ok(Queues {
+            shopper,
+            worker,
+            refund_sender,
+            refund_worker,
+        })
+    }
+}
+
 impl Shop {
     /// Runs it on the simulator and checks the invariants.
     pub fn run(&self) -> Result<ShopReport> {
@@ -393,17 +471,19 @@ impl Shop {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5348_4f50);
         let mut link = Link::new(self.seed ^ 0x4c49_4e4b, Duration::from_millis(5));
         if self.faults {
-            link.drop = 0.1;
-            link.slow = 0.1;
-            link.slow_by = Duration::from_secs(1);
+            link.set_faults(LinkFaults {
+                drop: 0.1,
+                slow: 0.1,
+                slow_by: Duration::from_secs(1),
+                late: 0.2,
+                late_by: Duration::from_secs(10),
+            })?;
         }
         let config = QueueConfig {
             visibility_timeout: Duration::from_secs(20),
             max_deliveries: 50,
         };
-        let mut shopper = Queue::open(&orders, ORDERS_QUEUE, config)?;
-        let mut worker =
-            Queue::open(&orders, ORDERS_QUEUE, config)?.with_metrics(shopper.metrics().clone());
+        let mut q = Queues::open(&orders, &payments, config)?;
         let mut world = World {
             pay_client: payments.client()?,
             orders,
@@ -411,6 +491,7 @@ impl Shop {
             link,
             defences: self.defences,
             retries: 0,
+            late_refused: 0,
             attempt_seed: self.seed,
         };
         let mut accepted = Vec::new();
@@ -449,8 +530,7 @@ impl Shop {
                 _ => {}
             }
             if !faults {
-                world.link.drop = 0.0;
-                world.link.slow = 0.0;
+                world.link.set_faults(LinkFaults::default())?;
             }
             // A shopper places one order per tick (retried with the same id).
             if placing {
@@ -459,10 +539,10 @@ impl Shop {
                         order: placed + 1,
                         amount: rng.random_range(1..1000),
                     };
-                    (shopper.next_id(), order)
+                    (q.shopper.next_id(), order)
                 });
                 let body = codec::encode(&order).map_err(Error::Encode)?;
-                match shopper.send_with_id(id, body) {
+                match q.shopper.send_with_id(id, body) {
                     Ok(()) => {
                         accepted.push(order.order);
                         placed += 1;
@@ -471,26 +551,34 @@ impl Shop {
                     Err(_) => pending = Some((id, order)),
                 }
             }
-            // The orders worker: one delivery per tick.
             let crash_chance = if faults { 0.15 } else { 0.0 };
-            match worker.receive() {
+            // The payments worker: one refund per tick, on its own queue.
+            self.refund_step(&mut world, &mut q, config, &mut rng)?;
+            world.deliver_late_charges();
+            // The orders worker: one delivery per tick.
+            match q.worker.receive() {
                 Ok(Some(delivery)) => {
-                    match self.saga(&mut world, &mut worker, &delivery, &mut rng, crash_chance) {
+                    let step = self.saga(
+                        &mut world,
+                        &mut q.worker,
+                        &mut q.refund_sender,
+                        &delivery,
+                        &mut rng,
+                        crash_chance,
+                    );
+                    match step {
                         Ok(Step::Done) => {
-                            let _ = worker.ack(&delivery);
+                            let _ = q.worker.ack(&delivery);
                         }
                         Ok(Step::Abandon) | Err(_) => {
                             // A crashed worker comes back as a fresh handle.
-                            worker = Queue::open(&world.orders, ORDERS_QUEUE, config)?
-                                .with_metrics(shopper.metrics().clone());
+                            q.worker = Queue::open(&world.orders, ORDERS_QUEUE, config)?
+                                .with_metrics(q.shopper.metrics().clone());
                         }
                     }
                 }
                 Ok(None) if !placing && down.is_none() => {
-                    if let Ok(depth) = shopper.depth()
-                        && depth.visible == 0
-                        && depth.in_flight == 0
-                    {
+                    if world.link.in_transit() == 0 && self.drained(&mut world, &mut q) {
                         break;
                     }
                     world.orders.run_for(Duration::from_secs(1));
@@ -509,7 +597,48 @@ impl Shop {
         }
         world.orders.network().heal();
         world.payments.network().heal();
-        self.collect(world, worker, accepted)
+        self.collect(world, q, accepted)
+    }
+
+    /// Both queues empty (nothing visible, nothing in flight).
+    fn drained(&self, world: &mut World, q: &mut Queues) -> bool {
+        super::align(&world.payments, world.orders.clock().now_ns());
+        let empty = |d: Result<crate::queue::DepthSample>| matches!(d, Ok(d) if d.visible == 0 && d.in_flight == 0);
+        empty(q.shopper.depth()) && empty(q.refund_sender.depth())
+    }
+
+    /// The payments worker takes one refund request, if any, and carries
+    /// it out (or crashes before acknowledging it: with faults on, a first
+    /// delivery does so with chance 0.3, after the refund and before the
+    /// acknowledgement).
+    fn refund_step(
+        &self,
+        world: &mut World,
+        q: &mut Queues,
+        config: QueueConfig,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<()> {
+        super::align(&world.payments, world.orders.clock().now_ns());
+        if let Ok(Some(delivery)) = q.refund_worker.receive() {
+            let crash_chance = if self.faults && delivery.delivery == 1 {
+                0.3
+            } else {
+                0.0
+            };
+            let request: RefundRequest = codec::decode(&delivery.body).map_err(Error::Decode)?;
+            let idempotent = self.defences.idempotency;
+            let done = refund_handler(q.refund_worker.client_mut(), idempotent, request.order);
+            if done.is_ok() && !rng.random_bool(crash_chance) {
+                let _ = q.refund_worker.ack(&delivery);
+            } else {
+                // Crashed (after or before the refund): a fresh handle; the
+                // request comes back after its visibility timeout.
+                q.refund_worker = Queue::open(&world.payments, REFUNDS_QUEUE, config)?
+                    .with_metrics(q.refund_sender.metrics().clone());
+            }
+        }
+        super::align(&world.orders, world.payments.clock().now_ns());
+        Ok(())
     }
 
     /// Runs (or resumes) the saga of one placed order.
@@ -517,6 +646,7 @@ impl Shop {
         &self,
         world: &mut World,
         worker: &mut Queue,
+        refunds: &mut Queue,
         delivery: &Delivery,
         rng: &mut ChaCha8Rng,
         crash_chance: f64,
@@ -539,7 +669,7 @@ impl Shop {
                 None => "accepted",
                 Some("accepted") => match world.charge(id, order.amount) {
                     Ok(Charge::Charged) => "charged",
-                    Ok(Charge::Declined) => "cancelled",
+                    Ok(Charge::Declined | Charge::Closed) => "cancelled",
                     // Unknown outcome: it may have been charged.
                     Err(Error::Timeout(_)) => "compensating",
                     Err(e) => return Err(e),
@@ -553,10 +683,10 @@ impl Shop {
                 }
                 Some("compensating") => {
                     if self.defences.compensation {
-                        // Retried until payments answers: a refund must
-                        // not be given up (the order stays compensating and
-                        // the message comes back).
-                        if world.refund(id).is_err() {
+                        // The refund must not be given up: if payments'
+                        // queue cannot take it now, the order stays
+                        // compensating and the message comes back.
+                        if world.request_refund(refunds, id).is_err() {
                             return Ok(Step::Abandon);
                         }
                     }
@@ -573,30 +703,17 @@ impl Shop {
     }
 
     /// Reads both services back and checks them.
-    fn collect(
-        &self,
-        mut world: World,
-        mut worker: Queue,
-        accepted: Vec<u64>,
-    ) -> Result<ShopReport> {
-        let mut outcome = Outcome {
-            accepted: accepted.clone(),
-            ..Outcome::default()
-        };
-        for &order in &accepted {
-            if let Some(state) = retry(|| order_state(worker.client_mut(), order))? {
-                outcome.orders.insert(order, state);
-            }
-            let key = format!("account/{order}");
-            if let Some(bytes) = retry(|| world.pay_client.get(&key))? {
-                let account: Account = codec::decode(&bytes).map_err(Error::Decode)?;
-                outcome.accounts.insert(order, account);
-            }
-        }
+    fn collect(&self, mut world: World, mut q: Queues, accepted: Vec<u64>) -> Result<ShopReport> {
+        let outcome = outcome(
+            &world.payments,
+            q.worker.client_mut(),
+            &mut world.pay_client,
+            accepted,
+        )?;
         let count = |s: &str| outcome.orders.values().filter(|v| *v == s).count() as u64;
         Ok(ShopReport {
             seed: self.seed,
-            accepted: accepted.len() as u64,
+            accepted: outcome.accepted.len() as u64,
             confirmed: count("confirmed"),
             cancelled: count("cancelled"),
             refunds: outcome
@@ -609,14 +726,54 @@ impl Shop {
                 .values()
                 .map(|a| u64::from(a.charges))
                 .sum(),
-            calls: world.link.calls,
-            timeouts: world.link.timeouts,
+            calls: world.link.calls(),
+            timeouts: world.link.timeouts(),
             retries: world.retries,
-            queue: worker.metrics().counts(),
+            late_charges: world.link.late_requests(),
+            late_charges_refused: world.late_refused,
+            queue: q.worker.metrics().counts(),
+            refunds_queue: q.refund_sender.metrics().counts(),
             violations: check(&outcome),
             elapsed_ns: world.orders.clock().now_ns(),
         })
     }
+}
+
+/// Both services' final state: the accepted orders' states, and *every*
+/// account payments holds (found in its nodes' stores, read through the
+/// client) — a charge for an order nobody accepted is reported too — with
+/// the orders' state of each.
+fn outcome(
+    payments: &Cluster,
+    orders_client: &mut Client,
+    pay_client: &mut Client,
+    accepted: Vec<u64>,
+) -> Result<Outcome> {
+    let mut charged = std::collections::BTreeSet::new();
+    for node in payments.nodes() {
+        for (key, _) in payments.store(node)?.records()? {
+            if let Some(order) = key
+                .strip_prefix(b"account/")
+                .and_then(|id| std::str::from_utf8(id).ok())
+                .and_then(|id| id.parse::<u64>().ok())
+            {
+                charged.insert(order);
+            }
+        }
+    }
+    let mut outcome = Outcome::default();
+    for &order in accepted.iter().chain(&charged) {
+        if let Some(state) = retry(|| order_state(orders_client, order))? {
+            outcome.orders.insert(order, state);
+        }
+        let key = format!("account/{order}");
+        if let Some(bytes) = retry(|| pay_client.get(&key))? {
+            let account: Account = codec::decode(&bytes).map_err(Error::Decode)?;
+            outcome.accounts.insert(order, account);
+        }
+    }
+    outcome.accepted = accepted;
+    Ok(outcome)
 }
 
 /// Retries a read that failed on a timeout or an unavailable cluster.
@@ -629,4 +786,35 @@ fn retry<T>(mut op: impl FnMut() -> Result<T>) -> Result<T> {
         }
     }
     Err(last.unwrap_or_else(|| Error::Unavailable("no attempt".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_charge_for_an_order_nobody_placed_is_reported() {
+        let run = || -> Result<Vec<Violation>> {
+            let orders = raft(1)?;
+            let payments = raft(2)?;
+            let mut pay_client = payments.client()?;
+            let account = Account {
+                charges: 1,
+                ..Account::default()
+            };
+            let bytes = codec::encode(&account).map_err(Error::Encode)?;
+            pay_client.put("account/999", bytes)?;
+            payments.run_for(Duration::from_secs(1));
+            let outcome = outcome(&payments, &mut orders.client()?, &mut pay_client, vec![])?;
+            Ok(check(&outcome))
+        };
+        let violations = run().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            violations,
+            vec![Violation::ChargeWithoutOrder {
+                order: 999,
+                state: None
+            }]
+        );
+    }
 }

@@ -221,6 +221,7 @@ where
         .runtime(Runtime::Simulated)
         .nodes(3)
         .consistency(Consistency::Consensus)
+        .durability(crate::storage::Durability::FlushBeforeAck)
         .seed(seed)
         .latency(Latency::Uniform {
             min: Duration::from_millis(1),
