@@ -55,3 +55,45 @@ fn read_mode_is_refused_outside_consensus_and_for_unknown_values() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("read-index"));
 }
+
+#[test]
+fn an_explicit_read_mode_even_log_is_refused_outside_consensus() {
+    for mode in ["strong", "eventual", "single"] {
+        let out = replikv(&["run", "--consistency", mode, "--read-mode", "log"]);
+        assert_eq!(out.status.code(), Some(2), "{mode}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--read-mode"),
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn a_cas_ratio_is_refused_up_front_for_modes_without_compare_and_set() {
+    for mode in ["strong", "eventual", "single"] {
+        let out = replikv(&[
+            "run",
+            "--consistency",
+            mode,
+            "--runtime",
+            "sim",
+            "--cas-ratio",
+            "0.5",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{mode}: {stderr}");
+        assert!(
+            stderr.contains("--cas-ratio") && stderr.contains(mode),
+            "{mode}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{mode}: nothing ran");
+    }
+    let out = replikv(&[
+        "run",
+        "--protocol",
+        "abd-without-write-back",
+        "--cas-ratio",
+        "0.5",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -51,14 +51,49 @@
 //! | `client` | the client id (`u64`) |
 //! | `key` | the key (see *bytes* below) |
 //! | `op` | `"put"`, `"get"`, `"delete"` or `"cas"` |
-//! | `value` | the value a put wrote; `null` for gets and deletes |
-//! | `output` | what a get returned; `null` when the key was missing, and for puts and deletes |
+//! | `value` | the value a put wrote, or the new value of a compare-and-set (`null`: delete the key); `null` for gets and deletes |
+//! | `output` | not for a compare-and-set: what a get returned; `null` when the key was missing, and for puts and deletes |
+//! | `expected` | compare-and-set only: the value it expected, `null` meaning absent |
+//! | `swapped` | compare-and-set only: `true` when the value was replaced, `false` when the current value differed (a completed operation, `ok` true), `null` when the outcome is unknown (`return_ns` null) |
 //! | `ok` | whether the operation completed successfully |
 //! | `call_ns` | invocation instant, nanoseconds since the cluster started |
 //! | `return_ns` | return instant, or `null` for an indeterminate (timed-out) operation |
 //!
-//! Every field is required, even when `null`, and no other field is accepted:
-//! a misspelt `"retrun_ns"` would otherwise silently turn every operation
+//! A compare-and-set is one object of exactly this form (no `output`):
+//!
+//! ```json
+//! {"client":u64,"key":string,"op":"cas","expected":string|null,"value":string|null,"swapped":bool|null,"ok":bool,"call_ns":u64,"return_ns":u64|null}
+//! ```
+//!
+//! Put, get and delete have no `expected` or `swapped`. This is the form of
+//! single-key compare-and-set register histories from other systems' tests;
+//! for example, a put, a compare-and-set that swapped, one that found
+//! another value, and one whose outcome is unknown:
+//!
+//! ```
+//! use replikv::history::{Checker, History, OpKind};
+//! let json = r#"[
+//!   {"client":1,"key":"r","op":"put","value":"1","output":null,"ok":true,"call_ns":0,"return_ns":10},
+//!   {"client":1,"key":"r","op":"cas","expected":"1","value":"2","swapped":true,"ok":true,"call_ns":20,"return_ns":30},
+//!   {"client":2,"key":"r","op":"cas","expected":"1","value":"3","swapped":false,"ok":true,"call_ns":40,"return_ns":50},
+//!   {"client":3,"key":"r","op":"cas","expected":null,"value":"4","swapped":null,"ok":false,"call_ns":60,"return_ns":null},
+//!   {"client":2,"key":"r","op":"get","value":null,"output":"2","ok":true,"call_ns":70,"return_ns":80}
+//! ]"#;
+//! let history = History::from_json(json)?;
+//! assert_eq!(history.ops[1].kind, OpKind::Cas);
+//! assert_eq!(history.ops[1].expected.as_deref(), Some(&b"1"[..]));
+//! assert_eq!(history.ops[2].swapped, Some(false));
+//! assert_eq!(history.ops[3].expected, None);
+//! assert_eq!(history.ops[3].return_ns, None);
+//! assert!(Checker::new().check(&history).is_linearizable());
+//! // Had the last get seen "3", no order would explain it.
+//! let bad = History::from_json(&json.replace(r#""output":"2""#, r#""output":"3""#))?;
+//! assert!(!Checker::new().check(&bad).is_linearizable());
+//! # Ok::<(), replikv::Error>(())
+//! ```
+//!
+//! Every field of an operation's kind is required, even when `null`, and no
+//! other field is accepted: a misspelt `"retrun_ns"` would otherwise silently turn every operation
 //! into an indeterminate one, which changes what the checker concludes.
 //!
 //! ## Bytes

@@ -177,7 +177,8 @@ pub struct WorkloadArgs {
     /// Fraction of reads.
     #[arg(long, default_value_t = 0.5)]
     pub read_ratio: f64,
-    /// Fraction of compare-and-sets (consensus mode only offers them).
+    /// Fraction of compare-and-sets (consensus mode only offers them: `run`
+    /// refuses a fraction above 0 for the other modes).
     #[arg(long, default_value_t = 0.0)]
     pub cas_ratio: f64,
     /// Zipf exponent of key popularity (uniform when absent).
@@ -202,9 +203,10 @@ pub struct WorkloadArgs {
     /// How consensus mode serves a get: log (an entry like a write),
     /// read-index (confirm leadership with one round of probes), or lease
     /// (no round trip while the leader's lease lasts by its clock; stale
-    /// under clock skew). In `compare`, applies to the consensus row only.
-    #[arg(long, value_enum, default_value_t = ReadModeArg::Log)]
-    pub read_mode: ReadModeArg,
+    /// under clock skew); log when not given. In `compare`, applies to the
+    /// consensus row only; `run` refuses it for the other modes.
+    #[arg(long, value_enum)]
+    pub read_mode: Option<ReadModeArg>,
     /// Probability that a message is lost.
     #[arg(long, default_value_t = 0.0)]
     pub drop: f64,
@@ -402,7 +404,10 @@ pub struct CompareArgs {
 pub struct CheckArgs {
     /// History JSON file (the format in the `replikv::history` module docs, as `run --history` writes it).
     pub file: PathBuf,
-    /// Give up after this long (verdict "unknown").
+    /// Give up after this long (verdict "unknown"). The search's step cap
+    /// grows with it (a million steps per second, never below the library's
+    /// default of ten million), so a long budget is not cut short by a fixed
+    /// cap; memory grows with steps (tens of bytes each).
     #[arg(long, default_value = "60s")]
     pub budget: String,
     /// Also write the history as an interactive HTML timeline here: the

@@ -83,7 +83,9 @@ pub fn mode_experiment(
             "--read-strategy is a setting of --consistency eventual".into(),
         ));
     }
-    if workload.read_mode != ReadModeArg::Log
+    // Any explicit --read-mode, even `log`, is a setting of consensus mode
+    // only: accepting it elsewhere would suggest it changed something.
+    if workload.read_mode.is_some()
         && (mode.consistency != Mode::Consensus || mode.protocol.is_some())
     {
         return Err(Error::InvalidConfig(
@@ -99,6 +101,18 @@ pub fn mode_experiment(
         Some(mutant) => mutant.consistency(),
         None => consistency(mode.consistency, mode.r, mode.w)?,
     };
+    if workload.cas_ratio > 0.0 && consistency != Consistency::Consensus {
+        return Err(Error::InvalidConfig(format!(
+            "--cas-ratio needs a mode with compare-and-set (--consistency consensus); \
+             {} has none",
+            mode.protocol.as_deref().unwrap_or(match mode.consistency {
+                Mode::Strong => "strong",
+                Mode::Eventual => "eventual",
+                Mode::Single => "single",
+                Mode::Consensus => "consensus",
+            })
+        )));
+    }
     let mut experiment = experiment(workload, consistency)?;
     experiment.runtime = runtime;
     experiment.mutant = mutant;
@@ -243,7 +257,7 @@ pub fn experiment(args: &WorkloadArgs, consistency: Consistency) -> Result<Exper
         // A setting of consensus mode, likewise.
         consensus: if consistency == Consistency::Consensus {
             ConsensusConfig {
-                read_mode: match args.read_mode {
+                read_mode: match args.read_mode.unwrap_or(ReadModeArg::Log) {
                     ReadModeArg::Log => ReadMode::Log,
                     ReadModeArg::ReadIndex => ReadMode::ReadIndex,
                     ReadModeArg::Lease => ReadMode::Lease,
@@ -473,6 +487,13 @@ fn nemesis_note(kind: NemesisKind) -> Option<String> {
     Some(format!("note: {}.", parts.join(";\n      ")))
 }
 
+/// The step cap of `check --budget`: a million steps per second of budget,
+/// never below [`Checker::DEFAULT_MAX_STEPS`].
+fn check_steps(budget: std::time::Duration) -> u64 {
+    let per_second = (budget.as_secs_f64() * 1e6).min(u64::MAX as f64) as u64;
+    per_second.max(Checker::DEFAULT_MAX_STEPS)
+}
+
 fn check(args: CheckArgs, out: &mut Stdout) -> Result<ExitCode> {
     let budget = parse_duration(&args.budget)?;
     let text = std::fs::read_to_string(&args.file)
@@ -483,7 +504,9 @@ fn check(args: CheckArgs, out: &mut Stdout) -> Result<ExitCode> {
         .as_deref()
         .map(|path| create_output("--html", path).map(|file| (path, file)))
         .transpose()?;
-    let checker = Checker::new().time_budget(budget);
+    let checker = Checker::new()
+        .time_budget(budget)
+        .max_steps(check_steps(budget));
     let verdict = match html {
         None => checker.check(&history),
         Some((path, file)) => {
@@ -604,4 +627,20 @@ fn staleness(args: StalenessArgs, out: &mut Stdout) -> Result<ExitCode> {
         eprintln!("plot written to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_check_step_cap_grows_with_the_time_budget() {
+        assert_eq!(
+            check_steps(Duration::from_secs(1)),
+            Checker::DEFAULT_MAX_STEPS
+        );
+        assert_eq!(check_steps(Duration::from_secs(60)), 60_000_000);
+        assert_eq!(check_steps(Duration::MAX), u64::MAX);
+    }
 }

@@ -149,21 +149,23 @@ fn an_indeterminate_swap_may_or_may_not_have_happened() {
     ]));
 }
 
-/// A CAS register on one key in the manner of Jepsen/Knossos tests: five
-/// values, five clients, reads, writes and compare-and-sets, a quarter of
-/// them indeterminate (half of those took effect). Played against a real
-/// register, so it is linearizable.
-fn cas_register(seed: u64, n: usize) -> History {
+/// A CAS register on one key in the manner of Jepsen/Knossos tests:
+/// `values` values, `clients` clients, reads, writes and compare-and-sets,
+/// a quarter of the writes and compare-and-sets indeterminate (half of
+/// those took effect). Played against a real register, so it is
+/// linearizable.
+fn cas_register_of(seed: u64, n: usize, clients: usize, values: u32) -> History {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut clock = [0u64; 5];
+    let mut clock = vec![0u64; clients];
     let mut planned = Vec::with_capacity(n);
     for i in 0..n {
-        let c = rng.random_range(0..5);
+        let c = rng.random_range(0..clients);
         let call = clock[c] + rng.random_range(0..50);
         let point = call + rng.random_range(1..100);
         let ret = point + rng.random_range(1..100);
         clock[c] = ret;
-        let value = |rng: &mut ChaCha8Rng| Some(rng.random_range(0..5u8).to_string().into_bytes());
+        let value =
+            |rng: &mut ChaCha8Rng| Some(rng.random_range(0..values).to_string().into_bytes());
         let kind = match rng.random_range(0..10) {
             0..4 => OpKind::Get,
             4..6 => OpKind::Put,
@@ -200,6 +202,60 @@ fn cas_register(seed: u64, n: usize) -> History {
     let mut ops: Vec<Operation> = planned.into_iter().map(|(_, _, o, _)| o).collect();
     ops.sort_by_key(|o| (o.call_ns, o.client));
     History::new(ops)
+}
+
+/// [`cas_register_of`] with five clients and five values.
+fn cas_register(seed: u64, n: usize) -> History {
+    cas_register_of(seed, n, 5, 5)
+}
+
+/// Makes `history` non-linearizable in a way only the search can show,
+/// around operation `at`: two new clients add a put of a value nobody else
+/// writes just before a completed put `w` is invoked, and a get of that
+/// value just after `w` returned. `w` separates them in every order.
+fn with_a_stale_read(history: &History, at: usize) -> History {
+    let mut broken = history.clone();
+    let w = (broken.ops.iter().skip(at))
+        .find(|o| o.kind == OpKind::Put && o.return_ns.is_some())
+        .expect("a completed put")
+        .clone();
+    let returned = w.return_ns.expect("completed");
+    let mut early = put("early", w.call_ns - 2, w.call_ns - 1);
+    early.client = ClientId(98);
+    let mut stale = get(Some("early"), returned + 1, returned + 2);
+    stale.client = ClientId(99);
+    broken.ops.extend([early, stale]);
+    broken.ops.sort_by_key(|o| (o.call_ns, o.client));
+    broken
+}
+
+/// The reviewer's shape: 1,000 operations, five clients, fifty values, over
+/// a hundred indeterminate. Values are many, so a compare-and-set that did
+/// not swap must not count as a reader of every value (see `prune.rs`).
+#[test]
+fn a_cas_register_with_fifty_values_checks_fast_and_a_stale_read_is_found() {
+    for seed in 0..9 {
+        let history = cas_register_of(seed, 1_000, 5, 50);
+        history.validate().unwrap();
+        let unknown = history.ops.iter().filter(|o| o.return_ns.is_none()).count();
+        assert!(unknown > 100, "seed {seed}: {unknown} indeterminate");
+        let started = Instant::now();
+        let verdict = Checker::new().check(&history);
+        let took = started.elapsed();
+        assert_eq!(verdict, CheckResult::Linearizable, "seed {seed}");
+        assert!(took < Duration::from_secs(5), "seed {seed}: {took:?}");
+
+        let broken = with_a_stale_read(&history, 100);
+        broken.validate().unwrap();
+        let started = Instant::now();
+        let verdict = Checker::new().check(&broken);
+        let took = started.elapsed();
+        assert!(
+            matches!(verdict, CheckResult::NotLinearizable(_)),
+            "seed {seed}: {verdict}"
+        );
+        assert!(took < Duration::from_secs(5), "seed {seed}: {took:?}");
+    }
 }
 
 #[test]

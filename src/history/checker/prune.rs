@@ -8,7 +8,9 @@
 //! that uses the write "wastefully" by one that does not:
 //!
 //! (With compare-and-set, "a get of its value" below means any *reader*
-//! of it: a get, or a compare-and-set expecting it; see [`Prune`].)
+//! that the write can help: a get of its value, a compare-and-set expecting
+//! it, or a compare-and-set that did not swap and expected the value the
+//! register holds *before* the write; see [`Prune`].)
 //!
 //! 1. **Someone must read it, next.** Right after the write, only gets of
 //!    its value can be placed until the state changes again, and the first
@@ -35,12 +37,26 @@ use std::collections::HashMap;
 ///
 /// A *reader* of a state is an operation that needs exactly that state: a
 /// get of it, or a compare-and-set expecting it. A compare-and-set that did
-/// not swap needs anything *but* its expected state, so it can follow almost
-/// any write: all of them share one extra reader list (slot `states`), and
-/// rule 1 counts them as readers of every value, which is conservative.
+/// not swap needs anything *but* its expected state `e`, so the only write
+/// it can need is one that moves the register *off* `e`: placing a write of
+/// `v` in state `s` helps it only when `e == s` (in any other state it can
+/// be placed as well without the write). Such compare-and-sets are kept in
+/// lists by `e` (slots `states + e`), and a timed-out write is worth trying
+/// in state `s` when a reader of its value, or a failed compare-and-set
+/// expecting `s`, is due. (Counting them as readers of every value, as a
+/// first version did, kept every timed-out write in play on a register with
+/// many values and made such histories uncheckable.)
+///
+/// Why the narrowing loses nothing: if a valid order places the write `W`
+/// in state `s` and the failed compare-and-set `X` (expecting `e != s`)
+/// next, before the operation whose return stopped the walk, then `X`
+/// moved before `W` is valid too (it accepts `s`; every unplaced operation
+/// with a return returns at or after that return, so after `X`'s call), and
+/// the search tries `X` from the current configuration itself.
 #[derive(Debug)]
 pub(super) struct Prune {
-    /// Per state (and the extra slot): its readers, as `(call, op)` by call.
+    /// Per state, then per state for the failed compare-and-sets expecting
+    /// it: the readers, as `(call, op)` by call.
     readers: Vec<Vec<(u64, usize)>>,
     /// Per list: index of the earliest unplaced reader; all before are placed.
     first_unplaced: Vec<usize>,
@@ -53,14 +69,15 @@ pub(super) struct Prune {
     twin: Vec<(usize, u32)>,
     /// Per twin group: members placed so far.
     twins_placed: Vec<u32>,
-    /// The slot of the compare-and-sets that did not swap.
-    failed_slot: usize,
+    /// The number of states: failed compare-and-sets expecting `e` are in
+    /// list `failed_base + e`.
+    failed_base: usize,
 }
 
 /// Which reader list an action is in, if any.
-fn reader_list(action: Action, failed_slot: usize) -> Option<usize> {
+fn reader_list(action: Action, failed_base: usize) -> Option<usize> {
     match action {
-        Action::CasFailed(_) => Some(failed_slot),
+        Action::CasFailed(e) => Some(failed_base + e as usize),
         other => other.reads().map(|v| v as usize),
     }
 }
@@ -73,12 +90,18 @@ impl Prune {
             .map(|o| o.action.max_state() as usize + 1)
             .max()
             .unwrap_or(1);
-        let failed_slot = states;
+        let failed_base = states;
         let mut read = vec![false; states];
-        let mut any_failed = false;
+        // Distinct states failed compare-and-sets expect (at most two kept:
+        // enough to tell whether one differs from a given value).
+        let mut failed_expect: Vec<State> = Vec::new();
         for op in ops {
             match op.action {
-                Action::CasFailed(_) => any_failed = true,
+                Action::CasFailed(e) => {
+                    if failed_expect.len() < 2 && !failed_expect.contains(&e) {
+                        failed_expect.push(e);
+                    }
+                }
                 other => {
                     if let Some(v) = other.reads() {
                         read[v as usize] = true;
@@ -88,17 +111,19 @@ impl Prune {
         }
         let kept: Vec<KeyOp> = (ops.iter())
             .filter(|o| match (o.ret, o.action.writes()) {
-                (None, Some(v)) => read[v as usize] || any_failed,
+                // A failed compare-and-set expecting another value may
+                // need the register moved off that value.
+                (None, Some(v)) => read[v as usize] || failed_expect.iter().any(|&e| e != v),
                 _ => true,
             })
             .copied()
             .collect();
-        let mut readers = vec![Vec::new(); states + 1];
+        let mut readers = vec![Vec::new(); 2 * states];
         let mut groups: HashMap<Action, usize> = HashMap::new();
         let mut twin = vec![(0, 0); kept.len()];
         let mut sizes: Vec<u32> = Vec::new();
         for (i, o) in kept.iter().enumerate() {
-            if let Some(list) = reader_list(o.action, failed_slot) {
+            if let Some(list) = reader_list(o.action, failed_base) {
                 readers[list].push((o.call, i));
             }
             if o.ret.is_none() {
@@ -113,12 +138,12 @@ impl Prune {
         }
         let prune = Prune {
             readers,
-            first_unplaced: vec![0; states + 1],
+            first_unplaced: vec![0; 2 * states],
             reader_placed: vec![false; kept.len()],
             undo: Vec::new(),
             twin,
             twins_placed: vec![0; sizes.len()],
-            failed_slot,
+            failed_base,
         };
         (kept, prune)
     }
@@ -135,7 +160,8 @@ impl Prune {
         match (op.ret, op.action.writes()) {
             (None, Some(v)) => {
                 let (group, rank) = self.twin[i];
-                (self.reader_by(v as usize, limit) || self.reader_by(self.failed_slot, limit))
+                (self.reader_by(v as usize, limit)
+                    || self.reader_by(self.failed_base + state as usize, limit))
                     && v != state
                     && self.twins_placed[group] == rank
             }
@@ -145,7 +171,7 @@ impl Prune {
 
     /// Records that `op` (number `i`) was placed.
     pub(super) fn place(&mut self, i: usize, op: &KeyOp) {
-        if let Some(list) = reader_list(op.action, self.failed_slot) {
+        if let Some(list) = reader_list(op.action, self.failed_base) {
             self.undo.push((list, self.first_unplaced[list]));
             self.reader_placed[i] = true;
             let readers = &self.readers[list];
@@ -167,7 +193,7 @@ impl Prune {
         if op.ret.is_none() {
             self.twins_placed[self.twin[i].0] -= 1;
         }
-        if reader_list(op.action, self.failed_slot).is_some() {
+        if reader_list(op.action, self.failed_base).is_some() {
             self.reader_placed[i] = false;
             if let Some((list, first)) = self.undo.pop() {
                 self.first_unplaced[list] = first;
@@ -203,6 +229,26 @@ mod tests {
             kept.iter().map(|o| o.index).collect::<Vec<_>>(),
             vec![1, 2, 3]
         );
+    }
+
+    #[test]
+    fn a_failed_compare_and_set_needs_a_write_only_off_its_expected_value() {
+        let ops = [
+            op(0, Some(1), Action::Write(1)),
+            op(1, None, Action::Write(2)), // timed out; nobody reads 2
+            op(2, Some(9), Action::CasFailed(1)), // needs anything but 1
+        ];
+        let (kept, prune) = Prune::new(&ops);
+        assert_eq!(kept.len(), 3, "2 may move the register off 1");
+        assert!(prune.worth_trying(1, &kept[1], 1, 3)); // in state 1: it helps
+        assert!(!prune.worth_trying(1, &kept[1], ABSENT, 3)); // not needed in state 0
+        assert!(!prune.worth_trying(1, &kept[1], 1, 1)); // the CAS comes too late
+        // A timed-out write of the one value failed CASes expect is never needed.
+        let only_off_1 = [
+            op(0, None, Action::Write(1)),
+            op(1, Some(9), Action::CasFailed(1)),
+        ];
+        assert_eq!(Prune::new(&only_off_1).0.len(), 1);
     }
 
     #[test]

@@ -35,7 +35,8 @@
 //!   stays, so that a read "from the future" shows the write it
 //!   anticipated (placed after everything else, it changes nothing).
 //!
-//! They are applied in three passes:
+//! They are applied in three passes (on a key with compare-and-sets, after
+//! a first cut of the future, see pass 0 in `shrink`):
 //!
 //! 1. **Cut the past**: drop the removable operations among the first `k`,
 //!    for the largest `k` (binary search) at which the violation survives.
@@ -139,9 +140,44 @@ fn without(ops: &[KeyOp], range: std::ops::Range<usize>) -> Vec<KeyOp> {
         .collect()
 }
 
+/// The shortest failing prefix of `current`, which fails (at its last
+/// return, everything is in).
+fn cut_future(current: Vec<KeyOp>, budget: &mut Budget) -> Vec<KeyOp> {
+    let mut times: Vec<u64> = current.iter().filter_map(|o| o.ret).collect();
+    times.sort_unstable();
+    times.dedup();
+    let (mut lo, mut hi) = (0, times.len()); // times[hi] fails (hi = len: all)
+    let whole = current.clone();
+    let mut current = current;
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let candidate = prefix(&whole, times[mid]);
+        if fails(&candidate, budget) {
+            hi = mid;
+            current = candidate;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    current
+}
+
 /// Shrinks the operations of a key known to fail; returns the history
 /// positions of a small failing subset, in invocation order.
 pub(super) fn shrink(ops: &[KeyOp], budget: &mut Budget) -> Vec<usize> {
+    // 0. With compare-and-sets only gets (and compare-and-sets that did not
+    //    swap) can go in pass 1, so it cuts little and each of its checks
+    //    must exhaust the orders of almost the whole history. Cutting the
+    //    future first makes them cheap: on a single-key CAS register with
+    //    many timed-out operations, a violation early in a long history
+    //    otherwise used up the whole shrinking budget in pass 1.
+    let cut;
+    let ops = if ops.iter().any(|o| o.action.is_cas()) {
+        cut = cut_future(ops.to_vec(), budget);
+        &cut
+    } else {
+        ops
+    };
     // 1. Drop the longest removable front: the largest k such that `ops`
     //    without what is removable among its first k operations still fails.
     //    This comes first because proving a violation means exhausting every
@@ -160,23 +196,8 @@ pub(super) fn shrink(ops: &[KeyOp], budget: &mut Budget) -> Vec<usize> {
         }
     }
 
-    // 2. The shortest failing prefix of what is left. `current` itself
-    //    (t = its last return) fails.
-    let mut times: Vec<u64> = current.iter().filter_map(|o| o.ret).collect();
-    times.sort_unstable();
-    times.dedup();
-    let (mut lo, mut hi) = (0, times.len()); // times[hi] fails (hi = len: all)
-    let whole = current.clone();
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        let candidate = prefix(&whole, times[mid]);
-        if fails(&candidate, budget) {
-            hi = mid;
-            current = candidate;
-        } else {
-            lo = mid + 1;
-        }
-    }
+    // 2. The shortest failing prefix of what is left.
+    let mut current = cut_future(current, budget);
 
     // 3. Remove chunks, halving their size, then single operations until
     //    a whole pass removes nothing.

@@ -46,6 +46,8 @@ pub struct Mutations {
     pub forget_vote: bool,
     /// A leader that hears of a higher term adopts it but keeps leading.
     pub leader_keeps_leading: bool,
+    /// A leader that ignores any higher term (keeps its own term and leads).
+    pub leader_ignores_higher_term: bool,
     /// Commit any entry stored on a majority, whatever its term (Figure 8).
     pub commit_old_terms: bool,
 }

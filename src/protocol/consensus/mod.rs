@@ -390,6 +390,7 @@ impl Protocol for Consensus {
         }
         if let Some(term) = message.term()
             && term > self.hard.term
+            && !(self.is_leader() && self.config.mutations.leader_ignores_higher_term)
         {
             self.observe_higher_term(ctx, term)?;
         }

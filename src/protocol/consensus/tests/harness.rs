@@ -180,6 +180,16 @@ impl Net {
     pub(super) fn is_leader(&self, id: NodeId) -> bool {
         self.proto(id).is_leader()
     }
+
+    /// `id`'s current term.
+    pub(super) fn term(&self, id: NodeId) -> u64 {
+        self.proto(id).term()
+    }
+
+    /// The terms of `id`'s log entries after its snapshot, in order.
+    pub(super) fn log_terms(&self, id: NodeId) -> Vec<u64> {
+        self.proto(id).log().iter().map(|e| e.term).collect()
+    }
 }
 
 /// Only votes and vote requests.

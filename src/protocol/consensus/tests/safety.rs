@@ -47,34 +47,87 @@ fn mutation_a_vote_not_persisted_elects_two_leaders_in_one_term() {
     assert_eq!(brains[0].0, 1);
 }
 
-/// A leader is cut off, the others elect a new one, and the old one hears
-/// of the new term. Returns the terms with two leaders.
-fn deposed_leader(mutations: Mutations) -> Vec<(u64, std::collections::BTreeSet<NodeId>)> {
+/// A leader is cut off with an entry no one else has, the others elect a
+/// new one, and the partition heals. Returns what went wrong: terms with
+/// two leaders, and a deposed leader that did not adopt the new term, still
+/// leads, acknowledged its cut-off put, or kept its uncommitted entry.
+fn deposed_leader(mutations: Mutations) -> Vec<String> {
     let mut net = Net::new(3, config(mutations));
     net.timeout(NodeId(0));
     net.deliver(|_, _, _| true);
     assert!(net.is_leader(NodeId(0)));
+    // Cut off, node 0 appends a put that reaches no one.
+    let put = net.request(
+        NodeId(0),
+        Request::Put {
+            key: b"x".to_vec(),
+            value: b"stale".to_vec(),
+        },
+    );
+    net.deliver(within(&[1, 2]));
     net.timeout(NodeId(1));
     net.deliver(within(&[1, 2]));
     assert!(net.is_leader(NodeId(1)));
-    // The partition heals: node 0's next heartbeat meets term 2.
+    let new_term = net.term(NodeId(1));
+    // The partition heals: node 0's next heartbeat meets the new term, and
+    // the new leader's next one brings node 0's log in line with its own.
     net.heartbeat(NodeId(0));
     net.deliver(|_, _, _| true);
-    net.split_brains()
+    net.heartbeat(NodeId(1));
+    net.deliver(|_, _, _| true);
+    let mut wrong: Vec<String> = (net.split_brains().into_iter())
+        .map(|(term, leaders)| format!("term {term} has leaders {leaders:?}"))
+        .collect();
+    if net.term(NodeId(0)) != new_term {
+        wrong.push(format!(
+            "node 0 is in term {}, not the new term {new_term}",
+            net.term(NodeId(0))
+        ));
+    }
+    if net.is_leader(NodeId(0)) {
+        wrong.push("node 0 still leads".into());
+    }
+    if net.answer(put) == Some(&Response::Done) {
+        wrong.push("node 0 acknowledged a put it could not commit".into());
+    }
+    if net.log_terms(NodeId(0)) != net.log_terms(NodeId(1)) {
+        wrong.push(format!(
+            "node 0 kept its uncommitted entry: log terms {:?}, leader's {:?}",
+            net.log_terms(NodeId(0)),
+            net.log_terms(NodeId(1))
+        ));
+    }
+    wrong
 }
 
 #[test]
 fn a_deposed_leader_steps_down() {
-    assert_eq!(deposed_leader(Mutations::default()), vec![]);
+    assert_eq!(deposed_leader(Mutations::default()), Vec::<String>::new());
 }
 
 #[test]
 fn mutation_a_leader_that_keeps_leading_in_a_higher_term_is_caught() {
-    let brains = deposed_leader(Mutations {
+    let wrong = deposed_leader(Mutations {
         leader_keeps_leading: true,
         ..Mutations::default()
     });
-    assert_eq!(brains.len(), 1, "caught: {brains:?}");
+    assert!(
+        wrong.iter().any(|w| w.contains("has leaders")),
+        "caught as two leaders in a term: {wrong:?}"
+    );
+}
+
+#[test]
+fn mutation_a_leader_that_ignores_a_higher_term_is_caught() {
+    let wrong = deposed_leader(Mutations {
+        leader_ignores_higher_term: true,
+        ..Mutations::default()
+    });
+    assert!(
+        wrong.iter().any(|w| w.contains("not the new term"))
+            && wrong.iter().any(|w| w.contains("still leads")),
+        "caught: {wrong:?}"
+    );
 }
 
 /// The paper's Figure 8 on five nodes: an entry of an old term reaches a
