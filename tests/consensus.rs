@@ -6,10 +6,12 @@
 //! `CONSENSUS_SCHEDULES=1000 cargo test --test consensus -- --ignored`
 //! runs the long sweep (default 1,000 schedules).
 
+mod consensus_support;
+
 use replikv::history::{CheckResult, Checker, OpKind};
 use replikv::lab::{Experiment, Nemesis, NemesisKind, Workload};
 use replikv::network::Latency;
-use replikv::{Cluster, Consistency, CoordinatorPolicy, Error, NodeId, Runtime, StorageKind};
+use replikv::{Cluster, Consistency, CoordinatorPolicy, Error, NodeId, Runtime};
 use std::time::Duration;
 
 fn simulated(nodes: usize, seed: u64) -> Cluster {
@@ -183,37 +185,7 @@ fn a_minority_cannot_commit_and_the_majority_can() {
 
 /// One simulated experiment with compare-and-sets under `nemesis`.
 fn faulty(seed: u64, nemesis: NemesisKind) -> Experiment {
-    Experiment {
-        nodes: 3,
-        replicas: 3,
-        consistency: Consistency::Consensus,
-        runtime: Runtime::Simulated,
-        storage: StorageKind::Memory,
-        latency: Latency::Uniform {
-            min: Duration::from_millis(1),
-            max: Duration::from_millis(5),
-        },
-        drop: 0.05,
-        duplicate: 0.05,
-        nemesis: Nemesis {
-            kind: nemesis,
-            interval: Duration::from_millis(400),
-            seed,
-        },
-        workload: Workload {
-            clients: 3,
-            ops_per_client: 30,
-            keys: 2,
-            read_ratio: 0.4,
-            cas_ratio: 0.3,
-            seed,
-            ..Workload::default()
-        },
-        client_timeout: Duration::from_millis(800),
-        checker_budget: Duration::from_secs(20),
-        seed,
-        ..Experiment::default()
-    }
+    consensus_support::faulty(seed, nemesis)
 }
 
 fn sweep(seeds: std::ops::Range<u64>) {

@@ -6,26 +6,22 @@
 //! `COMPACTION_SCHEDULES` sets how many simulated schedules the sweep runs
 //! (default 40).
 
+mod consensus_support;
+
 use replikv::history::{CheckResult, Checker};
-use replikv::lab::{Experiment, Nemesis, NemesisKind, Workload};
-use replikv::network::Latency;
+use replikv::lab::{Experiment, NemesisKind, Workload};
 use replikv::protocol::ConsensusConfig;
-use replikv::{Cluster, Consistency, CoordinatorPolicy, NodeId, Runtime, StorageKind};
+use replikv::{Cluster, CoordinatorPolicy, NodeId};
 use std::time::Duration;
 
 fn cluster(seed: u64, snapshot_threshold: u64) -> Cluster {
-    Cluster::builder()
-        .runtime(Runtime::Simulated)
-        .nodes(3)
-        .consistency(Consistency::Consensus)
-        .consensus(ConsensusConfig {
+    consensus_support::cluster(
+        seed,
+        ConsensusConfig {
             snapshot_threshold,
             ..ConsensusConfig::default()
-        })
-        .latency(Latency::Fixed(Duration::from_millis(1)))
-        .seed(seed)
-        .build()
-        .unwrap()
+        },
+    )
 }
 
 /// Log entries persisted on `node`.
@@ -133,40 +129,17 @@ fn a_follower_down_for_long_catches_up_by_snapshot() {
 
 /// A simulated experiment with compaction every 8 entries.
 fn faulty(seed: u64, nemesis: NemesisKind) -> Experiment {
+    let base = consensus_support::faulty(seed, nemesis);
     Experiment {
-        nodes: 3,
-        replicas: 3,
-        consistency: Consistency::Consensus,
         consensus: ConsensusConfig {
             snapshot_threshold: 8,
             ..ConsensusConfig::default()
         },
-        runtime: Runtime::Simulated,
-        storage: StorageKind::Memory,
-        latency: Latency::Uniform {
-            min: Duration::from_millis(1),
-            max: Duration::from_millis(5),
-        },
-        drop: 0.05,
-        duplicate: 0.05,
-        nemesis: Nemesis {
-            kind: nemesis,
-            interval: Duration::from_millis(400),
-            seed,
-        },
         workload: Workload {
-            clients: 3,
             ops_per_client: 40,
-            keys: 2,
-            read_ratio: 0.4,
-            cas_ratio: 0.3,
-            seed,
-            ..Workload::default()
+            ..base.workload.clone()
         },
-        client_timeout: Duration::from_millis(800),
-        checker_budget: Duration::from_secs(20),
-        seed,
-        ..Experiment::default()
+        ..base
     }
 }
 

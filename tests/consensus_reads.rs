@@ -13,28 +13,25 @@
 //! `READ_SCHEDULES` sets how many random fault schedules each read mode
 //! runs in the sweep (default 30).
 
+mod consensus_support;
+
 use replikv::codec;
 use replikv::history::{CheckResult, Checker, History};
 use replikv::lab::{Experiment, Nemesis, NemesisKind, Workload};
 use replikv::network::Latency;
 use replikv::protocol::ConsensusConfig;
 use replikv::protocol::consensus::{HardState, ReadMode};
-use replikv::{Cluster, Consistency, CoordinatorPolicy, Error, NodeId, Runtime, StorageKind};
+use replikv::{Cluster, CoordinatorPolicy, Error, NodeId, Runtime};
 use std::time::Duration;
 
 fn cluster(seed: u64, read_mode: ReadMode) -> Cluster {
-    Cluster::builder()
-        .runtime(Runtime::Simulated)
-        .nodes(3)
-        .consistency(Consistency::Consensus)
-        .consensus(ConsensusConfig {
+    consensus_support::cluster(
+        seed,
+        ConsensusConfig {
             read_mode,
             ..ConsensusConfig::default()
-        })
-        .latency(Latency::Fixed(Duration::from_millis(1)))
-        .seed(seed)
-        .build()
-        .unwrap()
+        },
+    )
 }
 
 /// The leader of a quiet group: the node that voted for itself in the
@@ -193,39 +190,19 @@ fn read_modes_serve_reads_with_fewer_log_entries() {
 
 /// A random fault schedule with the given read mode.
 fn faulty(seed: u64, read_mode: ReadMode, kind: NemesisKind) -> Experiment {
+    let base = consensus_support::faulty(seed, kind);
     Experiment {
-        consistency: Consistency::Consensus,
         consensus: ConsensusConfig {
             read_mode,
             snapshot_threshold: 16,
             ..ConsensusConfig::default()
         },
-        runtime: Runtime::Simulated,
-        storage: StorageKind::Memory,
-        latency: Latency::Uniform {
-            min: Duration::from_millis(1),
-            max: Duration::from_millis(5),
-        },
-        drop: 0.05,
-        duplicate: 0.05,
-        nemesis: Nemesis {
-            kind,
-            interval: Duration::from_millis(400),
-            seed,
-        },
         workload: Workload {
-            clients: 3,
-            ops_per_client: 30,
-            keys: 2,
             read_ratio: 0.6,
             cas_ratio: 0.2,
-            seed,
-            ..Workload::default()
+            ..base.workload.clone()
         },
-        client_timeout: Duration::from_millis(800),
-        checker_budget: Duration::from_secs(20),
-        seed,
-        ..Experiment::default()
+        ..base
     }
 }
 
