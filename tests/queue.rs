@@ -3,7 +3,7 @@
 //! message lost under loss, duplication, partitions and node crashes —
 //! with exactly-once effects only when the consumer deduplicates.
 
-use replikv::queue::run::QueueRun;
+use replikv::queue::run::{QueueRun, QueueRunReport};
 use replikv::queue::{Queue, QueueConfig};
 use replikv::storage::Durability;
 use replikv::{Cluster, ClusterBuilder, Consistency, Error, Runtime};
@@ -176,12 +176,7 @@ fn a_crashing_consumer_causes_redeliveries_never_a_loss() {
         }
         .run()
         .unwrap();
-        assert!(report.drained, "seed {seed}: {report:?}");
-        assert!(
-            report.lost.is_empty(),
-            "seed {seed}: lost {:?}",
-            report.lost
-        );
+        assert_drained_losing_nothing(seed, &report);
         assert_eq!(report.acknowledged_sends, 40, "seed {seed}");
         assert!(
             report.counts.redeliveries > 0,
@@ -245,14 +240,19 @@ fn no_acknowledged_message_is_lost_under_loss_duplication_partitions_and_crashes
         }
         .run()
         .unwrap();
-        assert!(report.drained, "seed {seed}: {report:?}");
-        assert!(
-            report.lost.is_empty(),
-            "seed {seed}: lost {:?}",
-            report.lost
-        );
+        assert_drained_losing_nothing(seed, &report);
         assert_eq!(report.duplicated_effects, 0, "seed {seed}");
     }
+}
+
+/// The run drained its queue and every acknowledged send reached a consumer.
+fn assert_drained_losing_nothing(seed: u64, report: &QueueRunReport) {
+    assert!(report.drained, "seed {seed}: {report:?}");
+    assert!(
+        report.lost.is_empty(),
+        "seed {seed}: lost {:?}",
+        report.lost
+    );
 }
 
 /// Receives and acknowledges until `want` messages came, within a bounded
